@@ -1,0 +1,43 @@
+"""llmdebug: capture every LLM call into a local SQLite file and debug it in Jupyter.
+
+Example::
+
+    import llmdebug as ld
+    ld.init()                         # or %load_ext llmdebug
+    client.chat.completions.create(...)
+    ld.calls()                        # a pandas DataFrame of every call
+"""
+
+from .capture import instrument, uninstrument
+from .query import calls, feedback, get, last, metrics, spans, traces
+from .pricing import register_price
+from .session import flush, init
+from .spans import Span, span, trace, traced
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "init",
+    "instrument",
+    "uninstrument",
+    "trace",
+    "span",
+    "traced",
+    "flush",
+    "calls",
+    "spans",
+    "traces",
+    "metrics",
+    "last",
+    "get",
+    "feedback",
+    "register_price",
+    "Span",
+    "__version__",
+]
+
+
+def load_ipython_extension(ipython):  # pragma: no cover - thin shim, see magics.py
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)

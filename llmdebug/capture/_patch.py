@@ -1,0 +1,178 @@
+"""The shared patch: wrap an SDK method so each call becomes an "llm" span.
+
+Three zones, as in mlflow's ``safe_patch``: before the call (open a span: guarded),
+the user's call itself (never inside our try blocks; its exception is re-raised
+untouched) and after (close and enqueue: guarded). The user gets exactly what the
+SDK returned: streams are observed underneath, at the HTTP byte level (see
+``http.py``), so the SDK's own objects are never replaced or proxied.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .._guard import report
+from ..spans import Span, emit, start_span
+
+# The LLM call in flight in this context: HTTP attempts attach to it, and an SDK call
+# made inside another (litellm -> openai) is not captured twice.
+active: ContextVar["Call | None"] = ContextVar("llmdebug_active_call", default=None)
+suppressed: ContextVar[bool] = ContextVar("llmdebug_suppressed", default=False)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    provider: str  # "openai", "anthropic", "litellm"
+    name: str  # "chat.completions", "responses", "messages", ...
+    flavor: str | None  # response format; None: infer from the HTTP path (litellm)
+
+
+class Call:
+    """Capture-side scratch for one LLM call; becomes ``Span._raw`` and is turned into
+    columns by :func:`llmdebug.capture.extract.finalize` on the writer thread."""
+
+    __slots__ = (
+        "span", "endpoint", "client", "kwargs", "attempts", "request", "body",
+        "chunks", "stream_pending", "emitted", "t0", "result", "stream_error",
+    )
+
+    def __init__(self, span: Span, endpoint: Endpoint, client: Any, kwargs: dict):
+        self.span = span
+        self.endpoint = endpoint
+        self.client = client
+        self.kwargs = kwargs
+        self.attempts: list = []  # (t_start, t_end, status or exception name, headers)
+        self.request = None  # last HTTP request
+        self.body: bytes | None = None  # last response body, when read whole
+        self.chunks: list | None = None  # (perf_counter, bytes) of a streamed body
+        self.stream_pending = False
+        self.emitted = False
+        self.result = None
+        self.stream_error: BaseException | None = None
+        self.t0 = time.perf_counter()
+
+    def finalize(self, span: Span) -> None:
+        from .extract import finalize
+
+        finalize(span, self)
+
+    def finish(self) -> None:
+        """Close the span and hand it to the writer (once)."""
+        if self.emitted:
+            return
+        self.emitted = True
+        s = self.span
+        s.latency_ms = (time.perf_counter() - self.t0) * 1000.0
+        s.ended_at = s.started_at + s.latency_ms / 1000.0
+        s._raw = self
+        emit(s)
+
+
+def begin(endpoint: Endpoint, client: Any, kwargs: dict) -> Call | None:
+    try:
+        s = start_span(f"{endpoint.provider}.{endpoint.name}", "llm")
+        s.provider = endpoint.provider
+        s.endpoint = endpoint.name
+        model = kwargs.get("model")
+        s.request_model = model if isinstance(model, str) else None
+        s.stream = bool(kwargs.get("stream"))
+        return Call(s, endpoint, client, kwargs)
+    except Exception:
+        report("opening an LLM span")
+        return None
+
+
+def succeeded(call: Call, result: Any) -> None:
+    try:
+        if call.request is None or call.endpoint.flavor is None:
+            call.result = result  # no HTTP body seen (or litellm): read the SDK object later
+        if not call.stream_pending:
+            call.finish()
+    except Exception:
+        report("closing an LLM span")
+
+
+def failed(call: Call, exc: BaseException) -> None:
+    try:
+        s = call.span
+        s.record_error(exc)
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int):
+            s.http_status = status
+        call.stream_pending = False
+        call.finish()
+    except Exception:
+        report("recording an LLM error")
+
+
+def call_sync(endpoint: Endpoint, instance: Any, info: dict, fn: Callable, args: tuple, kwargs: dict):
+    """Run ``fn(*args, **kwargs)`` as a captured call described by ``info`` (the SDK kwargs)."""
+    if active.get() is not None or suppressed.get():
+        return fn(*args, **kwargs)
+    call = begin(endpoint, instance, info)
+    if call is None:
+        return fn(*args, **kwargs)
+    token = active.set(call)
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as e:
+        active.reset(token)
+        failed(call, e)
+        raise
+    active.reset(token)
+    succeeded(call, result)
+    return result
+
+
+def call_async(endpoint: Endpoint, instance: Any, info: dict, fn: Callable, args: tuple, kwargs: dict):
+    """Async twin of :func:`call_sync`; returns the coroutine the SDK method would."""
+    if active.get() is not None or suppressed.get():
+        return fn(*args, **kwargs)
+    call = begin(endpoint, instance, info)
+    if call is None:
+        return fn(*args, **kwargs)
+
+    async def run():
+        token = active.set(call)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as e:
+            active.reset(token)
+            failed(call, e)
+            raise
+        active.reset(token)
+        succeeded(call, result)
+        return result
+
+    return run()
+
+
+def method_wrapper(endpoint: Endpoint, is_async: bool) -> Callable:
+    """A wrapt wrapper for an SDK resource method such as ``Completions.create``."""
+    run = call_async if is_async else call_sync
+
+    def wrapper(wrapped, instance, args, kwargs):
+        return run(endpoint, instance, kwargs, wrapped, args, kwargs)
+
+    return wrapper
+
+
+def deferred_request_wrapper(endpoint: Endpoint, attr: str, is_async: bool) -> Callable:
+    """For helpers such as ``anthropic.messages.stream()`` that return a manager whose
+    ``__enter__`` sends the request later: wrap the manager's stored request callable."""
+    run = call_async if is_async else call_sync
+
+    def wrapper(wrapped, instance, args, kwargs):
+        manager = wrapped(*args, **kwargs)
+        try:
+            original = getattr(manager, attr)
+            info = dict(kwargs, stream=True)
+            setattr(manager, attr, lambda: run(endpoint, instance, info, original, (), {}))
+        except Exception:
+            report("instrumenting a stream helper")
+        return manager
+
+    return wrapper

@@ -1,0 +1,427 @@
+"""Turn what a call left behind (HTTP bodies, stream bytes, SDK objects) into span fields.
+
+Runs on the writer thread, never on the user's. Works on plain JSON dicts in each
+provider's wire format, so the same code reads live calls and recorded cassettes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import pricing
+from .usage import normalize_usage
+
+SECRET_KEYS = {
+    "api_key", "api-key", "authorization", "x-api-key", "azure_ad_token", "aws_secret_access_key",
+    "aws_session_token", "aws_access_key_id", "vertex_credentials", "client_secret", "password",
+}
+
+_PATH_FLAVORS = (
+    ("/chat/completions", "openai-chat"),
+    ("/responses", "openai-responses"),
+    ("/embeddings", "openai-embeddings"),
+    ("/messages", "anthropic"),
+    ("/completions", "openai-completions"),
+    ("/images/generations", "openai-images"),
+)
+
+
+def flavor_for_path(path: str) -> tuple[str | None, str]:
+    """(flavor, base path) from an HTTP path such as ``/v1/chat/completions``."""
+    for suffix, flavor in _PATH_FLAVORS:
+        if path.endswith(suffix):
+            return flavor, path[: -len(suffix)]
+    return None, path
+
+
+def redact(obj: Any) -> Any:
+    """Drop credentials from user-supplied kwargs (litellm takes ``api_key=``)."""
+    if isinstance(obj, dict):
+        return {
+            k: ("REDACTED" if str(k).lower() in SECRET_KEYS else redact(v))
+            for k, v in obj.items()
+            if v is not None
+        }
+    if isinstance(obj, (list, tuple)):
+        return [redact(v) for v in obj]
+    return obj
+
+
+def _loads(data: bytes | str | None) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+# -- server-sent events ------------------------------------------------------------------
+def parse_sse(chunks: list[tuple[float, bytes]]) -> list[tuple[float, str | None, Any]]:
+    """(arrival time, event name, parsed data) for each complete SSE event."""
+    events: list[tuple[float, str | None, Any]] = []
+    buf = ""
+    for t, raw in chunks:
+        buf += raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
+        buf = buf.replace("\r\n", "\n")
+        while "\n\n" in buf:
+            block, buf = buf.split("\n\n", 1)
+            _parse_block(block, t, events)
+    if buf.strip():
+        _parse_block(buf, chunks[-1][0] if chunks else 0.0, events)
+    return events
+
+
+def _parse_block(block: str, t: float, out: list) -> None:
+    name, data = None, []
+    for line in block.split("\n"):
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            name = value
+        elif field == "data":
+            data.append(value)
+    if not data:
+        return
+    text = "\n".join(data)
+    if text == "[DONE]":
+        return
+    parsed = _loads(text)
+    out.append((t, name, parsed if parsed is not None else text))
+
+
+def _assemble_chat(events) -> tuple[dict, float | None]:
+    resp: dict = {"object": "chat.completion", "choices": []}
+    choices: dict[int, dict] = {}
+    first = None
+    for t, _, d in events:
+        if not isinstance(d, dict):
+            continue
+        if "error" in d:
+            resp["error"] = d["error"]
+        for k in ("id", "model", "created", "system_fingerprint", "service_tier"):
+            if d.get(k) is not None:
+                resp[k] = d[k]
+        if d.get("usage"):
+            resp["usage"] = d["usage"]
+        for ch in d.get("choices") or ():
+            idx = ch.get("index", 0)
+            c = choices.setdefault(idx, {"index": idx, "message": {"role": "assistant", "content": None}})
+            delta = ch.get("delta") or {}
+            msg = c["message"]
+            if delta.get("content"):
+                msg["content"] = (msg["content"] or "") + delta["content"]
+                first = first or t
+            if delta.get("refusal"):
+                msg["refusal"] = (msg.get("refusal") or "") + delta["refusal"]
+                first = first or t
+            for tc in delta.get("tool_calls") or ():
+                first = first or t
+                calls = msg.setdefault("tool_calls", [])
+                i = tc.get("index", len(calls))
+                while len(calls) <= i:
+                    calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                slot = calls[i]
+                if tc.get("id"):
+                    slot["id"] = tc["id"]
+                fn = tc.get("function") or {}
+                slot["function"]["name"] += fn.get("name") or ""
+                slot["function"]["arguments"] += fn.get("arguments") or ""
+            if ch.get("finish_reason"):
+                c["finish_reason"] = ch["finish_reason"]
+    resp["choices"] = [choices[i] for i in sorted(choices)]
+    return resp, first
+
+
+def _assemble_responses(events) -> tuple[dict, float | None]:
+    final, text, first = None, [], None
+    for t, name, d in events:
+        if not isinstance(d, dict):
+            continue
+        kind = d.get("type") or name or ""
+        if kind in ("response.output_text.delta", "response.function_call_arguments.delta", "response.refusal.delta"):
+            first = first or t
+            if kind == "response.output_text.delta":
+                text.append(d.get("delta") or "")
+        elif kind in ("response.created", "response.in_progress") and final is None:
+            final = d.get("response")
+        elif kind in ("response.completed", "response.failed", "response.incomplete"):
+            final = d.get("response")
+        elif kind == "error" or "error" in d and kind not in ("response.failed",):
+            final = dict(final or {}, error=d.get("error") or d)
+    resp = dict(final or {"object": "response"})
+    if not resp.get("output") and text:
+        resp["output"] = [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "".join(text)}]}]
+    return resp, first
+
+
+def _assemble_anthropic(events) -> tuple[dict, float | None]:
+    msg: dict = {"type": "message", "role": "assistant", "content": []}
+    blocks: dict[int, dict] = {}
+    partial: dict[int, str] = {}
+    first = None
+    for t, name, d in events:
+        if not isinstance(d, dict):
+            continue
+        kind = d.get("type") or name
+        if kind == "message_start":
+            msg.update({k: v for k, v in (d.get("message") or {}).items() if k != "content"})
+        elif kind == "content_block_start":
+            blocks[d.get("index", len(blocks))] = dict(d.get("content_block") or {})
+        elif kind == "content_block_delta":
+            first = first or t
+            i, delta = d.get("index", 0), d.get("delta") or {}
+            b = blocks.setdefault(i, {"type": "text", "text": ""})
+            dt = delta.get("type")
+            if dt == "text_delta":
+                b["text"] = (b.get("text") or "") + delta.get("text", "")
+            elif dt == "input_json_delta":
+                partial[i] = partial.get(i, "") + delta.get("partial_json", "")
+            elif dt == "thinking_delta":
+                b["thinking"] = (b.get("thinking") or "") + delta.get("thinking", "")
+        elif kind == "message_delta":
+            msg.update(d.get("delta") or {})
+            if d.get("usage"):
+                usage = dict(msg.get("usage") or {})
+                usage.update({k: v for k, v in d["usage"].items() if v is not None})
+                msg["usage"] = usage
+        elif kind == "error":
+            msg["error"] = d.get("error") or d
+    for i, js in partial.items():
+        parsed = _loads(js)
+        blocks[i]["input"] = parsed if parsed is not None else js
+    msg["content"] = [blocks[i] for i in sorted(blocks)]
+    return msg, first
+
+
+_ASSEMBLERS = {
+    "openai-chat": _assemble_chat,
+    "openai-completions": _assemble_chat,
+    "openai-responses": _assemble_responses,
+    "anthropic": _assemble_anthropic,
+}
+
+
+# -- reading a response in each wire format ---------------------------------------------
+def _chat_output(resp: dict) -> tuple[str | None, list | None]:
+    texts, calls = [], []
+    for ch in resp.get("choices") or ():
+        if not isinstance(ch, dict):
+            continue
+        m = ch.get("message") or {}
+        if "text" in ch and not m:
+            texts.append(ch.get("text") or "")  # legacy completions
+        if m.get("content"):
+            texts.append(m["content"] if isinstance(m["content"], str) else json.dumps(m["content"]))
+        elif m.get("refusal"):
+            texts.append(m["refusal"])
+        for tc in m.get("tool_calls") or ():
+            fn = tc.get("function") or {}
+            calls.append({"id": tc.get("id"), "name": fn.get("name"), "arguments": fn.get("arguments")})
+        if m.get("function_call"):
+            fc = m["function_call"]
+            calls.append({"id": None, "name": fc.get("name"), "arguments": fc.get("arguments")})
+    return ("\n\n".join(texts) if texts else None), (calls or None)
+
+
+def _responses_output(resp: dict) -> tuple[str | None, list | None]:
+    texts, calls = [], []
+    for item in resp.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "message":
+            for part in item.get("content") or ():
+                if isinstance(part, dict) and part.get("type") in ("output_text", "refusal"):
+                    texts.append(part.get("text") or part.get("refusal") or "")
+        elif item.get("type") == "function_call":
+            calls.append({"id": item.get("call_id"), "name": item.get("name"), "arguments": item.get("arguments")})
+        elif item.get("type", "").endswith("_call"):
+            calls.append({"id": item.get("id"), "name": item.get("type"), "arguments": item.get("arguments") or item.get("action")})
+    return ("".join(texts) if texts else None), (calls or None)
+
+
+def _anthropic_output(resp: dict) -> tuple[str | None, list | None]:
+    texts, calls = [], []
+    for b in resp.get("content") or ():
+        if not isinstance(b, dict):
+            continue
+        if b.get("type") == "text":
+            texts.append(b.get("text") or "")
+        elif b.get("type") in ("tool_use", "server_tool_use"):
+            calls.append({"id": b.get("id"), "name": b.get("name"), "arguments": json.dumps(b.get("input"))})
+    return ("".join(texts) if texts else None), (calls or None)
+
+
+def _messages_of(flavor: str | None, req: dict) -> Any:
+    if flavor in ("openai-chat", None) and "messages" in req:
+        msgs = req["messages"]
+        if "system" in req:  # anthropic-style request seen through litellm
+            return [{"role": "system", "content": req["system"]}] + list(msgs)
+        return msgs
+    if flavor == "anthropic":
+        head = [{"role": "system", "content": req["system"]}] if req.get("system") else []
+        return head + list(req.get("messages") or [])
+    if flavor == "openai-responses":
+        head = [{"role": "system", "content": req["instructions"]}] if req.get("instructions") else []
+        inp = req.get("input")
+        return head + (list(inp) if isinstance(inp, list) else [{"role": "user", "content": inp}])
+    if flavor == "openai-embeddings":
+        return req.get("input")
+    if flavor in ("openai-completions", "openai-images"):
+        return [{"role": "user", "content": req.get("prompt")}]
+    return req.get("messages")
+
+
+def _error_of(resp: Any) -> tuple[str | None, str | None]:
+    if not isinstance(resp, dict):
+        return None, None
+    err = resp.get("error")
+    if not err and resp.get("type") == "error":
+        err = resp
+    if isinstance(err, dict):
+        inner = err.get("error") if isinstance(err.get("error"), dict) else err
+        return (inner.get("type") or inner.get("code") or "error"), str(inner.get("message") or inner)
+    if err:
+        return "error", str(err)
+    if resp.get("status") == "failed":
+        return "response_failed", str(resp.get("error") or "")
+    return None, None
+
+
+def _summarise_embeddings(resp: dict) -> dict:
+    out = dict(resp)
+    data = []
+    for item in resp.get("data") or ():
+        emb = item.get("embedding") if isinstance(item, dict) else None
+        dims = len(emb) if isinstance(emb, list) else (len(emb) * 3 // 4 // 4 if isinstance(emb, str) else None)
+        data.append({"index": item.get("index"), "dimensions": dims, "embedding": "<omitted by llmdebug>"})
+    out["data"] = data
+    return out
+
+
+def _sdk_dict(obj: Any) -> Any:
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", exclude_unset=True)
+        except Exception:
+            return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _is_sse(call) -> bool:
+    headers = call.attempts[-1][3] if call.attempts else None
+    ctype = (headers.get("content-type") or "") if headers is not None else ""
+    if ctype:
+        return "event-stream" in ctype
+    return call.chunks[0][1][:1] != b"{"
+
+
+def finalize(span, call) -> None:
+    """Fill tokens, model, output, tool calls, messages, events and cost of ``span``."""
+    flavor = call.endpoint.flavor
+    req_body: Any = None
+    if call.request is not None:
+        url = call.request.url
+        path_flavor, base_path = flavor_for_path(url.path)
+        flavor = flavor or path_flavor
+        span.base_url = f"{url.scheme}://{url.netloc.decode() if isinstance(url.netloc, bytes) else url.netloc}{base_path}"
+        try:
+            req_body = _loads(call.request.content)
+        except Exception:  # streaming request bodies have no .content
+            req_body = None
+    if span.provider == "openai" and span.base_url and ".azure.com" in span.base_url:
+        span.provider = "azure"
+
+    if call.endpoint.provider == "litellm":
+        span.request = redact(call.kwargs)
+    else:
+        span.request = req_body if req_body is not None else redact(call.kwargs)
+    req = req_body if isinstance(req_body, dict) else (call.kwargs or {})
+    span.messages = _messages_of(flavor, req)
+    params = span.request if isinstance(span.request, dict) else {}
+    span.request_model = span.request_model or params.get("model")
+
+    resp: Any = None
+    first = None
+    if call.chunks and not _is_sse(call):
+        # A whole JSON body read incrementally (e.g. ``with_streaming_response``).
+        call.body, call.chunks = b"".join(c for _, c in call.chunks), None
+    if call.chunks:
+        events = parse_sse(call.chunks)
+        assemble = _ASSEMBLERS.get(flavor or "")
+        if assemble is not None:
+            resp, first = assemble(events)
+        else:
+            resp = {"events": [d for _, _, d in events]}
+        span.stream = True
+    elif call.body is not None:
+        resp = _loads(call.body)
+        if resp is None:
+            resp = call.body[:2000].decode("utf-8", "replace")
+    if resp is None and call.result is not None:
+        resp = _sdk_dict(call.result)
+        if resp is not None and flavor is None and call.endpoint.provider == "litellm":
+            flavor = "openai-chat"  # litellm returns OpenAI-shaped objects
+
+    if isinstance(resp, dict):
+        if flavor == "openai-embeddings":
+            resp = _summarise_embeddings(resp)
+        span.model = resp.get("model") or span.request_model
+        usage_flavor = flavor if flavor != "openai-completions" else "openai-chat"
+        tokens = normalize_usage(resp.get("usage"), usage_flavor or "openai-chat")
+        for k, v in tokens.items():
+            setattr(span, k, v)
+        if flavor == "openai-responses":
+            span.output_text, span.tool_calls = _responses_output(resp)
+        elif flavor == "anthropic":
+            span.output_text, span.tool_calls = _anthropic_output(resp)
+        elif flavor in ("openai-chat", "openai-completions"):
+            span.output_text, span.tool_calls = _chat_output(resp)
+        if span.status == "ok":
+            etype, emsg = _error_of(resp)
+            if etype:
+                span.status, span.error_type, span.error_message = "error", etype, emsg
+    else:
+        span.model = span.request_model
+    span.response = resp
+
+    if call.stream_error is not None and span.status == "ok":
+        span.record_error(call.stream_error)
+    if first is not None:
+        span.ttft_ms = (first - call.t0) * 1000.0
+
+    events = []
+    for i, (t0, t1, outcome, headers) in enumerate(call.attempts):
+        ev = {"type": "http_attempt", "attempt": i + 1, "offset_ms": round((t0 - call.t0) * 1000, 3),
+              "duration_ms": round((t1 - t0) * 1000, 3)}
+        if isinstance(outcome, int):
+            ev["status"] = outcome
+            if headers is not None:
+                for h in ("retry-after", "x-request-id", "request-id", "x-ratelimit-remaining-requests"):
+                    if h in headers:
+                        ev[h] = headers[h]
+        else:
+            ev["error"] = outcome
+        events.append(ev)
+    span.events = events
+    span.retries = max(len(events) - 1, 0)
+    span.rate_limit_hits = sum(1 for e in events if e.get("status") == 429)
+    if span.http_status is None and events and "status" in events[-1]:
+        span.http_status = events[-1]["status"]
+    if span.http_status == 429 and span.status == "error":
+        span.rate_limit_hits = max(span.rate_limit_hits, 1)
+
+    span.cost_usd = pricing.cost(
+        span.model,
+        provider=span.provider,
+        input_tokens=span.input_tokens,
+        output_tokens=span.output_tokens,
+        cached_tokens=span.cached_tokens,
+        cache_write_tokens=span.cache_write_tokens,
+        base_url=span.base_url,
+    ) if span.input_tokens is not None or span.output_tokens is not None else None
+    span.priced = span.cost_usd is not None if span.input_tokens is not None else None

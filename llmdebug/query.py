@@ -1,0 +1,319 @@
+"""The read side: captured spans as pandas DataFrames, Span records and SQL aggregates.
+
+Every function takes the same keyword filters: ``model``, ``provider``, ``status``,
+``trace_id``, ``name``, ``since``, ``until``, ``tag`` and ``limit``. ``since`` and
+``until`` take a datetime, an ISO string, epoch seconds, a ``timedelta`` or a string
+such as ``"15m"``, ``"2h"``, ``"7d"`` (that long ago). Aggregates run in SQLite over
+the narrow ``spans`` table, never by loading every row into Python.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from .session import flush, get_store
+from .spans import Span
+from .store.migrations import SPAN_COLUMNS
+from .store.rows import decode_json, from_iso, iso
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["calls", "spans", "traces", "metrics", "last", "get", "feedback"]
+
+FILTERS = ("model", "provider", "status", "trace_id", "name", "since", "until", "tag", "limit")
+_BY = {
+    "model": "s.model",
+    "provider": "s.provider",
+    "name": "s.name",
+    "endpoint": "s.endpoint",
+    "status": "s.status",
+    "day": "substr(s.started_at, 1, 10)",
+    "hour": "substr(s.started_at, 1, 13) || ':00'",
+    "tag": "t.value",
+    "trace_id": "s.trace_id",
+}
+_SPAN_COLS = list(SPAN_COLUMNS)
+_INT_COLS = [c for c, t in SPAN_COLUMNS.items() if t is int] + [
+    "spans", "calls", "errors", "input_tokens", "output_tokens", "retries", "rate_limit_hits"]
+_AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _when(value: Any) -> str:
+    """Any supported time value -> the stored ISO text form (UTC)."""
+    if isinstance(value, _dt.timedelta):
+        return iso(time.time() - value.total_seconds())
+    if isinstance(value, (int, float)):
+        return iso(float(value))
+    if isinstance(value, str):
+        m = _AGO.match(value)
+        if m:
+            return iso(time.time() - float(m.group(1)) * _UNIT[m.group(2)])
+        value = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+        value = value.to_pydatetime()
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.astimezone()  # naive means local time, as datetime.now() gives
+        return iso(value.timestamp())
+    if isinstance(value, _dt.date):
+        return iso(_dt.datetime(value.year, value.month, value.day).astimezone().timestamp())
+    raise TypeError(f"cannot use {value!r} as a time: pass a datetime, ISO string, epoch seconds, timedelta or '15m'/'2h'/'7d'")
+
+
+def _id_of(x: Any) -> str:
+    return x.id if isinstance(x, Span) else str(x)
+
+
+def where(filters: dict, *, alias: str = "s") -> tuple[str, list]:
+    """SQL WHERE clause (without the keyword) and parameters for the shared filters."""
+    unknown = set(filters) - set(FILTERS) - {"kind"}
+    if unknown:
+        raise TypeError(f"unknown filter(s) {sorted(unknown)}; filters are {', '.join(FILTERS)}")
+    clauses, params = [], []
+    for col in ("model", "provider", "status", "name", "kind"):
+        v = filters.get(col)
+        if v is None:
+            continue
+        if isinstance(v, (list, tuple, set)):
+            clauses.append(f"{alias}.{col} IN ({', '.join('?' * len(v))})")
+            params.extend(v)
+        else:
+            clauses.append(f"{alias}.{col} = ?")
+            params.append(v)
+    if filters.get("trace_id") is not None:
+        clauses.append(f"{alias}.trace_id = ?")
+        params.append(_id_of(filters["trace_id"]))
+    if filters.get("since") is not None:
+        clauses.append(f"{alias}.started_at >= ?")
+        params.append(_when(filters["since"]))
+    if filters.get("until") is not None:
+        clauses.append(f"{alias}.started_at < ?")
+        params.append(_when(filters["until"]))
+    if filters.get("tag") is not None:
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE json_each.value = ?)")
+        params.append(filters["tag"])
+    return (" AND ".join(clauses) or "1"), params
+
+
+def _frame(rows: list, columns: list[str]) -> "pd.DataFrame":
+    import pandas as pd
+
+    df = pd.DataFrame.from_records(rows, columns=columns)
+    for col in ("started_at", "ended_at"):
+        if col in df:
+            df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
+    for col in ("tags", "metadata"):
+        if col in df:
+            df[col] = [decode_json(v) if v else ([] if col == "tags" else {}) for v in df[col]]
+    for col in ("stream", "priced"):
+        if col in df:
+            df[col] = df[col].astype("boolean")
+    for col in _INT_COLS:
+        if col in df:
+            df[col] = df[col].astype("Int64")  # nullable: "not reported" stays <NA>, not NaN
+    return df
+
+
+def _select_spans(filters: dict, extra_where: str = "", text: bool = True) -> "pd.DataFrame":
+    flush()
+    limit = filters.pop("limit", None)
+    w, params = where(filters)
+    if extra_where:
+        w = f"{w} AND {extra_where}"
+    cols = ", ".join(f"s.{c}" for c in _SPAN_COLS)
+    names = list(_SPAN_COLS)
+    join = ""
+    if text:
+        cols += ", p.output_text"
+        names.append("output_text")
+        join = "LEFT JOIN payloads p ON p.span_id = s.id"
+    sql = f"SELECT {cols} FROM spans s {join} WHERE {w} ORDER BY s.started_at DESC, s.id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    rows = get_store().read(sql, params)
+    rows.reverse()  # chronological, newest last
+    return _frame(rows, names)
+
+
+def calls(**filters: Any) -> "pd.DataFrame":
+    """One row per LLM call (oldest first; ``limit`` keeps the most recent)."""
+    return _select_spans(dict(filters, kind="llm"))
+
+
+def spans(trace_id: Any = None, **filters: Any) -> "pd.DataFrame":
+    """Every span (LLM calls and user spans), optionally of one trace."""
+    if trace_id is not None:
+        filters["trace_id"] = trace_id
+    return _select_spans(filters)
+
+
+def traces(**filters: Any) -> "pd.DataFrame":
+    """One row per trace: name, start, duration, spans, calls, tokens, cost, errors, status."""
+    flush()
+    limit = filters.pop("limit", None)
+    name = filters.pop("name", None)
+    w, params = where(filters)
+    having, hparams = "", []
+    if name is not None:
+        having = "HAVING name = ?"
+        hparams.append(name)
+    sql = f"""
+        SELECT s.trace_id,
+               COALESCE(MAX(CASE WHEN s.parent_id IS NULL THEN s.name END), MIN(s.name)) AS name,
+               MIN(s.started_at) AS started_at, MAX(s.ended_at) AS ended_at,
+               COUNT(*) AS spans, SUM(s.kind = 'llm') AS calls,
+               SUM(s.status = 'error') AS errors,
+               SUM(s.input_tokens) AS input_tokens, SUM(s.output_tokens) AS output_tokens,
+               SUM(s.cost_usd) AS cost_usd, SUM(s.retries) AS retries,
+               SUM(s.rate_limit_hits) AS rate_limit_hits,
+               group_concat(DISTINCT s.model) AS models
+        FROM spans s
+        WHERE s.trace_id IN (SELECT s.trace_id FROM spans s WHERE {w})
+        GROUP BY s.trace_id {having}
+        ORDER BY started_at DESC"""
+    params = params + hparams
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    rows = get_store().read(sql, params)
+    rows.reverse()
+    cols = ["trace_id", "name", "started_at", "ended_at", "spans", "calls", "errors", "input_tokens",
+            "output_tokens", "cost_usd", "retries", "rate_limit_hits", "models"]
+    df = _frame(rows, cols)
+    df.insert(4, "duration_ms", (df["ended_at"] - df["started_at"]).dt.total_seconds() * 1000.0)
+    df.insert(len(df.columns), "status", ["error" if e else "ok" for e in df["errors"]])
+    return df
+
+
+METRIC_COLUMNS = [
+    "calls", "errors", "error_rate", "rate_limit_hits", "rate_limited_calls", "rate_limit_rate", "retries",
+    "latency_mean_ms", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "ttft_p50_ms",
+    "input_tokens", "output_tokens", "total_tokens", "cached_tokens", "cost_usd", "cost_per_call",
+    "unpriced_calls",
+]
+
+
+def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
+    """Health of the LLM calls, grouped ``by`` model, provider, name, tag, day or hour
+    (or None for one total row): count, error and rate-limit rates, latency
+    p50/p95/p99 (nearest rank), tokens, cost total and per priced call, retries."""
+    import pandas as pd
+
+    flush()
+    if by is not None and by not in _BY:
+        raise ValueError(f"by={by!r} is not supported; use one of {sorted(_BY)} or None")
+    filters.pop("limit", None)
+    w, params = where(dict(filters, kind="llm"))
+    key = _BY[by] if by else "'all'"
+    join = "JOIN json_each(s.tags) t" if by == "tag" else ""
+    base = f"FROM spans s {join} WHERE {w}"
+    agg_sql = f"""
+        SELECT {key} AS key, COUNT(*), SUM(s.status = 'error'), SUM(s.rate_limit_hits),
+               SUM(s.rate_limit_hits > 0 OR s.http_status = 429), SUM(s.retries), AVG(s.latency_ms),
+               SUM(s.input_tokens), SUM(s.output_tokens), SUM(s.total_tokens), SUM(s.cached_tokens),
+               SUM(s.cost_usd), AVG(s.cost_usd), SUM(s.priced = 0)
+        {base} GROUP BY key"""
+    # Nearest-rank percentiles with window functions: SQLite sorts, Python sees one row per group.
+    pct_sql = f"""
+        WITH r AS (
+            SELECT {key} AS key, s.latency_ms AS v,
+                   ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY s.latency_ms) AS rn,
+                   COUNT(*) OVER (PARTITION BY {key}) AS n
+            {base} AND s.latency_ms IS NOT NULL)
+        SELECT key, MIN(CASE WHEN rn >= 0.50 * n THEN v END), MIN(CASE WHEN rn >= 0.95 * n THEN v END),
+               MIN(CASE WHEN rn >= 0.99 * n THEN v END)
+        FROM r GROUP BY key"""
+    ttft_sql = f"""
+        WITH r AS (
+            SELECT {key} AS key, s.ttft_ms AS v,
+                   ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY s.ttft_ms) AS rn,
+                   COUNT(*) OVER (PARTITION BY {key}) AS n
+            {base} AND s.ttft_ms IS NOT NULL)
+        SELECT key, MIN(CASE WHEN rn >= 0.50 * n THEN v END) FROM r GROUP BY key"""
+    store = get_store()
+    aggs = store.read(agg_sql, params)
+    pcts = {r[0]: r[1:] for r in store.read(pct_sql, params)}
+    ttft = {r[0]: r[1] for r in store.read(ttft_sql, params)}
+    out = []
+    for (k, n, errors, rl_hits, rl_calls, retries, mean, tin, tout, ttot, tcached, cost, cpc, unpriced) in aggs:
+        p50, p95, p99 = pcts.get(k, (None, None, None))
+        out.append([k, n, errors, errors / n if n else None, rl_hits, rl_calls, rl_calls / n if n else None,
+                    retries, mean, p50, p95, p99, ttft.get(k), tin, tout, ttot, tcached, cost, cpc, unpriced])
+    df = pd.DataFrame(out, columns=[by or "all"] + METRIC_COLUMNS)
+    df = df.sort_values("calls", ascending=False, kind="stable").reset_index(drop=True)
+    return df.set_index(by or "all") if by else df.drop(columns="all")
+
+
+def _span_from_row(row: tuple, payload: tuple | None) -> Span:
+    d = dict(zip(_SPAN_COLS, row))
+    d["started_at"] = from_iso(d["started_at"]) or 0.0
+    d["ended_at"] = from_iso(d["ended_at"])
+    d["tags"] = decode_json(d["tags"]) or []
+    d["metadata"] = decode_json(d["metadata"]) or {}
+    d["stream"] = bool(d["stream"])
+    d["priced"] = None if d["priced"] is None else bool(d["priced"])
+    s = Span(**d)
+    if payload:
+        (s.request, s.response, s.messages, s.tool_calls, events, s.input, s.output, attrs, out_text) = (
+            decode_json(payload[0]), decode_json(payload[1]), decode_json(payload[2]), decode_json(payload[3]),
+            decode_json(payload[4]), decode_json(payload[5]), decode_json(payload[6]), decode_json(payload[7]),
+            payload[8],
+        )
+        s.events = events or []
+        s.attributes = attrs or {}
+        s.output_text = out_text
+    return s
+
+
+def get(span_id: Any) -> Span:
+    """The span with this id (or a unique id prefix), with its full request and response."""
+    flush()
+    sid = _id_of(span_id)
+    store = get_store()
+    cols = ", ".join(_SPAN_COLS)
+    rows = store.read(f"SELECT {cols} FROM spans WHERE id = ?", [sid])
+    if not rows and sid:
+        rows = store.read(f"SELECT {cols} FROM spans WHERE id >= ? AND id < ? LIMIT 2", [sid, sid + "\uffff"])
+        if len(rows) > 1:
+            raise KeyError(f"span id prefix {sid!r} is ambiguous; give more characters")
+    if not rows:
+        raise KeyError(f"no span with id {sid!r} in {store.path}")
+    payload = store.read(
+        "SELECT request_json, response_json, messages_json, tool_calls_json, events_json, input_json, "
+        "output_json, attributes_json, output_text FROM payloads WHERE span_id = ?",
+        [rows[0][0]],
+    )
+    return _span_from_row(rows[0], payload[0] if payload else None)
+
+
+def last(**filters: Any) -> Span:
+    """The most recent LLM call (matching the filters), with request and response."""
+    flush()
+    w, params = where(dict(filters, kind="llm"))
+    rows = get_store().read(f"SELECT s.id FROM spans s WHERE {w} ORDER BY s.started_at DESC LIMIT 1", params)
+    if not rows:
+        raise LookupError("no LLM call captured yet" + (f" matching {filters}" if filters else ""))
+    return get(rows[0][0])
+
+
+def feedback(span: Any, name: str, value: Any, comment: str | None = None) -> None:
+    """Attach a named score or label to a span (thumbs, eval scores, notes)."""
+    flush()
+    store = get_store()
+    with store._read_lock:
+        store.db["feedback"].insert(
+            {
+                "span_id": _id_of(span),
+                "name": name,
+                "value": value if isinstance(value, str) else json.dumps(value),
+                "comment": comment,
+                "created_at": iso(time.time()),
+            }
+        )

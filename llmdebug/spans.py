@@ -1,0 +1,372 @@
+"""The Span record every layer passes around, and the trace()/span()/traced() helpers.
+
+A span is one timed step: an LLM call (kind "llm"), a tool run, a retrieval, or any
+block the user marks. Spans form a tree through a ContextVar, so nesting follows the
+code: a call made inside ``with ld.span(...)`` becomes that span's child, and each
+``asyncio`` task keeps its own parent because tasks copy the context they start in.
+
+Threads do not inherit context by themselves. To keep a thread's work under the
+current span, run it in a copy of the context::
+
+    ctx = contextvars.copy_context()
+    pool.submit(ctx.run, work, arg)
+
+The capture hot path only fills fields and hands the span to the store's writer
+thread; everything derived (JSON, tokens, cost, text) is computed there.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import random
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, TypeVar, overload
+
+__all__ = ["Span", "trace", "span", "traced", "current_span", "new_id"]
+
+_current: ContextVar["Span | None"] = ContextVar("llmdebug_current_span", default=None)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_rand = random.Random(os.urandom(16))
+
+
+def new_id() -> str:
+    """A 32-hex-digit id that sorts by creation time (128 bits, like an OTel trace id)."""
+    return "%016x%016x" % (time.time_ns(), _rand.getrandbits(64))
+
+
+@dataclass(eq=False, repr=False)
+class Span:
+    """One captured step. LLM calls carry request/response; user spans carry input/output."""
+
+    id: str = ""
+    trace_id: str = ""
+    parent_id: str | None = None
+    name: str = ""
+    kind: str = "span"
+    provider: str | None = None
+    model: str | None = None
+    request_model: str | None = None
+    endpoint: str | None = None
+    base_url: str | None = None
+    status: str = "ok"
+    error_type: str | None = None
+    error_message: str | None = None
+    http_status: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    priced: bool | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    started_at: float = 0.0  # epoch seconds
+    ended_at: float | None = None
+    stream: bool = False
+    retries: int = 0
+    rate_limit_hits: int = 0
+    replay_of: str | None = None
+    tags: list = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    # payloads (stored in their own table, loaded when a span is opened)
+    request: Any = None
+    response: Any = None
+    messages: Any = None
+    output_text: str | None = None
+    tool_calls: Any = None
+    events: list = field(default_factory=list)
+    input: Any = None
+    output: Any = None
+    attributes: dict = field(default_factory=dict)
+    # capture-side scratch (never stored): raw bytes/objects the writer turns into fields
+    _raw: Any = None
+
+    # -- user-facing helpers ------------------------------------------------------
+    def set_output(self, value: Any) -> None:
+        """Record what this step produced."""
+        self.output = value
+
+    def set_input(self, value: Any) -> None:
+        """Record what this step was given."""
+        self.input = value
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def add_tag(self, *tags: str) -> None:
+        for t in tags:
+            if t not in self.tags:
+                self.tags.append(t)
+
+    def record_error(self, exc: BaseException) -> None:
+        self.status = "error"
+        self.error_type = type(exc).__name__
+        self.error_message = str(exc)[:4000]
+
+    @property
+    def duration_ms(self) -> float | None:
+        return self.latency_ms
+
+    def to_dict(self) -> dict:
+        """The stored fields as a plain dict (no capture scratch)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+    def __repr__(self) -> str:
+        bits = [f"{self.kind} {self.name!r}", self.status]
+        if self.model:
+            bits.append(self.model)
+        if self.latency_ms is not None:
+            bits.append(f"{self.latency_ms:.0f} ms")
+        if self.input_tokens is not None or self.output_tokens is not None:
+            bits.append(f"{self.input_tokens or 0}→{self.output_tokens or 0} tok")
+        if self.cost_usd is not None:
+            bits.append(f"${self.cost_usd:.6f}")
+        if self.error_type:
+            bits.append(f"{self.error_type}: {(self.error_message or '')[:80]}")
+        return f"<Span {self.id[:12]} " + ", ".join(bits) + ">"
+
+
+def current_span() -> Span | None:
+    """The innermost open span of this context, or None."""
+    return _current.get()
+
+
+_submit: Callable[[Span], None] | None = None
+
+
+def emit(s: Span) -> None:
+    """Hand a finished span to the store (lazily bound to avoid an import cycle)."""
+    global _submit
+    if _submit is None:
+        from .session import submit
+
+        _submit = submit
+    _submit(s)
+
+
+def start_span(name: str, kind: str, *, root: bool = False, attributes: dict | None = None) -> Span:
+    parent = None if root else _current.get()
+    s = Span(
+        id=new_id(),
+        trace_id=parent.trace_id if parent is not None else "",
+        parent_id=parent.id if parent is not None else None,
+        name=name,
+        kind=kind,
+        started_at=time.time(),
+    )
+    if not s.trace_id:
+        s.trace_id = s.id
+    if attributes:
+        tags = attributes.pop("tags", None)
+        meta = attributes.pop("metadata", None)
+        if tags:
+            s.tags = [tags] if isinstance(tags, str) else list(tags)
+        if meta:
+            s.metadata = dict(meta)
+        s.attributes = attributes
+    return s
+
+
+def end_span(s: Span, exc: BaseException | None = None, latency_ms: float | None = None) -> None:
+    end = time.time()
+    s.ended_at = end
+    s.latency_ms = latency_ms if latency_ms is not None else (end - s.started_at) * 1000.0
+    if exc is not None and s.status != "error":
+        s.record_error(exc)
+    emit(s)
+
+
+class _SpanContext:
+    """Context manager (sync and async) that opens a span and makes it current."""
+
+    __slots__ = ("_name", "_kind", "_root", "_attrs", "_span", "_token", "_t0")
+
+    def __init__(self, name: str, kind: str, root: bool, attrs: dict):
+        self._name, self._kind, self._root, self._attrs = name, kind, root, attrs
+        self._span: Span | None = None
+
+    def __enter__(self) -> Span:
+        s = start_span(self._name, self._kind, root=self._root, attributes=self._attrs)
+        self._t0 = time.perf_counter()
+        self._span = s
+        self._token = _current.set(s)
+        return s
+
+    def __exit__(self, et, exc, tb) -> None:
+        s = self._span
+        _current.reset(self._token)
+        if s is not None:
+            try:
+                end_span(s, exc, (time.perf_counter() - self._t0) * 1000.0)
+            except Exception:  # pragma: no cover - recording must never raise
+                from ._guard import report
+
+                report("span end")
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(self, et, exc, tb) -> None:
+        self.__exit__(et, exc, tb)
+
+
+def trace(name: str = "trace", **attributes: Any) -> _SpanContext:
+    """Open the root span of a new trace (``with`` or ``async with``).
+
+    Example::
+
+        with ld.trace("answer question", user="ana") as t:
+            client.chat.completions.create(...)
+    """
+    kind = attributes.pop("kind", "trace")
+    return _SpanContext(name, kind, True, attributes)
+
+
+def span(name: str, kind: str = "span", **attributes: Any) -> _SpanContext:
+    """Open a child span of the current one (or a new trace if none is open).
+
+    ``kind`` is free text; the widgets know "tool", "retrieval", "agent", "chain",
+    "embedding" and "llm". Keyword arguments become attributes; ``tags=`` and
+    ``metadata=`` go to their own columns.
+    """
+    return _SpanContext(name, kind, False, attributes)
+
+
+def _call_input(sig: inspect.Signature | None, args: tuple, kwargs: dict) -> Any:
+    if sig is None:
+        return {"args": list(args), "kwargs": kwargs} if (args or kwargs) else None
+    try:
+        bound = sig.bind_partial(*args, **kwargs)
+        d = dict(bound.arguments)
+        d.pop("self", None)
+        d.pop("cls", None)
+        return d or None
+    except TypeError:
+        return {"args": list(args), "kwargs": kwargs}
+
+
+@overload
+def traced(fn: F) -> F: ...
+@overload
+def traced(*, name: str | None = None, kind: str = "span", capture_args: bool = True) -> Callable[[F], F]: ...
+
+
+def traced(fn=None, *, name=None, kind="span", capture_args=True):
+    """Decorate a function, coroutine function, generator or async generator so each
+    call is a span. Arguments become the span's input and the return value its output.
+    """
+    if fn is None:
+        return lambda f: traced(f, name=name, kind=kind, capture_args=capture_args)
+    span_name = name or getattr(fn, "__qualname__", getattr(fn, "__name__", "function"))
+    try:
+        sig = inspect.signature(fn) if capture_args else None
+    except (TypeError, ValueError):
+        sig = None
+
+    def opened(args, kwargs) -> Span:
+        s = start_span(span_name, kind)
+        if capture_args:
+            s.input = _call_input(sig, args, kwargs)
+        return s
+
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def agen_wrapper(*args, **kwargs):
+            s = opened(args, kwargs)
+            agen = fn(*args, **kwargs)
+            items = 0
+            err = None
+            try:
+                while True:
+                    token = _current.set(s)
+                    try:
+                        item = await agen.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        _current.reset(token)
+                    items += 1
+                    yield item
+            except BaseException as e:
+                err = e
+                raise
+            finally:
+                s.output = {"items": items}
+                end_span(s, err if not isinstance(err, GeneratorExit) else None)
+
+        return agen_wrapper
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            s = opened(args, kwargs)
+            gen = fn(*args, **kwargs)
+            items = 0
+            err = None
+            try:
+                while True:
+                    token = _current.set(s)
+                    try:
+                        item = next(gen)
+                    except StopIteration as stop:
+                        s.output = stop.value if stop.value is not None else {"items": items}
+                        return stop.value
+                    finally:
+                        _current.reset(token)
+                    items += 1
+                    yield item
+            except BaseException as e:
+                err = e
+                raise
+            finally:
+                if s.output is None:
+                    s.output = {"items": items}
+                end_span(s, err if not isinstance(err, GeneratorExit) else None)
+
+        return gen_wrapper
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args, **kwargs):
+            s = opened(args, kwargs)
+            token = _current.set(s)
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as e:
+                _current.reset(token)
+                end_span(s, e)
+                raise
+            _current.reset(token)
+            s.output = result
+            end_span(s)
+            return result
+
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        s = opened(args, kwargs)
+        token = _current.set(s)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as e:
+            _current.reset(token)
+            end_span(s, e)
+            raise
+        _current.reset(token)
+        s.output = result
+        end_span(s)
+        return result
+
+    return wrapper

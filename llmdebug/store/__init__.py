@@ -1,0 +1,144 @@
+"""The SQLite trace store: one file, WAL mode, migrated on open, written by a background thread.
+
+Capture code only calls :meth:`Store.put` (a queue append). The writer thread turns
+spans into rows and inserts them in batches, one transaction per batch. If the file
+cannot be written (missing directory, read-only, locked by another process), spans
+stay in memory, one clear warning is shown, and the writer retries; nothing captured
+is dropped unless the in-memory backlog passes ``MAX_PENDING``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .migrations import migrations
+from .writer import Writer
+
+__all__ = ["Store", "connect", "default_path"]
+
+BUSY_TIMEOUT_S = 10.0
+
+
+def default_path() -> Path:
+    """``$LLMDEBUG_DB`` or ``./llmdebug.db``."""
+    return Path(os.environ.get("LLMDEBUG_DB") or "llmdebug.db")
+
+
+def connect(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """Open ``path``, switch it to WAL and apply pending migrations (safe when several
+    processes open a new file at once: migrations run under a write lock)."""
+    conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            break
+        except sqlite3.OperationalError as e:
+            # Switching journal mode takes an exclusive lock and does not wait on
+            # the busy handler: retry while another process holds it.
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.02)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    db = Database(conn)
+    if migrations.pending(db):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            migrations.apply(db)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+            raise
+    return conn
+
+
+class Store:
+    """A trace file and its writer thread.
+
+    Example::
+
+        store = Store("traces.db")
+        store.put(span)
+        store.flush()
+        store.db["spans"].count
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).expanduser()
+        self.writer = Writer(self)
+        self._read_db: Database | None = None
+        self._read_lock = threading.RLock()
+        _open_stores.add(self)
+
+    def __repr__(self) -> str:
+        return f"<llmdebug Store {str(self.path)!r}>"
+
+    def open_writer_connection(self) -> sqlite3.Connection:
+        return connect(self.path)
+
+    def put(self, span) -> None:
+        self.writer.put(span)
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Block until every span handed over so far is on disk; False if some are not."""
+        return self.writer.flush(timeout)
+
+    @property
+    def db(self) -> Database:
+        """A sqlite-utils Database for reading (opened on first use)."""
+        if self._read_db is None:
+            with self._read_lock:
+                if self._read_db is None:
+                    self._read_db = Database(connect(self.path))
+        return self._read_db
+
+    def read(self, sql: str, params=()) -> list[tuple]:
+        with self._read_lock:
+            return self.db.execute(sql, params).fetchall()
+
+    def close(self) -> list:
+        """Flush, stop the writer and close; return spans that could not be written."""
+        pending = self.writer.stop()
+        with self._read_lock:
+            if self._read_db is not None:
+                self._read_db.close()
+                self._read_db = None
+        _open_stores.discard(self)
+        return pending
+
+
+_open_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    for store in list(_open_stores):
+        try:
+            store.writer.flush(timeout=10.0)
+        except Exception:
+            pass
+
+
+def _after_fork_in_child() -> None:
+    # The writer thread does not survive fork(); give each store a fresh writer.
+    for store in list(_open_stores):
+        store.writer = Writer(store)
+        store._read_db = None
+        store._read_lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

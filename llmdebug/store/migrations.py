@@ -1,0 +1,101 @@
+"""Schema of the trace store, as numbered migrations applied when a store opens.
+
+Never edit a migration that has shipped: add the next one. A fresh file and an old
+file take the same path (every pending migration, in order).
+
+Layout: ``spans`` is narrow (ids, times, model, status, tokens, cost, latency) so that
+aggregates over millions of rows scan little; the big JSON payloads live in
+``payloads``, keyed by span id, and are read only when one span is opened.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("llmdebug")
+
+SPAN_COLUMNS = {
+    "id": str,
+    "trace_id": str,
+    "parent_id": str,
+    "name": str,
+    "kind": str,
+    "provider": str,
+    "model": str,
+    "request_model": str,
+    "endpoint": str,
+    "base_url": str,
+    "status": str,
+    "error_type": str,
+    "error_message": str,
+    "http_status": int,
+    "input_tokens": int,
+    "output_tokens": int,
+    "total_tokens": int,
+    "cached_tokens": int,
+    "cache_write_tokens": int,
+    "reasoning_tokens": int,
+    "cost_usd": float,
+    "priced": int,
+    "latency_ms": float,
+    "ttft_ms": float,
+    "started_at": str,
+    "ended_at": str,
+    "stream": int,
+    "retries": int,
+    "rate_limit_hits": int,
+    "replay_of": str,
+    "tags": str,
+    "metadata": str,
+}
+
+PAYLOAD_COLUMNS = {
+    "span_id": str,
+    "request_json": str,
+    "response_json": str,
+    "messages_json": str,
+    "tool_calls_json": str,
+    "events_json": str,
+    "input_json": str,
+    "output_json": str,
+    "attributes_json": str,
+    "prompt_text": str,
+    "output_text": str,
+}
+
+
+@migrations()
+def m001_spans(db: Database) -> None:
+    db["spans"].create(SPAN_COLUMNS, pk="id", if_not_exists=True)
+    db["spans"].create_index(["trace_id"], if_not_exists=True)
+    db["spans"].create_index(["started_at"], if_not_exists=True)
+    db["spans"].create_index(["parent_id"], if_not_exists=True)
+    db["spans"].create_index(["kind", "started_at"], if_not_exists=True)
+    db["spans"].create_index(["model", "started_at"], if_not_exists=True)
+
+
+@migrations()
+def m002_payloads(db: Database) -> None:
+    db["payloads"].create(PAYLOAD_COLUMNS, pk="span_id", if_not_exists=True)
+
+
+@migrations()
+def m003_feedback(db: Database) -> None:
+    db["feedback"].create(
+        {"id": int, "span_id": str, "name": str, "value": str, "comment": str, "created_at": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["feedback"].create_index(["span_id"], if_not_exists=True)
+
+
+@migrations()
+def m004_calls_view(db: Database) -> None:
+    # The LLM calls only; users can query it directly with sqlite3 or Datasette.
+    db.create_view("calls", "SELECT * FROM spans WHERE kind = 'llm'", ignore=True)
+
+
+@migrations()
+def m005_payloads_fts(db: Database) -> None:
+    # Full-text search over prompt and output text; triggers keep it in step.
+    db["payloads"].enable_fts(["prompt_text", "output_text"], create_triggers=True, replace=True)

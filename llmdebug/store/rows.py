@@ -1,0 +1,240 @@
+"""Turn Span records into SQLite rows, safely: any Python object, any size, any bytes.
+
+Runs on the writer thread. Payloads are JSON text; what cannot be JSON becomes its
+repr, bytes become a short summary, strings over ``MAX_FIELD_CHARS`` are cut with a
+visible marker and inline base64 images over ``MAX_INLINE_DATA`` are summarised, so
+one pathological call cannot bloat the file or stop the writer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+from typing import Any
+
+from ..spans import Span
+from .migrations import PAYLOAD_COLUMNS, SPAN_COLUMNS
+
+MAX_FIELD_CHARS = int(os.environ.get("LLMDEBUG_MAX_FIELD_CHARS", 1_000_000))
+MAX_INLINE_DATA = 64 * 1024
+MAX_SEARCH_CHARS = 100_000
+_DATA_URL = re.compile(r"^data:([\w/+.-]+);base64,", re.I)
+
+SPAN_FIELDS = tuple(SPAN_COLUMNS)
+PAYLOAD_FIELDS = tuple(PAYLOAD_COLUMNS)
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds -> ISO-8601 UTC text that sorts lexicographically."""
+    if ts is None:
+        return None
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str | None) -> float | None:
+    if not text:
+        return None
+    return _dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=_dt.timezone.utc).timestamp()
+
+
+def _summarise_bytes(b: bytes) -> str:
+    return f"<{len(b)} bytes, sha256:{hashlib.sha256(b).hexdigest()[:16]}>"
+
+
+def clip(s: str, limit: int = MAX_FIELD_CHARS) -> str:
+    if len(s) <= limit:
+        return s
+    return s[:limit] + f"…[llmdebug: truncated {len(s) - limit} of {len(s)} chars]"
+
+
+def _clean_str(s: str) -> str:
+    if len(s) > MAX_INLINE_DATA:
+        m = _DATA_URL.match(s)
+        if m:
+            raw_len = (len(s) - m.end()) * 3 // 4
+            digest = hashlib.sha256(s.encode("ascii", "replace")).hexdigest()[:16]
+            return f"<{m.group(1)} base64 data, {raw_len} bytes, sha256:{digest} (summarised by llmdebug)>"
+        return clip(s)
+    return s
+
+
+def jsonable(obj: Any, _depth: int = 0) -> Any:
+    """A JSON-safe copy of ``obj``: pydantic models dumped, bytes summarised, the rest repr'd."""
+    if obj is None or isinstance(obj, (bool, int, float)):
+        if isinstance(obj, float) and obj != obj:  # NaN is not JSON
+            return None
+        return obj
+    if isinstance(obj, str):
+        return _clean_str(obj)
+    if _depth > 40:
+        return "<nested too deep>"
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v, _depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [jsonable(v, _depth + 1) for v in obj]
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return _summarise_bytes(bytes(obj))
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        try:
+            return jsonable(dump(mode="json", exclude_unset=True), _depth + 1)
+        except Exception:
+            pass
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        try:
+            return jsonable(dataclasses.asdict(obj), _depth + 1)
+        except Exception:
+            pass
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        try:
+            return jsonable(tolist(), _depth + 1)
+        except Exception:
+            pass
+    try:
+        return clip(repr(obj), 10_000)
+    except Exception:
+        return f"<unrepresentable {type(obj).__name__}>"
+
+
+def safe_text(s: str) -> str:
+    """SQLite wants valid UTF-8: lone surrogates (broken unicode) become escapes."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def to_json(obj: Any) -> str | None:
+    if obj is None:
+        return None
+    if isinstance(obj, (bytes, bytearray)):
+        # Raw HTTP bodies: keep them as text when they are text.
+        try:
+            text = bytes(obj).decode("utf-8")
+        except UnicodeDecodeError:
+            return json.dumps(_summarise_bytes(bytes(obj)))
+        if len(text) <= MAX_INLINE_DATA:
+            return safe_text(text)
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return json.dumps(clip(text))
+    try:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        if len(text) > MAX_INLINE_DATA:
+            text = json.dumps(jsonable(obj), ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        text = json.dumps(jsonable(obj), ensure_ascii=False, separators=(",", ":"))
+    return safe_text(text)
+
+
+def _text_of(content: Any, out: list[str], budget: list[int]) -> None:
+    if budget[0] <= 0 or content is None:
+        return
+    if isinstance(content, str):
+        piece = content[: budget[0]]
+        out.append(piece)
+        budget[0] -= len(piece)
+    elif isinstance(content, dict):
+        for key in ("text", "content", "input", "output", "arguments"):
+            if key in content:
+                _text_of(content[key], out, budget)
+    elif isinstance(content, (list, tuple)):
+        for item in content:
+            _text_of(item, out, budget)
+
+
+def search_text(messages: Any) -> str | None:
+    """Plain text of a message list (or any payload) for full-text search."""
+    if messages is None:
+        return None
+    out: list[str] = []
+    _text_of(messages, out, [MAX_SEARCH_CHARS])
+    return safe_text("\n".join(out)) if out else None
+
+
+def span_row(s: Span) -> tuple:
+    return (
+        s.id,
+        s.trace_id,
+        s.parent_id,
+        safe_text(clip(str(s.name), 2000)),
+        s.kind,
+        s.provider,
+        s.model,
+        s.request_model,
+        s.endpoint,
+        s.base_url,
+        s.status,
+        s.error_type,
+        safe_text(clip(s.error_message, 20_000)) if s.error_message else None,
+        s.http_status,
+        s.input_tokens,
+        s.output_tokens,
+        s.total_tokens,
+        s.cached_tokens,
+        s.cache_write_tokens,
+        s.reasoning_tokens,
+        s.cost_usd,
+        None if s.priced is None else int(s.priced),
+        s.latency_ms,
+        s.ttft_ms,
+        iso(s.started_at),
+        iso(s.ended_at),
+        int(bool(s.stream)),
+        s.retries,
+        s.rate_limit_hits,
+        s.replay_of,
+        to_json(s.tags) if s.tags else None,
+        to_json(s.metadata) if s.metadata else None,
+    )
+
+
+def payload_row(s: Span) -> tuple | None:
+    if (
+        s.request is None
+        and s.response is None
+        and s.messages is None
+        and s.output_text is None
+        and s.input is None
+        and s.output is None
+        and not s.events
+        and not s.attributes
+        and s.tool_calls is None
+    ):
+        return None
+    prompt = search_text(s.messages if s.messages is not None else s.input)
+    output_text = s.output_text
+    if output_text is None and s.kind != "llm" and s.output is not None:
+        output_text = search_text(s.output)
+    return (
+        s.id,
+        to_json(s.request),
+        to_json(s.response),
+        to_json(s.messages),
+        to_json(s.tool_calls),
+        to_json(s.events) if s.events else None,
+        to_json(s.input),
+        to_json(s.output),
+        to_json(s.attributes) if s.attributes else None,
+        prompt,
+        safe_text(clip(output_text)) if output_text is not None else None,
+    )
+
+
+def decode_json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+

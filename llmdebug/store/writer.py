@@ -1,0 +1,205 @@
+"""The background writer: drains a queue of spans into SQLite in batched transactions."""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from typing import TYPE_CHECKING
+
+from .._guard import log, report, warn_once
+from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, payload_row, span_row
+
+if TYPE_CHECKING:
+    from . import Store
+
+MAX_BATCH = 2000
+MAX_PENDING = 200_000
+RETRY_S = (0.5, 1, 2, 5, 10, 30)
+
+_SPAN_SQL = "INSERT OR REPLACE INTO spans ({}) VALUES ({})".format(
+    ", ".join(SPAN_FIELDS), ", ".join("?" * len(SPAN_FIELDS))
+)
+_PAYLOAD_SQL = "INSERT OR REPLACE INTO payloads ({}) VALUES ({})".format(
+    ", ".join(PAYLOAD_FIELDS), ", ".join("?" * len(PAYLOAD_FIELDS))
+)
+
+_STOP = object()
+
+
+class Writer:
+    """Owns one connection on its own daemon thread. ``put`` is the capture hot path."""
+
+    def __init__(self, store: "Store"):
+        self.store = store
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self.pending: list = []  # finalised spans waiting for a writable store
+        self.dropped = 0
+        self.written = 0
+        self.last_error: str | None = None
+        self._failures = 0
+
+    # -- caller side ------------------------------------------------------------------
+    def put(self, span) -> None:
+        self._q.put(span)
+        if self._thread is None:
+            self._start()
+
+    def adopt(self, spans: list) -> None:
+        """Take over spans another store could not write."""
+        for s in spans:
+            self.put(s)
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        if self._thread is None and not self.pending:
+            return True
+        if self._thread is not None and not self._thread.is_alive():
+            return not self.pending
+        done = threading.Event()
+        self.put(done)
+        if not done.wait(timeout):
+            return False
+        return not self.pending
+
+    def stop(self, timeout: float = 30.0) -> list:
+        self.flush(timeout)
+        t = self._thread
+        if t is not None and t.is_alive():
+            self._q.put(_STOP)
+            t.join(timeout)
+        pending, self.pending = self.pending, []
+        return pending
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                t = threading.Thread(target=self._run, name="llmdebug-writer", daemon=True)
+                self._thread = t
+                t.start()
+
+    # -- writer thread --------------------------------------------------------------
+    def _run(self) -> None:
+        q = self._q
+        while True:
+            try:
+                item = q.get(timeout=self._retry_delay()) if self.pending else q.get()
+            except queue.Empty:
+                item = None
+            batch: list = []
+            waiters: list[threading.Event] = []
+            stop = False
+            while item is not None:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    waiters.append(item)
+                else:
+                    batch.append(item)
+                if len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    item = None
+            try:
+                self._write(batch)
+            except Exception:
+                report("writing spans")
+            for w in waiters:
+                w.set()
+            if stop:
+                self._close()
+                return
+
+    def _retry_delay(self) -> float:
+        return RETRY_S[min(self._failures, len(RETRY_S) - 1)]
+
+    def _write(self, batch: list) -> None:
+        for s in batch:
+            raw = s._raw
+            if raw is not None:
+                s._raw = None
+                try:
+                    raw.finalize(s)
+                except Exception:
+                    report("reading an SDK response")
+        spans_rows, payload_rows = [], []
+        for s in self.pending + batch:
+            try:
+                spans_rows.append(span_row(s))
+                p = payload_row(s)
+                if p is not None:
+                    payload_rows.append(p)
+            except Exception:
+                report("serialising a span")
+        all_spans = self.pending + batch
+        if not spans_rows:
+            return
+        try:
+            conn = self._conn or self._open()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_SPAN_SQL, spans_rows)
+                if payload_rows:
+                    conn.executemany(_PAYLOAD_SQL, payload_rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as e:
+            self._failed(all_spans, e)
+            return
+        self.written += len(spans_rows)
+        self.pending = []
+        if self._failures:
+            log.warning("llmdebug: trace store %s is writable again", self.store.path)
+        self._failures = 0
+        self.last_error = None
+
+    def _open(self) -> sqlite3.Connection:
+        self._conn = self.store.open_writer_connection()
+        return self._conn
+
+    def _failed(self, spans: list, e: Exception) -> None:
+        self._failures += 1
+        self.last_error = f"{type(e).__name__}: {e}"
+        if self._conn is not None and "locked" not in str(e):
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+            self._conn = None
+        if len(spans) > MAX_PENDING:
+            self.dropped += len(spans) - MAX_PENDING
+            spans = spans[-MAX_PENDING:]
+        self.pending = spans
+        warn_store_problem(self.store.path, e)
+
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+            self._conn = None
+
+
+def warn_store_problem(path, e: Exception) -> None:
+    """One clear warning per file, whoever meets the problem first."""
+    if "locked" in str(e) or "busy" in str(e):
+        hint = "another process holds a lock on it; llmdebug keeps retrying"
+    elif not path.parent.exists():
+        hint = f"its directory {str(path.parent)!r} does not exist"
+    else:
+        hint = "check that the file and its directory are writable"
+    warn_once(
+        f"store:{path}",
+        f"llmdebug cannot write traces to {str(path)!r} ({e}): {hint}. Your calls still run; "
+        f"captured spans are kept in memory and retried. Use ld.init(path=...) or set "
+        f"LLMDEBUG_DB to choose another file.",
+    )

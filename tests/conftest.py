@@ -1,0 +1,41 @@
+"""Shared fixtures: every test gets its own trace file and a clean instrumentation state."""
+
+import os
+
+# Our bugs must fail our tests instead of being swallowed (see llmdebug/_guard.py),
+# and litellm must not try to download its price map.
+os.environ["LLMDEBUG_RAISE_ERRORS"] = "1"
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+import llmdebug as ld
+from llmdebug import session
+
+FIXTURES = Path(os.environ.get("LLMDEBUG_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
+
+
+def pytest_report_header(config):
+    return f"sqlite {sqlite3.sqlite_version}, python {sys.version.split()[0]}, fixtures {FIXTURES}"
+
+
+@pytest.fixture(autouse=True)
+def trace_db(tmp_path, monkeypatch):
+    """A fresh store per test at tmp_path/traces.db; instrumentation removed afterwards."""
+    path = tmp_path / "traces.db"
+    monkeypatch.setenv("LLMDEBUG_DB", str(path))
+    session.close()
+    yield path
+    ld.uninstrument()
+    session.close()
+
+
+@pytest.fixture
+def ld_on(trace_db):
+    """llmdebug initialised and every installed SDK instrumented."""
+    ld.init(trace_db)
+    return trace_db
