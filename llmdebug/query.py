@@ -110,7 +110,7 @@ def _frame(rows: list, columns: list[str]) -> "pd.DataFrame":
             df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
     for col in ("tags", "metadata"):
         if col in df:
-            df[col] = [decode_json(v) if v else ([] if col == "tags" else {}) for v in df[col]]
+            df[col] = [decode_json(v) if isinstance(v, str) else ([] if col == "tags" else {}) for v in df[col]]
     for col in ("stream", "priced"):
         if col in df:
             df[col] = df[col].astype("boolean")

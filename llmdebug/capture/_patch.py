@@ -170,7 +170,11 @@ def deferred_request_wrapper(endpoint: Endpoint, attr: str, is_async: bool) -> C
         try:
             original = getattr(manager, attr)
             info = dict(kwargs, stream=True)
-            setattr(manager, attr, lambda: run(endpoint, instance, info, original, (), {}))
+            if is_async:
+                # The async manager holds an awaitable (a coroutine), not a callable.
+                setattr(manager, attr, run(endpoint, instance, info, lambda: original, (), {}))
+            else:
+                setattr(manager, attr, lambda: run(endpoint, instance, info, original, (), {}))
         except Exception:
             report("instrumenting a stream helper")
         return manager

@@ -7,6 +7,7 @@ provider's wire format, so the same code reads live calls and recorded cassettes
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import pricing
@@ -423,5 +424,7 @@ def finalize(span, call) -> None:
         cached_tokens=span.cached_tokens,
         cache_write_tokens=span.cache_write_tokens,
         base_url=span.base_url,
+        reasoning_tokens=span.reasoning_tokens,
+        timestamp=datetime.fromtimestamp(span.started_at, timezone.utc),
     ) if span.input_tokens is not None or span.output_tokens is not None else None
     span.priced = span.cost_usd is not None if span.input_tokens is not None else None

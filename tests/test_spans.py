@@ -1,0 +1,126 @@
+"""trace()/span()/traced(): the tree follows the code, across await, generators and threads."""
+
+import asyncio
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+
+import llmdebug as ld
+
+
+def _tree():
+    df = ld.spans()
+    return {r.name: r for r in df.itertuples()}
+
+
+def test_nested_spans_and_output():
+    with ld.trace("root", user="ana", tags=["demo"]) as t:
+        with ld.span("retrieve", kind="retrieval", k=3) as s:
+            s.set_output(["doc1", "doc2"])
+            with ld.span("inner"):
+                pass
+    rows = _tree()
+    assert pd.isna(rows["root"].parent_id) and rows["root"].kind == "trace" and rows["root"].tags == ["demo"]
+    assert rows["retrieve"].parent_id == t.id and rows["retrieve"].kind == "retrieval"
+    assert rows["inner"].parent_id == s.id
+    assert {r.trace_id for r in rows.values()} == {t.id}
+    got = ld.get(s.id)
+    assert got.output == ["doc1", "doc2"] and got.attributes == {"k": 3}
+    assert ld.get(t.id).attributes == {"user": "ana"}
+
+
+def test_error_inside_span_is_recorded_and_propagates():
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        with ld.trace("fails"):
+            raise Boom("bad thing")
+    s = ld.spans().iloc[0]
+    assert s["status"] == "error" and s["error_type"] == "Boom" and s["error_message"] == "bad thing"
+
+
+def test_traced_function_coroutine_generator():
+    @ld.traced
+    def add(a, b=2):
+        return a + b
+
+    @ld.traced(name="fetch", kind="tool")
+    async def fetch(x):
+        await asyncio.sleep(0)
+        return x * 2
+
+    @ld.traced
+    def gen(n):
+        for i in range(n):
+            with ld.span(f"step-{i}"):
+                pass
+            yield i
+
+    @ld.traced
+    async def agen(n):
+        for i in range(n):
+            yield i
+
+    async def collect():
+        return [i async for i in agen(3)]
+
+    with ld.trace("root") as t:
+        assert add(1) == 3
+        assert asyncio.run(fetch(4)) == 8
+        assert list(gen(2)) == [0, 1]
+        assert asyncio.run(collect()) == [0, 1, 2]
+        with ld.span("after"):
+            pass
+    rows = _tree()
+    assert rows["test_traced_function_coroutine_generator.<locals>.add"].parent_id == t.id
+    assert ld.get(rows["test_traced_function_coroutine_generator.<locals>.add"].id).input == {"a": 1}
+    assert ld.get(rows["test_traced_function_coroutine_generator.<locals>.add"].id).output == 3
+    assert rows["fetch"].kind == "tool" and rows["fetch"].parent_id == t.id
+    g = rows["test_traced_function_coroutine_generator.<locals>.gen"]
+    assert rows["step-0"].parent_id == g.id and rows["step-1"].parent_id == g.id
+    # Between yields the generator's span is not current: "after" hangs off the root.
+    assert rows["after"].parent_id == t.id
+
+
+def test_concurrent_tasks_keep_their_own_parent():
+    async def worker(i):
+        with ld.span(f"w{i}"):
+            await asyncio.sleep(0.01 * (3 - i))
+            with ld.span(f"w{i}.child"):
+                await asyncio.sleep(0)
+
+    async def main():
+        with ld.trace("gather"):
+            await asyncio.gather(*(worker(i) for i in range(3)))
+
+    asyncio.run(main())
+    rows = _tree()
+    for i in range(3):
+        assert rows[f"w{i}.child"].parent_id == rows[f"w{i}"].id
+
+
+def test_context_carried_into_threads_with_copy_context():
+    def work(i):
+        with ld.span(f"thread-{i}"):
+            pass
+
+    with ld.trace("threads") as t:
+        with ThreadPoolExecutor(2) as pool:
+            # copy_context() in the submitting thread: the copy carries the open trace.
+            futures = [pool.submit(contextvars.copy_context().run, work, i) for i in range(2)]
+            [f.result() for f in futures]
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(work, 9).result()  # no context copied: becomes its own trace
+    rows = _tree()
+    assert rows["thread-0"].parent_id == t.id and rows["thread-1"].parent_id == t.id
+    assert pd.isna(rows["thread-9"].parent_id) and rows["thread-9"].trace_id != t.id
+
+
+async def test_async_with_span():
+    async with ld.trace("async-root") as t:
+        async with ld.span("child") as c:
+            pass
+    assert ld.get(c.id).parent_id == t.id
