@@ -215,28 +215,28 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     join = "JOIN json_each(s.tags) t" if by == "tag" else ""
     base = f"FROM spans s {join} WHERE {w}"
     agg_sql = f"""
-        SELECT {key} AS key, COUNT(*), SUM(s.status = 'error'), SUM(s.rate_limit_hits),
+        SELECT {key} AS grp, COUNT(*), SUM(s.status = 'error'), SUM(s.rate_limit_hits),
                SUM(s.rate_limit_hits > 0 OR s.http_status = 429), SUM(s.retries), AVG(s.latency_ms),
                SUM(s.input_tokens), SUM(s.output_tokens), SUM(s.total_tokens), SUM(s.cached_tokens),
                SUM(s.cost_usd), AVG(s.cost_usd), SUM(s.priced = 0)
-        {base} GROUP BY key"""
+        {base} GROUP BY grp"""
     # Nearest-rank percentiles with window functions: SQLite sorts, Python sees one row per group.
     pct_sql = f"""
         WITH r AS (
-            SELECT {key} AS key, s.latency_ms AS v,
+            SELECT {key} AS grp, s.latency_ms AS v,
                    ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY s.latency_ms) AS rn,
                    COUNT(*) OVER (PARTITION BY {key}) AS n
             {base} AND s.latency_ms IS NOT NULL)
-        SELECT key, MIN(CASE WHEN rn >= 0.50 * n THEN v END), MIN(CASE WHEN rn >= 0.95 * n THEN v END),
+        SELECT grp, MIN(CASE WHEN rn >= 0.50 * n THEN v END), MIN(CASE WHEN rn >= 0.95 * n THEN v END),
                MIN(CASE WHEN rn >= 0.99 * n THEN v END)
-        FROM r GROUP BY key"""
+        FROM r GROUP BY grp"""
     ttft_sql = f"""
         WITH r AS (
-            SELECT {key} AS key, s.ttft_ms AS v,
+            SELECT {key} AS grp, s.ttft_ms AS v,
                    ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY s.ttft_ms) AS rn,
                    COUNT(*) OVER (PARTITION BY {key}) AS n
             {base} AND s.ttft_ms IS NOT NULL)
-        SELECT key, MIN(CASE WHEN rn >= 0.50 * n THEN v END) FROM r GROUP BY key"""
+        SELECT grp, MIN(CASE WHEN rn >= 0.50 * n THEN v END) FROM r GROUP BY grp"""
     store = get_store()
     aggs = store.read(agg_sql, params)
     pcts = {r[0]: r[1:] for r in store.read(pct_sql, params)}
