@@ -313,6 +313,15 @@ def _sdk_dict(obj: Any) -> Any:
     return obj if isinstance(obj, dict) else None
 
 
+_USAGE_FLAVOR = {
+    "openai-chat": "openai-chat",
+    "openai-completions": "openai-chat",
+    "openai-responses": "openai-responses",
+    "openai-embeddings": "openai-embeddings",
+    "anthropic": "anthropic",
+}
+
+
 def _is_sse(call) -> bool:
     headers = call.attempts[-1][3] if call.attempts else None
     ctype = (headers.get("content-type") or "") if headers is not None else ""
@@ -372,10 +381,10 @@ def finalize(span, call) -> None:
         if flavor == "openai-embeddings":
             resp = _summarise_embeddings(resp)
         span.model = resp.get("model") or span.request_model
-        usage_flavor = flavor if flavor != "openai-completions" else "openai-chat"
-        tokens = normalize_usage(resp.get("usage"), usage_flavor or "openai-chat")
-        for k, v in tokens.items():
-            setattr(span, k, v)
+        usage_flavor = _USAGE_FLAVOR.get(flavor or "openai-chat")
+        if usage_flavor is not None:
+            for k, v in normalize_usage(resp.get("usage"), usage_flavor).items():
+                setattr(span, k, v)
         if flavor == "openai-responses":
             span.output_text, span.tool_calls = _responses_output(resp)
         elif flavor == "anthropic":
