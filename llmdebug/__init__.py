@@ -37,7 +37,14 @@ __all__ = [
 ]
 
 
-def load_ipython_extension(ipython):  # pragma: no cover - thin shim, see magics.py
+def load_ipython_extension(ipython):
+    """``%load_ext llmdebug`` (the work is in :mod:`llmdebug.magics`)."""
     from .magics import load_ipython_extension as _load
 
     _load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    from .magics import unload_ipython_extension as _unload
+
+    _unload(ipython)
