@@ -258,3 +258,27 @@ def test_uninstrument_restores_sdk_methods():
     import httpx2
 
     assert not hasattr(httpx2.Client.send, "__wrapped__")
+
+
+def test_stream_and_parse_helpers(ld_on, openai_client):
+    with openai_client.chat.completions.stream(model="gpt-4o-mini", messages=MSG) as s:
+        final = s.get_final_completion()
+    assert ld.last().output_text == final.choices[0].message.content and ld.last().stream
+    with openai_client.responses.stream(model="gpt-4o-mini", input="hello") as s:
+        resp = s.get_final_response()
+    assert ld.last().output_text == resp.output_text
+    p = openai_client.chat.completions.parse(model="gpt-4o-mini", messages=MSG)
+    assert ld.last().output_text == p.choices[0].message.content
+    assert len(ld.calls()) == 3
+
+
+def test_stream_dropped_without_close_is_recorded_on_collection(ld_on, openai_client):
+    import gc
+
+    stream = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True)
+    it = iter(stream)
+    next(it)
+    del stream, it
+    gc.collect()
+    df = ld.calls()
+    assert len(df) == 1 and bool(df.iloc[0]["stream"])

@@ -89,3 +89,29 @@ def test_init_does_not_import_sdks_but_patches_on_import(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
+
+
+def test_exit_drains_the_queue_without_flush(tmp_path):
+    path = tmp_path / "exit.db"
+    code = (
+        "import llmdebug as ld\n"
+        f"ld.init({str(path)!r}, instrument=False)\n"
+        "for i in range(2000):\n"
+        "    with ld.span(f's{i}'):\n"
+        "        pass\n"
+    )  # no ld.flush(): the atexit hook must write everything
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert Database(path)["spans"].count == 2000
+
+
+def test_init_is_idempotent_and_switching_keeps_pending(tmp_path):
+    a = ld.init(tmp_path / "a.db", instrument=False)
+    assert ld.init(tmp_path / "a.db", instrument=False) is a
+    with ld.span("one"):
+        pass
+    b = ld.init(tmp_path / "b.db", instrument=False)
+    assert b is not a
+    with ld.span("two"):
+        pass
+    ld.flush()
+    assert Database(tmp_path / "a.db")["spans"].count + Database(tmp_path / "b.db")["spans"].count == 2
