@@ -33,7 +33,7 @@ _wanted: set[str] = set()
 _hooked: set[str] = set()
 
 
-def _patch(owner: Any, attr: str, wrapper) -> tuple[Any, str, Any]:
+def _wrap_attr(owner: Any, attr: str, wrapper) -> tuple[Any, str, Any]:
     original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
     setattr(owner, attr, wrapt.FunctionWrapper(original, wrapper))
     return owner, attr, original
@@ -71,14 +71,14 @@ def _install_provider(name: str) -> list:
         else:  # ("deferred", manager attribute, is_async)
             _, manager_attr, is_async = kind
             wrapper = deferred_request_wrapper(endpoint, manager_attr, is_async)
-        done.append(_patch(owner, attr, wrapper))
+        done.append(_wrap_attr(owner, attr, wrapper))
     return done
 
 
 def _install_http(mod: Any) -> list:
     return [
-        _patch(mod.Client, "send", make_send_wrapper(mod, False)),
-        _patch(mod.AsyncClient, "send", make_send_wrapper(mod, True)),
+        _wrap_attr(mod.Client, "send", make_send_wrapper(mod, False)),
+        _wrap_attr(mod.AsyncClient, "send", make_send_wrapper(mod, True)),
     ]
 
 

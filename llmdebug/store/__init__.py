@@ -32,9 +32,11 @@ def default_path() -> Path:
     return Path(os.environ.get("LLMDEBUG_DB") or "llmdebug.db")
 
 
-def connect(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
+def connect(path: str | Path, *, busy_timeout: float | None = None) -> sqlite3.Connection:
     """Open ``path``, switch it to WAL and apply pending migrations (safe when several
     processes open a new file at once: migrations run under a write lock)."""
+    if busy_timeout is None:
+        busy_timeout = BUSY_TIMEOUT_S
     conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     deadline = time.monotonic() + busy_timeout

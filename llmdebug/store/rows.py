@@ -65,8 +65,8 @@ def _clean_str(s: str) -> str:
 def jsonable(obj: Any, _depth: int = 0) -> Any:
     """A JSON-safe copy of ``obj``: pydantic models dumped, bytes summarised, the rest repr'd."""
     if obj is None or isinstance(obj, (bool, int, float)):
-        if isinstance(obj, float) and obj != obj:  # NaN is not JSON
-            return None
+        if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+            return None  # NaN and Infinity are not JSON (SQLite's json functions reject them)
         return obj
     if isinstance(obj, str):
         return _clean_str(obj)
@@ -78,7 +78,10 @@ def jsonable(obj: Any, _depth: int = 0) -> Any:
         return [jsonable(v, _depth + 1) for v in obj]
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return _summarise_bytes(bytes(obj))
-    dump = getattr(obj, "model_dump", None)
+    try:  # a broken proxy may raise anything from __getattr__
+        dump = getattr(obj, "model_dump", None)
+    except Exception:
+        dump = None
     if callable(dump):
         try:
             return jsonable(dump(mode="json", exclude_unset=True), _depth + 1)
@@ -91,7 +94,10 @@ def jsonable(obj: Any, _depth: int = 0) -> Any:
             pass
     if isinstance(obj, (_dt.datetime, _dt.date)):
         return obj.isoformat()
-    tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars
+    try:
+        tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars
+    except Exception:
+        tolist = None
     if callable(tolist):
         try:
             return jsonable(tolist(), _depth + 1)
@@ -136,8 +142,8 @@ def to_json(obj: Any) -> str | None:
     return safe_text(text)
 
 
-def _text_of(content: Any, out: list[str], budget: list[int]) -> None:
-    if budget[0] <= 0 or content is None:
+def _text_of(content: Any, out: list[str], budget: list[int], _depth: int = 0) -> None:
+    if budget[0] <= 0 or content is None or _depth > 40:  # 40: self-referencing lists
         return
     if isinstance(content, str):
         piece = content[: budget[0]]
@@ -146,10 +152,10 @@ def _text_of(content: Any, out: list[str], budget: list[int]) -> None:
     elif isinstance(content, dict):
         for key in ("text", "content", "input", "output", "arguments"):
             if key in content:
-                _text_of(content[key], out, budget)
+                _text_of(content[key], out, budget, _depth + 1)
     elif isinstance(content, (list, tuple)):
         for item in content:
-            _text_of(item, out, budget)
+            _text_of(item, out, budget, _depth + 1)
 
 
 def search_text(messages: Any) -> str | None:
@@ -161,7 +167,27 @@ def search_text(messages: Any) -> str | None:
     return safe_text("\n".join(out)) if out else None
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _cell(v: Any) -> Any:
+    """A value SQLite can bind: a bad value in one column must not fail the whole batch
+    (a lone surrogate in ``kind`` or ``model``, an object passed as ``kind=``...)."""
+    if v is None or isinstance(v, float):
+        return v
+    if isinstance(v, int):
+        return int(v) if _INT64[0] <= v <= _INT64[1] else str(v)
+    if isinstance(v, str):
+        return safe_text(v)
+    v = jsonable(v)
+    return safe_text(clip(v if isinstance(v, str) else to_json(v), 20_000))
+
+
 def span_row(s: Span) -> tuple:
+    return tuple(_cell(v) for v in _span_values(s))
+
+
+def _span_values(s: Span) -> tuple:
     return (
         s.id,
         s.trace_id,

@@ -57,7 +57,7 @@ class Writer:
         if self._thread is None and not self.pending:
             return True
         if self._thread is not None and not self._thread.is_alive():
-            return not self.pending
+            return not self.pending and self._q.empty()
         done = threading.Event()
         self.put(done)
         if not done.wait(timeout):

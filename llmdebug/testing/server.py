@@ -277,6 +277,9 @@ def _route(method: str, path: str, body: dict[str, Any], anthropic: bool, raw: b
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the SDKs' connection pools are exercised
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus
+    # delayed ACKs add ~40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
     server_version = "llmdebug-fake/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by design
