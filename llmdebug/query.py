@@ -19,6 +19,7 @@ from .session import flush, get_store
 from .spans import Span
 from .store.migrations import SPAN_COLUMNS
 from .store.rows import decode_json, from_iso, iso
+from .wire import ENDPOINT_FLAVORS, messages_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -266,6 +267,8 @@ def _span_from_row(row: tuple, payload: tuple | None) -> Span:
             decode_json(payload[4]), decode_json(payload[5]), decode_json(payload[6]), decode_json(payload[7]),
             payload[8],
         )
+        if s.messages is None and s.kind == "llm":
+            s.messages = messages_of(ENDPOINT_FLAVORS.get(s.endpoint or ""), s.request)
         s.events = events or []
         s.attributes = attrs or {}
         s.output_text = out_text

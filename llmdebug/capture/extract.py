@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import pricing
+from ..wire import messages_of
 from .usage import normalize_usage
 
 SECRET_KEYS = {
@@ -256,26 +257,6 @@ def _anthropic_output(resp: dict) -> tuple[str | None, list | None]:
     return ("".join(texts) if texts else None), (calls or None)
 
 
-def _messages_of(flavor: str | None, req: dict) -> Any:
-    if flavor in ("openai-chat", None) and "messages" in req:
-        msgs = req["messages"]
-        if "system" in req:  # anthropic-style request seen through litellm
-            return [{"role": "system", "content": req["system"]}] + list(msgs)
-        return msgs
-    if flavor == "anthropic":
-        head = [{"role": "system", "content": req["system"]}] if req.get("system") else []
-        return head + list(req.get("messages") or [])
-    if flavor == "openai-responses":
-        head = [{"role": "system", "content": req["instructions"]}] if req.get("instructions") else []
-        inp = req.get("input")
-        return head + (list(inp) if isinstance(inp, list) else [{"role": "user", "content": inp}])
-    if flavor == "openai-embeddings":
-        return req.get("input")
-    if flavor in ("openai-completions", "openai-images"):
-        return [{"role": "user", "content": req.get("prompt")}]
-    return req.get("messages")
-
-
 def _error_of(resp: Any) -> tuple[str | None, str | None]:
     if not isinstance(resp, dict):
         return None, None
@@ -350,8 +331,8 @@ def finalize(span, call) -> None:
         span.request = redact(call.kwargs)
     else:
         span.request = req_body if req_body is not None else redact(call.kwargs)
-    req = req_body if isinstance(req_body, dict) else (call.kwargs or {})
-    span.messages = _messages_of(flavor, req)
+    # litellm keeps the user's own (OpenAI-style) kwargs as its request.
+    span.messages = messages_of(None if call.endpoint.provider == "litellm" else flavor, span.request)
     params = span.request if isinstance(span.request, dict) else {}
     span.request_model = span.request_model or params.get("model")
 

@@ -245,7 +245,7 @@ def payload_row(s: Span) -> tuple | None:
         s.id,
         to_json(s.request),
         to_json(s.response),
-        to_json(s.messages),
+        None if s.kind == "llm" else to_json(s.messages),  # llm: derived from the request on read
         to_json(s.tool_calls),
         to_json(s.events) if s.events else None,
         to_json(s.input),
