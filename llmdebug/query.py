@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .session import flush, get_store
 from .spans import Span
 from .store.migrations import SPAN_COLUMNS
+from .store import rollup
 from .store.rows import decode_json, from_iso, iso
 from .wire import ENDPOINT_FLAVORS, messages_of
 
@@ -156,15 +157,35 @@ def spans(trace_id: Any = None, **filters: Any) -> "pd.DataFrame":
 
 
 def traces(**filters: Any) -> "pd.DataFrame":
-    """One row per trace: name, start, duration, spans, calls, tokens, cost, errors, status."""
+    """One row per trace: name, start, duration, spans, calls, tokens, cost, errors, status.
+
+    Filters select traces holding at least one matching span; ``name`` matches the
+    root span. With ``limit``, only the newest traces are aggregated.
+    """
     flush()
     limit = filters.pop("limit", None)
     name = filters.pop("name", None)
     w, params = where(filters)
-    having, hparams = "", []
     if name is not None:
-        having = "HAVING name = ?"
-        hparams.append(name)
+        w += " AND s.trace_id IN (SELECT trace_id FROM spans WHERE parent_id IS NULL AND name = ?)"
+        params.append(name)
+    store = get_store()
+    if limit is not None:
+        # Walk the started_at index from the newest span and stop at `limit` traces.
+        ids: dict[str, None] = {}
+        with store._read_lock:
+            cur = store.db.execute(f"SELECT s.trace_id FROM spans s WHERE {w} ORDER BY s.started_at DESC", params)
+            for (tid,) in cur:
+                ids[tid] = None
+                if len(ids) >= int(limit):
+                    break
+            cur.close()
+        if not ids:
+            chosen, cparams = "0", []
+        else:
+            chosen, cparams = f"s.trace_id IN ({', '.join('?' * len(ids))})", list(ids)
+    else:
+        chosen, cparams = f"s.trace_id IN (SELECT s.trace_id FROM spans s WHERE {w})", params
     sql = f"""
         SELECT s.trace_id,
                COALESCE(MAX(CASE WHEN s.parent_id IS NULL THEN s.name END), MIN(s.name)) AS name,
@@ -176,15 +197,10 @@ def traces(**filters: Any) -> "pd.DataFrame":
                SUM(s.rate_limit_hits) AS rate_limit_hits,
                group_concat(DISTINCT s.model) AS models
         FROM spans s
-        WHERE s.trace_id IN (SELECT s.trace_id FROM spans s WHERE {w})
-        GROUP BY s.trace_id {having}
-        ORDER BY started_at DESC"""
-    params = params + hparams
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(int(limit))
-    rows = get_store().read(sql, params)
-    rows.reverse()
+        WHERE {chosen}
+        GROUP BY s.trace_id
+        ORDER BY started_at"""
+    rows = store.read(sql, cparams)
     cols = ["trace_id", "name", "started_at", "ended_at", "spans", "calls", "errors", "input_tokens",
             "output_tokens", "cost_usd", "retries", "rate_limit_hits", "models"]
     df = _frame(rows, cols)
@@ -201,55 +217,174 @@ METRIC_COLUMNS = [
 ]
 
 
+EXACT_PERCENTILES_UP_TO = 20_000
+
+
 def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
-    """Health of the LLM calls, grouped ``by`` model, provider, name, tag, day or hour
-    (or None for one total row): count, error and rate-limit rates, latency
-    p50/p95/p99 (nearest rank), tokens, cost total and per priced call, retries."""
+    """Health of the LLM calls, grouped ``by`` model, provider, name, endpoint, status, tag,
+    day or hour (or None for one total row): count, error and rate-limit rates, latency
+    p50/p95/p99, time to first token, tokens, cost total and per priced call, retries.
+
+    Sums come from the store's hourly rollup (plus raw spans for partial hours at the
+    edges of ``since``/``until``). Percentiles are exact (nearest rank) when at most
+    ``EXACT_PERCENTILES_UP_TO`` calls match, and read from 1 %-wide log histograms
+    (within 0.5 %) beyond that.
+    """
     import pandas as pd
 
     flush()
     if by is not None and by not in _BY:
         raise ValueError(f"by={by!r} is not supported; use one of {sorted(_BY)} or None")
     filters.pop("limit", None)
+    where(filters)  # validate names early
+    if filters.get("trace_id") is not None or by == "trace_id":
+        groups = _groups_from_spans(by, filters)
+    else:
+        groups = _groups_from_rollup(by, filters)
+    total = sum(a[0] for a in groups.values())
+    exact = _exact_percentiles(by, filters) if 0 < total <= EXACT_PERCENTILES_UP_TO else None
+    out = []
+    for k, a in groups.items():
+        (n, rl_hits, rl_calls, retries, lat_sum, lat_n, tin, tout, ttot, tcached, cost, cost_n, unpriced,
+         lat_hist, ttft_hist, errors) = a
+        if exact is not None:
+            p50, p95, p99, ttft50 = exact.get(k, (None, None, None, None))
+        else:
+            p50, p95, p99 = (rollup.percentile(lat_hist, lat_n, p) for p in (0.5, 0.95, 0.99))
+            ttft50 = rollup.percentile(ttft_hist, sum(ttft_hist.values()), 0.5)
+        out.append([k, n, errors, errors / n if n else None, rl_hits, rl_calls, rl_calls / n if n else None,
+                    retries, lat_sum / lat_n if lat_n else None, p50, p95, p99, ttft50, tin, tout, ttot, tcached,
+                    cost if cost_n else None, cost / cost_n if cost_n else None, unpriced])
+    df = pd.DataFrame(out, columns=[by or "all"] + METRIC_COLUMNS)
+    df = df.sort_values("calls", ascending=False, kind="stable").reset_index(drop=True)
+    return df.set_index(by or "all") if by else df.drop(columns="all")
+
+
+_ROLLUP_KEYS = {"model", "provider", "name", "endpoint", "status"}
+
+
+def _group_key(by: str | None, key: tuple) -> list:
+    """The ``by`` values one rollup key counts towards (several for tags)."""
+    if by is None:
+        return ["all"]
+    if by in _ROLLUP_KEYS:
+        return [key[rollup.KEY_COLS.index(by)] or None]
+    if by == "day":
+        return [key[0][:10]]
+    if by == "hour":
+        return [key[0] + ":00"]
+    if by == "tag":
+        return decode_json(key[7]) or []
+    raise ValueError(by)
+
+
+def _add_group(groups: dict, by: str | None, key: tuple, a: list) -> None:
+    errors = a[0] if key[6] == "error" else 0
+    for g in _group_key(by, key):
+        acc = groups.get(g)
+        if acc is None:
+            acc = groups[g] = rollup.new_acc() + [0]
+        rollup.merge(acc, a)
+        acc[15] += errors
+
+
+def _groups_from_spans(by, filters: dict, *, extra: str = "", params=()) -> dict:
+    """Aggregate raw spans (with the rollup's own code) into per-group accumulators."""
+    w, p = where(dict(filters, kind="llm"))
+    if extra:
+        w, p = f"{w} AND {extra}", p + list(params)
+    cols = ", ".join(f"s.{c}" for c in rollup.SPAN_FIELDS)
+    per_trace: dict = {}
+    for row in get_store().read(f"SELECT s.trace_id, {cols} FROM spans s WHERE {w}", p):
+        rollup.add_row(per_trace.setdefault(row[0] if by == "trace_id" else None, {}), row[1:])
+    groups: dict = {}
+    for trace_id, acc in per_trace.items():
+        for key, a in acc.items():
+            if by == "trace_id":
+                g = groups.setdefault(trace_id, rollup.new_acc() + [0])
+                rollup.merge(g, a)
+                g[15] += a[0] if key[6] == "error" else 0
+            else:
+                _add_group(groups, by, key, a)
+    return groups
+
+
+def _hour_floor(iso_text: str) -> str:
+    return iso_text[:13] + ":00:00.000000Z"
+
+
+def _groups_from_rollup(by, filters: dict) -> dict:
+    f = dict(filters)
+    since = _when(f.pop("since")) if f.get("since") is not None else None
+    until = _when(f.pop("until")) if f.get("until") is not None else None
+    # Full hours come from the rollup; the partial hours at the edges from raw spans.
+    lo = None if since is None else (since if since == _hour_floor(since) else _next_hour(since))
+    hi = None if until is None else _hour_floor(until)
+    groups: dict = {}
+    clauses, params = [], []
+    for col in ("model", "provider", "status", "name"):
+        v = f.get(col)
+        if v is None:
+            continue
+        vals = list(v) if isinstance(v, (list, tuple, set)) else [v]
+        clauses.append(f"r.{col} IN ({', '.join('?' * len(vals))})")
+        params.extend(vals)
+    if f.get("tag") is not None:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(r.tags) WHERE json_each.value = ?)")
+        params.append(f["tag"])
+    if lo is not None:
+        clauses.append("r.hour >= ?")
+        params.append(lo[:13])
+    if hi is not None:
+        clauses.append("r.hour < ?")
+        params.append(hi[:13])
+    if lo is not None and hi is not None and lo >= hi:
+        # The whole range sits inside one or two partial hours: raw spans only.
+        return _groups_from_spans(by, filters)
+    sql = f"SELECT {', '.join(rollup.COLUMNS)} FROM rollup r WHERE r.kind = 'llm' AND {' AND '.join(clauses) or '1'}"
+    nk, ns = len(rollup.KEY_COLS), len(rollup.SUM_COLS)
+    for row in get_store().read(sql, params):
+        a = list(row[nk:nk + ns]) + [rollup.parse_hist(row[-2]), rollup.parse_hist(row[-1])]
+        _add_group(groups, by, row[:nk], a)
+    edges = []
+    if since is not None and lo != since:
+        edges.append(("s.started_at >= ? AND s.started_at < ?", [since, min(lo, until) if until else lo]))
+    if until is not None and hi != until and (lo is None or hi >= lo):
+        edges.append(("s.started_at >= ? AND s.started_at < ?", [hi, until]))
+    for extra, p in edges:
+        for g, a in _groups_from_spans(by, f, extra=extra, params=p).items():
+            acc = groups.setdefault(g, rollup.new_acc() + [0])
+            rollup.merge(acc, a)
+            acc[15] += a[15]
+    return groups
+
+
+def _next_hour(iso_text: str) -> str:
+    t = from_iso(_hour_floor(iso_text)) + 3600
+    return iso(t)
+
+
+def _exact_percentiles(by, filters: dict) -> dict:
+    """Nearest-rank latency p50/p95/p99 and TTFT p50 per group, with window functions."""
     w, params = where(dict(filters, kind="llm"))
     key = _BY[by] if by else "'all'"
     join = "JOIN json_each(s.tags) t" if by == "tag" else ""
     base = f"FROM spans s {join} WHERE {w}"
-    agg_sql = f"""
-        SELECT {key} AS grp, COUNT(*), SUM(s.status = 'error'), SUM(s.rate_limit_hits),
-               SUM(s.rate_limit_hits > 0 OR s.http_status = 429), SUM(s.retries), AVG(s.latency_ms),
-               SUM(s.input_tokens), SUM(s.output_tokens), SUM(s.total_tokens), SUM(s.cached_tokens),
-               SUM(s.cost_usd), AVG(s.cost_usd), SUM(s.priced = 0)
-        {base} GROUP BY grp"""
-    # Nearest-rank percentiles with window functions: SQLite sorts, Python sees one row per group.
-    pct_sql = f"""
-        WITH r AS (
-            SELECT {key} AS grp, s.latency_ms AS v,
-                   ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY s.latency_ms) AS rn,
-                   COUNT(*) OVER (PARTITION BY {key}) AS n
-            {base} AND s.latency_ms IS NOT NULL)
-        SELECT grp, MIN(CASE WHEN rn >= 0.50 * n THEN v END), MIN(CASE WHEN rn >= 0.95 * n THEN v END),
-               MIN(CASE WHEN rn >= 0.99 * n THEN v END)
-        FROM r GROUP BY grp"""
-    ttft_sql = f"""
-        WITH r AS (
-            SELECT {key} AS grp, s.ttft_ms AS v,
-                   ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY s.ttft_ms) AS rn,
-                   COUNT(*) OVER (PARTITION BY {key}) AS n
-            {base} AND s.ttft_ms IS NOT NULL)
-        SELECT grp, MIN(CASE WHEN rn >= 0.50 * n THEN v END) FROM r GROUP BY grp"""
-    store = get_store()
-    aggs = store.read(agg_sql, params)
-    pcts = {r[0]: r[1:] for r in store.read(pct_sql, params)}
-    ttft = {r[0]: r[1] for r in store.read(ttft_sql, params)}
-    out = []
-    for (k, n, errors, rl_hits, rl_calls, retries, mean, tin, tout, ttot, tcached, cost, cpc, unpriced) in aggs:
-        p50, p95, p99 = pcts.get(k, (None, None, None))
-        out.append([k, n, errors, errors / n if n else None, rl_hits, rl_calls, rl_calls / n if n else None,
-                    retries, mean, p50, p95, p99, ttft.get(k), tin, tout, ttot, tcached, cost, cpc, unpriced])
-    df = pd.DataFrame(out, columns=[by or "all"] + METRIC_COLUMNS)
-    df = df.sort_values("calls", ascending=False, kind="stable").reset_index(drop=True)
-    return df.set_index(by or "all") if by else df.drop(columns="all")
+
+    def ranks(col: str, ps: tuple) -> dict:
+        picks = ", ".join(f"MIN(CASE WHEN rn >= {p} * n - 1e-9 THEN v END)" for p in ps)
+        sql = f"""
+            WITH r AS (
+                SELECT {key} AS grp, s.{col} AS v,
+                       ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY s.{col}) AS rn,
+                       COUNT(*) OVER (PARTITION BY {key}) AS n
+                {base} AND s.{col} IS NOT NULL)
+            SELECT grp, {picks} FROM r GROUP BY grp"""
+        return {r[0]: r[1:] for r in get_store().read(sql, params)}
+
+    lat = ranks("latency_ms", (0.5, 0.95, 0.99))
+    ttft = ranks("ttft_ms", (0.5,))
+    return {g: tuple(lat.get(g, (None, None, None))) + (ttft.get(g, (None,))[0],) for g in set(lat) | set(ttft)}
 
 
 def _span_from_row(row: tuple, payload: tuple | None) -> Span:

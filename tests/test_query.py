@@ -143,3 +143,80 @@ def test_time_filters_accept_many_forms(traffic):
 def test_last_on_empty_store_is_clear(ld_on):
     with pytest.raises(LookupError, match="no LLM call"):
         ld.last()
+
+
+@pytest.mark.parametrize("by", ["model", "day", "hour", "tag", None])
+def test_rollup_histogram_percentiles_within_half_a_percent(traffic, monkeypatch, by):
+    import llmdebug.query as q
+
+    monkeypatch.setattr(q, "EXACT_PERCENTILES_UP_TO", 0)  # force the large-store path
+    df = traffic.copy()
+    df["day"] = df["started_at"].dt.strftime("%Y-%m-%d")
+    df["hour"] = df["started_at"].dt.strftime("%Y-%m-%dT%H:00")
+    if by == "tag":
+        df = df.explode("tags").dropna(subset=["tags"]).rename(columns={"tags": "tag"})
+    if by is None:
+        df["all"] = "all"
+    exp = _expected(df, by or "all")
+    got = ld.metrics(by=by)
+    if by is None:
+        got.index = ["all"]
+    assert set(got.index) == set(exp.index)
+    for col in ("calls", "errors", "rate_limit_hits", "retries", "input_tokens", "output_tokens", "cost_usd"):
+        np.testing.assert_allclose(got.loc[exp.index, col].astype(float), exp[col].astype(float), rtol=1e-9)
+    for col in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms"):
+        np.testing.assert_allclose(got.loc[exp.index, col].astype(float), exp[col].astype(float), rtol=0.005)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_time_window_with_partial_hours_matches_pandas(traffic, monkeypatch, exact):
+    import llmdebug.query as q
+
+    if not exact:
+        monkeypatch.setattr(q, "EXACT_PERCENTILES_UP_TO", 0)
+    since = dt.datetime(2026, 11, 20, 13, 25, tzinfo=dt.timezone.utc)  # mid-hour on both ends
+    until = dt.datetime(2026, 11, 22, 9, 35, tzinfo=dt.timezone.utc)
+    sel = traffic[(traffic["started_at"] >= since) & (traffic["started_at"] < until)]
+    exp = _expected(sel, "model")
+    got = ld.metrics(by="model", since=since, until=until)
+    for col in ("calls", "errors", "input_tokens", "cost_usd"):
+        np.testing.assert_allclose(got.loc[exp.index, col].astype(float), exp[col].astype(float), rtol=1e-9)
+    np.testing.assert_allclose(got.loc[exp.index, "latency_p95_ms"].astype(float),
+                               exp["latency_p95_ms"].astype(float), rtol=0 if exact else 0.005)
+    inside = ld.metrics(by=None, since=since, until=since + dt.timedelta(minutes=20))  # inside one hour
+    assert inside["calls"].iloc[0] == ((traffic["started_at"] >= since)
+                                       & (traffic["started_at"] < since + dt.timedelta(minutes=20))).sum()
+
+
+def test_metrics_by_trace_id(traffic):
+    got = ld.metrics(by="trace_id", trace_id="t3")
+    assert got.loc["t3", "calls"] == 4
+
+
+def test_rollup_is_rebuilt_for_an_old_file(tmp_path):
+    from sqlite_utils import Database
+
+    from llmdebug.store import connect
+    from llmdebug.store.migrations import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m006_rollup")
+    db["spans"].insert_all(
+        {"id": f"s{i}", "trace_id": "t", "kind": "llm", "model": "m", "status": "ok", "latency_ms": 10.0 + i,
+         "input_tokens": 5, "started_at": "2026-11-20T12:00:00.000000Z"} for i in range(10)
+    )
+    db.close()
+    conn = connect(path)
+    assert conn.execute("SELECT calls, input_tokens FROM rollup").fetchall() == [(10, 50)]
+
+
+def test_traces_limit_and_name(traffic):
+    recent = ld.traces(limit=5)
+    assert list(recent["trace_id"]) == list(ld.traces()["trace_id"].iloc[-5:])
+    with ld.trace("named-root"):
+        with ld.span("child"):
+            pass
+    named = ld.traces(name="named-root")
+    assert len(named) == 1 and named.iloc[0]["spans"] == 2
+    assert len(ld.traces(name="no-such-trace", limit=3)) == 0

@@ -328,13 +328,15 @@ def finalize(span, call) -> None:
         span.provider = "azure"
 
     if call.endpoint.provider == "litellm":
-        span.request = redact(call.kwargs)
+        request = span.request = redact(call.kwargs)  # the user's own (OpenAI-style) kwargs
+    elif req_body is not None:
+        request = req_body
+        span.request = call.request.content  # stored as sent: no second JSON encoding
     else:
-        span.request = req_body if req_body is not None else redact(call.kwargs)
-    # litellm keeps the user's own (OpenAI-style) kwargs as its request.
-    span.messages = messages_of(None if call.endpoint.provider == "litellm" else flavor, span.request)
-    params = span.request if isinstance(span.request, dict) else {}
-    span.request_model = span.request_model or params.get("model")
+        request = span.request = redact(call.kwargs)
+    span.messages = messages_of(None if call.endpoint.provider == "litellm" else flavor, request)
+    if isinstance(request, dict):
+        span.request_model = span.request_model or request.get("model")
 
     resp: Any = None
     first = None
@@ -378,7 +380,9 @@ def finalize(span, call) -> None:
                 span.status, span.error_type, span.error_message = "error", etype, emsg
     else:
         span.model = span.request_model
-    span.response = resp
+    # A whole JSON body is stored as received; assembled streams and summaries as built.
+    span.response = call.body if (call.body is not None and isinstance(resp, dict)
+                                  and flavor != "openai-embeddings") else resp
 
     if call.stream_error is not None and span.status == "ok":
         span.record_error(call.stream_error)

@@ -99,3 +99,19 @@ def m004_calls_view(db: Database) -> None:
 def m005_payloads_fts(db: Database) -> None:
     # Full-text search over prompt and output text; triggers keep it in step.
     db["payloads"].enable_fts(["prompt_text", "output_text"], create_triggers=True, replace=True)
+
+
+@migrations()
+def m006_rollup(db: Database) -> None:
+    # Hourly pre-aggregates for metrics() (see rollup.py); filled from existing spans.
+    from . import rollup
+
+    db["rollup"].create(
+        {c: str for c in rollup.KEY_COLS}
+        | {c: (float if c in ("latency_sum", "cost_sum") else int) for c in rollup.SUM_COLS}
+        | {c: str for c in rollup.HIST_COLS},
+        pk=rollup.KEY_COLS,
+        if_not_exists=True,
+    )
+    rows = db.execute(f"SELECT {', '.join(rollup.SPAN_FIELDS)} FROM spans WHERE kind = 'llm'")
+    rollup.backfill(db.conn, rows)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from .._guard import log, report, warn_once
+from . import rollup
 from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, payload_row, span_row
 
 if TYPE_CHECKING:
     from . import Store
 
-MAX_BATCH = 2000
+MAX_BATCH = 5000
+LINGER_S = 0.1
 MAX_PENDING = 200_000
 RETRY_S = (0.5, 1, 2, 5, 10, 30)
 
@@ -25,6 +28,7 @@ _PAYLOAD_SQL = "INSERT OR REPLACE INTO payloads ({}) VALUES ({})".format(
 )
 
 _STOP = object()
+_ROLLUP_IDX = tuple(SPAN_FIELDS.index(c) for c in rollup.SPAN_FIELDS)
 
 
 class Writer:
@@ -91,6 +95,9 @@ class Writer:
             batch: list = []
             waiters: list[threading.Event] = []
             stop = False
+            # Linger briefly after the first span so a burst shares one transaction:
+            # a commit costs far more than a row. A flush or stop cuts the wait short.
+            deadline = time.monotonic() + LINGER_S
             while item is not None:
                 if item is _STOP:
                     stop = True
@@ -103,7 +110,13 @@ class Writer:
                 try:
                     item = q.get_nowait()
                 except queue.Empty:
-                    item = None
+                    left = deadline - time.monotonic()
+                    if waiters or stop or left <= 0:
+                        break
+                    try:
+                        item = q.get(timeout=left)
+                    except queue.Empty:
+                        break
             try:
                 self._write(batch)
             except Exception:
@@ -127,9 +140,13 @@ class Writer:
                 except Exception:
                     report("reading an SDK response")
         spans_rows, payload_rows = [], []
+        rollup_acc: dict = {}
         for s in self.pending + batch:
             try:
-                spans_rows.append(span_row(s))
+                row = span_row(s)
+                spans_rows.append(row)
+                if s.kind == "llm":
+                    rollup.add_row(rollup_acc, tuple(row[i] for i in _ROLLUP_IDX))
                 p = payload_row(s)
                 if p is not None:
                     payload_rows.append(p)
@@ -145,6 +162,7 @@ class Writer:
                 conn.executemany(_SPAN_SQL, spans_rows)
                 if payload_rows:
                     conn.executemany(_PAYLOAD_SQL, payload_rows)
+                rollup.write(conn, rollup_acc)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
