@@ -9,7 +9,7 @@ Example::
 """
 
 from .capture import instrument, uninstrument
-from .query import calls, feedback, get, last, metrics, spans, traces
+from .query import calls, feedback, get, last, metrics, search, spans, traces
 from .pricing import register_price
 from .session import flush, init
 from .spans import Span, span, trace, traced
@@ -28,6 +28,7 @@ __all__ = [
     "spans",
     "traces",
     "metrics",
+    "search",
     "last",
     "get",
     "feedback",

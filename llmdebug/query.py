@@ -25,7 +25,7 @@ from .wire import ENDPOINT_FLAVORS, messages_of
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["calls", "spans", "traces", "metrics", "last", "get", "feedback"]
+__all__ = ["calls", "spans", "traces", "metrics", "last", "get", "feedback", "search"]
 
 FILTERS = ("model", "provider", "status", "trace_id", "name", "since", "until", "tag", "limit")
 _BY = {
@@ -142,6 +142,28 @@ def _select_spans(filters: dict, extra_where: str = "", text: bool = True) -> "p
     rows = get_store().read(sql, params)
     rows.reverse()  # chronological, newest last
     return _frame(rows, names)
+
+
+def search(text: str, **filters: Any) -> "pd.DataFrame":
+    """Spans whose prompt or output matches ``text`` (SQLite FTS5 syntax: words, "phrases",
+    OR, NOT, prefix*), best match first, with a ``snippet`` column.
+
+    Example::
+
+        ld.search("refund NOT policy", model="gpt-4o-mini", limit=20)
+    """
+    store = get_store()
+    store.writer.index_now()
+    limit = filters.pop("limit", 50)
+    w, params = where(filters)
+    cols = ", ".join(f"s.{c}" for c in _SPAN_COLS)
+    sql = f"""
+        SELECT {cols}, p.output_text, snippet(payloads_fts, -1, '[', ']', '…', 12)
+        FROM payloads_fts f JOIN payloads p ON p.rowid = f.rowid JOIN spans s ON s.id = p.span_id
+        WHERE payloads_fts MATCH ? AND {w}
+        ORDER BY f.rank LIMIT ?"""
+    rows = store.read(sql, [text] + params + [int(limit)])
+    return _frame(rows, list(_SPAN_COLS) + ["output_text", "snippet"])
 
 
 def calls(**filters: Any) -> "pd.DataFrame":

@@ -3,6 +3,7 @@
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 from sqlite_utils import Database
@@ -60,12 +61,34 @@ def test_writer_batches_and_flush(tmp_path):
 def test_full_text_search_over_prompts_and_outputs(ld_on, openai_client):
     openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "zebra crossing"}])
     openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "giraffe neck"}])
-    ld.flush()
+    with ld.span("lookup", kind="tool") as s:
+        s.set_input({"query": "okapi habitat"})
+        s.set_output("forests of the Congo")
+    hits = ld.search("zebra")
+    assert len(hits) == 1 and ld.get(hits.iloc[0]["id"]).messages[0]["content"] == "zebra crossing"
+    assert "[zebra]" in hits.iloc[0]["snippet"]
+    assert list(ld.search("okapi")["name"]) == ["lookup"]
+    assert list(ld.search("congo")["name"]) == ["lookup"]  # outputs are searched too
+    assert len(ld.search("giraffe OR zebra", model="gpt-4o-mini")) == 2
+    assert len(ld.search("deterministic", kind="llm")) == 2  # the fake server's reply text
+    # The index is plain SQLite FTS5: users can query it directly.
     conn = sqlite3.connect(ld_on)
-    hits = conn.execute(
-        "SELECT p.span_id FROM payloads_fts f JOIN payloads p ON p.rowid = f.rowid WHERE payloads_fts MATCH 'zebra'"
-    ).fetchall()
-    assert len(hits) == 1 and ld.get(hits[0][0]).messages[0]["content"] == "zebra crossing"
+    n = conn.execute("SELECT count(*) FROM payloads_fts WHERE payloads_fts MATCH 'giraffe'").fetchone()[0]
+    assert n == 1
+
+
+def test_index_catches_up_when_idle(ld_on):
+    with ld.span("idle", kind="tool") as s:
+        s.set_input("quokka")
+    ld.flush()
+    from llmdebug import session
+
+    writer = session.get_store().writer
+    deadline = time.monotonic() + 10
+    while writer.fts_dirty and time.monotonic() < deadline:
+        time.sleep(0.05)
+    conn = sqlite3.connect(ld_on)
+    assert conn.execute("SELECT count(*) FROM payloads_fts WHERE payloads_fts MATCH 'quokka'").fetchone()[0] == 1
 
 
 def test_import_has_no_side_effects():

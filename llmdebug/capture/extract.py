@@ -294,6 +294,8 @@ def _sdk_dict(obj: Any) -> Any:
     return obj if isinstance(obj, dict) else None
 
 
+_EVENT_HEADERS = frozenset({"retry-after", "x-request-id", "request-id", "x-ratelimit-remaining-requests"})
+
 _USAGE_FLAVOR = {
     "openai-chat": "openai-chat",
     "openai-completions": "openai-chat",
@@ -314,29 +316,24 @@ def _is_sse(call) -> bool:
 def finalize(span, call) -> None:
     """Fill tokens, model, output, tool calls, messages, events and cost of ``span``."""
     flavor = call.endpoint.flavor
-    req_body: Any = None
+    body: bytes | None = None
     if call.request is not None:
-        url = call.request.url
-        path_flavor, base_path = flavor_for_path(url.path)
+        url = str(call.request.url).partition("?")[0]
+        path_flavor, span.base_url = flavor_for_path(url)
         flavor = flavor or path_flavor
-        span.base_url = f"{url.scheme}://{url.netloc.decode() if isinstance(url.netloc, bytes) else url.netloc}{base_path}"
         try:
-            req_body = _loads(call.request.content)
-        except Exception:  # streaming request bodies have no .content
-            req_body = None
+            body = call.request.content
+        except Exception:  # a streamed request body has no .content
+            body = None
     if span.provider == "openai" and span.base_url and ".azure.com" in span.base_url:
         span.provider = "azure"
-
-    if call.endpoint.provider == "litellm":
-        request = span.request = redact(call.kwargs)  # the user's own (OpenAI-style) kwargs
-    elif req_body is not None:
-        request = req_body
-        span.request = call.request.content  # stored as sent: no second JSON encoding
+    # The request is stored as sent (no second JSON encoding); the conversation is
+    # derived from it when read. litellm keeps the user's own (OpenAI-style) kwargs.
+    if call.endpoint.provider != "litellm" and body and body[:1] == b"{":
+        span.request = body
     else:
-        request = span.request = redact(call.kwargs)
-    span.messages = messages_of(None if call.endpoint.provider == "litellm" else flavor, request)
-    if isinstance(request, dict):
-        span.request_model = span.request_model or request.get("model")
+        span.request = redact(call.kwargs)
+        span.messages = messages_of(None if call.endpoint.provider == "litellm" else flavor, span.request)
 
     resp: Any = None
     first = None
@@ -396,9 +393,10 @@ def finalize(span, call) -> None:
         if isinstance(outcome, int):
             ev["status"] = outcome
             if headers is not None:
-                for h in ("retry-after", "x-request-id", "request-id", "x-ratelimit-remaining-requests"):
-                    if h in headers:
-                        ev[h] = headers[h]
+                for k, v in headers.raw:
+                    name = k.decode("latin-1").lower()
+                    if name in _EVENT_HEADERS:
+                        ev[name] = v.decode("latin-1")
         else:
             ev["error"] = outcome
         events.append(ev)

@@ -69,9 +69,7 @@ def m001_spans(db: Database) -> None:
     db["spans"].create(SPAN_COLUMNS, pk="id", if_not_exists=True)
     db["spans"].create_index(["trace_id"], if_not_exists=True)
     db["spans"].create_index(["started_at"], if_not_exists=True)
-    db["spans"].create_index(["parent_id"], if_not_exists=True)
     db["spans"].create_index(["kind", "started_at"], if_not_exists=True)
-    db["spans"].create_index(["model", "started_at"], if_not_exists=True)
 
 
 @migrations()
@@ -97,8 +95,10 @@ def m004_calls_view(db: Database) -> None:
 
 @migrations()
 def m005_payloads_fts(db: Database) -> None:
-    # Full-text search over prompt and output text; triggers keep it in step.
-    db["payloads"].enable_fts(["prompt_text", "output_text"], create_triggers=True, replace=True)
+    # Full-text search over prompt and output text. No triggers: the writer indexes
+    # new rows when idle (fts.py), keeping tokenisation off the capture path.
+    db["payloads"].enable_fts(["prompt_text", "output_text"], create_triggers=False, replace=True)
+    db["llmdebug_state"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
 
 @migrations()

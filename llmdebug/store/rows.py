@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+from time import gmtime as _gmtime
 from typing import Any
 
 from ..spans import Span
@@ -32,7 +33,10 @@ def iso(ts: float | None) -> str | None:
     """Epoch seconds -> ISO-8601 UTC text that sorts lexicographically."""
     if ts is None:
         return None
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    whole = int(ts // 1)
+    t = _gmtime(whole)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
+        t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, min(int((ts - whole) * 1e6 + 0.5), 999_999))
 
 
 def from_iso(text: str | None) -> float | None:
@@ -142,6 +146,9 @@ def to_json(obj: Any) -> str | None:
     return safe_text(text)
 
 
+_TEXT_KEYS = ("text", "content", "input", "output", "arguments", "thinking")
+
+
 def _text_of(content: Any, out: list[str], budget: list[int], _depth: int = 0) -> None:
     if budget[0] <= 0 or content is None or _depth > 40:  # 40: self-referencing lists
         return
@@ -150,9 +157,10 @@ def _text_of(content: Any, out: list[str], budget: list[int], _depth: int = 0) -
         out.append(piece)
         budget[0] -= len(piece)
     elif isinstance(content, dict):
-        for key in ("text", "content", "input", "output", "arguments"):
-            if key in content:
-                _text_of(content[key], out, budget, _depth + 1)
+        # Message parts: their text only (not "role", "type", ids). Anything else: every value.
+        keys = [k for k in _TEXT_KEYS if k in content] or list(content)
+        for key in keys:
+            _text_of(content[key], out, budget, _depth + 1)
     elif isinstance(content, (list, tuple)):
         for item in content:
             _text_of(item, out, budget, _depth + 1)
@@ -183,8 +191,16 @@ def _cell(v: Any) -> Any:
     return safe_text(clip(v if isinstance(v, str) else to_json(v), 20_000))
 
 
+_PLAIN = (type(None), int, float)
+
+
 def span_row(s: Span) -> tuple:
-    return tuple(_cell(v) for v in _span_values(s))
+    # Fast path: plain numbers pass, ASCII text passes; only the odd value pays for _cell.
+    return tuple(
+        v if (type(v) in _PLAIN and (type(v) is not int or -(2**63) <= v < 2**63))
+        or (type(v) is str and v.isascii()) else _cell(v)
+        for v in _span_values(s)
+    )
 
 
 def _span_values(s: Span) -> tuple:
@@ -237,7 +253,7 @@ def payload_row(s: Span) -> tuple | None:
         and s.tool_calls is None
     ):
         return None
-    prompt = search_text(s.messages if s.messages is not None else s.input)
+    # The search text of prompts is built later, off the capture path (see fts.py).
     output_text = s.output_text
     if output_text is None and s.kind != "llm" and s.output is not None:
         output_text = search_text(s.output)
@@ -251,7 +267,7 @@ def payload_row(s: Span) -> tuple | None:
         to_json(s.input),
         to_json(s.output),
         to_json(s.attributes) if s.attributes else None,
-        prompt,
+        None,
         safe_text(clip(output_text)) if output_text is not None else None,
     )
 

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .._guard import log, report, warn_once
-from . import rollup
+from . import fts, rollup
 from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, payload_row, span_row
 
 if TYPE_CHECKING:
@@ -28,6 +28,15 @@ _PAYLOAD_SQL = "INSERT OR REPLACE INTO payloads ({}) VALUES ({})".format(
 )
 
 _STOP = object()
+FTS_IDLE_S = 0.5
+
+
+class _IndexNow:
+    __slots__ = ("done",)
+
+    def __init__(self):
+        self.done = threading.Event()
+
 _ROLLUP_IDX = tuple(SPAN_FIELDS.index(c) for c in rollup.SPAN_FIELDS)
 
 
@@ -44,6 +53,7 @@ class Writer:
         self.dropped = 0
         self.written = 0
         self.last_error: str | None = None
+        self.fts_dirty = False
         self._failures = 0
 
     # -- caller side ------------------------------------------------------------------
@@ -88,12 +98,22 @@ class Writer:
     def _run(self) -> None:
         q = self._q
         while True:
+            if self.pending:
+                timeout: float | None = self._retry_delay()
+            elif self.fts_dirty:
+                timeout = FTS_IDLE_S
+            else:
+                timeout = None
             try:
-                item = q.get(timeout=self._retry_delay()) if self.pending else q.get()
+                item = q.get(timeout=timeout)
             except queue.Empty:
+                if not self.pending and self.fts_dirty:
+                    self._index()
+                    continue
                 item = None
             batch: list = []
             waiters: list[threading.Event] = []
+            index_waiters: list[threading.Event] = []
             stop = False
             # Linger briefly after the first span so a burst shares one transaction:
             # a commit costs far more than a row. A flush or stop cuts the wait short.
@@ -101,6 +121,8 @@ class Writer:
             while item is not None:
                 if item is _STOP:
                     stop = True
+                elif isinstance(item, _IndexNow):
+                    index_waiters.append(item.done)
                 elif isinstance(item, threading.Event):
                     waiters.append(item)
                 else:
@@ -111,7 +133,7 @@ class Writer:
                     item = q.get_nowait()
                 except queue.Empty:
                     left = deadline - time.monotonic()
-                    if waiters or stop or left <= 0:
+                    if waiters or index_waiters or stop or left <= 0:
                         break
                     try:
                         item = q.get(timeout=left)
@@ -123,6 +145,10 @@ class Writer:
                 report("writing spans")
             for w in waiters:
                 w.set()
+            if index_waiters:
+                self._index()
+                for w in index_waiters:
+                    w.set()
             if stop:
                 self._close()
                 return
@@ -172,6 +198,7 @@ class Writer:
             self._failed(all_spans, e)
             return
         self.written += len(spans_rows)
+        self.fts_dirty = True
         self.pending = []
         if self._failures:
             log.warning("llmdebug: trace store %s is writable again", self.store.path)
@@ -180,7 +207,25 @@ class Writer:
 
     def _open(self) -> sqlite3.Connection:
         self._conn = self.store.open_writer_connection()
+        self.fts_dirty = True  # rows another process wrote may still need indexing
         return self._conn
+
+    def _index(self) -> None:
+        """Bring full-text search up to date (runs when the queue is idle)."""
+        try:
+            fts.catch_up(self._conn or self._open())
+            self.fts_dirty = False
+        except sqlite3.Error:
+            pass  # locked or unwritable: the spans' own warning covers it; retried when idle
+        except Exception:
+            self.fts_dirty = False
+            report("indexing text for search")
+
+    def index_now(self, timeout: float | None = 30.0) -> bool:
+        """Write everything queued, then bring full-text search up to date."""
+        req = _IndexNow()
+        self.put(req)
+        return req.done.wait(timeout)
 
     def _failed(self, spans: list, e: Exception) -> None:
         self._failures += 1
