@@ -418,6 +418,7 @@ def _span_from_row(row: tuple, payload: tuple | None) -> Span:
     d["stream"] = bool(d["stream"])
     d["priced"] = None if d["priced"] is None else bool(d["priced"])
     s = Span(**d)
+    s.events, s.attributes = [], {}
     if payload:
         (s.request, s.response, s.messages, s.tool_calls, events, s.input, s.output, attrs, out_text) = (
             decode_json(payload[0]), decode_json(payload[1]), decode_json(payload[2]), decode_json(payload[3]),

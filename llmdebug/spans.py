@@ -23,7 +23,7 @@ import os
 import random
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Callable, TypeVar, overload
 
 __all__ = ["Span", "trace", "span", "traced", "current_span", "new_id"]
@@ -40,7 +40,7 @@ def new_id() -> str:
     return "%016x%016x" % (time.time_ns(), _rand.getrandbits(64))
 
 
-@dataclass(eq=False, repr=False)
+@dataclass(eq=False, repr=False, slots=True)
 class Span:
     """One captured step. LLM calls carry request/response; user spans carry input/output."""
 
@@ -74,18 +74,20 @@ class Span:
     retries: int = 0
     rate_limit_hits: int = 0
     replay_of: str | None = None
-    tags: list = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
+    # None until used: an LLM call rarely has them, and every container on the hot
+    # path is one more object for the garbage collector to track.
+    tags: list | None = None
+    metadata: dict | None = None
     # payloads (stored in their own table, loaded when a span is opened)
     request: Any = None
     response: Any = None
     messages: Any = None
     output_text: str | None = None
     tool_calls: Any = None
-    events: list = field(default_factory=list)
+    events: list | None = None
     input: Any = None
     output: Any = None
-    attributes: dict = field(default_factory=dict)
+    attributes: dict | None = None
     # capture-side scratch (never stored): raw bytes/objects the writer turns into fields
     _raw: Any = None
 
@@ -99,9 +101,13 @@ class Span:
         self.input = value
 
     def set_attribute(self, key: str, value: Any) -> None:
+        if self.attributes is None:
+            self.attributes = {}
         self.attributes[key] = value
 
     def add_tag(self, *tags: str) -> None:
+        if self.tags is None:
+            self.tags = []
         for t in tags:
             if t not in self.tags:
                 self.tags.append(t)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import pricing
+from .._json import loads
 from ..wire import messages_of
 from .usage import normalize_usage
 
@@ -54,45 +55,67 @@ def _loads(data: bytes | str | None) -> Any:
     if not data:
         return None
     try:
-        return json.loads(data)
+        return loads(data)
     except (ValueError, UnicodeDecodeError):
         return None
 
 
 # -- server-sent events ------------------------------------------------------------------
 def parse_sse(chunks: list[tuple[float, bytes]]) -> list[tuple[float, str | None, Any]]:
-    """(arrival time, event name, parsed data) for each complete SSE event."""
-    events: list[tuple[float, str | None, Any]] = []
-    buf = ""
-    for t, raw in chunks:
-        buf += raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
-        buf = buf.replace("\r\n", "\n")
-        while "\n\n" in buf:
-            block, buf = buf.split("\n\n", 1)
-            _parse_block(block, t, events)
-    if buf.strip():
-        _parse_block(buf, chunks[-1][0] if chunks else 0.0, events)
-    return events
+    """(arrival time, event name, parsed data) for each complete SSE event.
 
-
-def _parse_block(block: str, t: float, out: list) -> None:
-    name, data = None, []
-    for line in block.split("\n"):
-        if line.startswith(":"):
+    Streams run to hundreds of events, so this works on the joined bytes and decodes
+    every event's JSON in one ``json.loads`` call; each event is stamped with the
+    arrival time of the chunk that completed it.
+    """
+    parts = [c if isinstance(c, bytes) else bytes(c) for _, c in chunks]
+    ends, total = [], 0
+    for p in parts:
+        total += len(p)
+        ends.append(total)
+    raw = b"".join(parts)
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")  # offsets shift slightly: only timing, never content
+    blocks: list[tuple[int, bytes | None, bytes]] = []
+    pos, n = 0, len(raw)
+    while pos < n:
+        cut = raw.find(b"\n\n", pos)
+        stop = n if cut < 0 else cut
+        block = raw[pos:stop]
+        pos = n if cut < 0 else cut + 2
+        if block.startswith(b"data: ") and b"\n" not in block:
+            name, data = None, block[6:]  # the common one-line event
+        else:
+            name, lines = None, []
+            for line in block.split(b"\n"):
+                field, _, value = line.partition(b":")
+                if field == b"event":
+                    name = value.strip()
+                elif field == b"data":
+                    lines.append(value[1:] if value.startswith(b" ") else value)
+            if not lines:
+                continue
+            data = b"\n".join(lines)
+        if data.strip() == b"[DONE]":
             continue
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "event":
-            name = value
-        elif field == "data":
-            data.append(value)
-    if not data:
-        return
-    text = "\n".join(data)
-    if text == "[DONE]":
-        return
-    parsed = _loads(text)
-    out.append((t, name, parsed if parsed is not None else text))
+        blocks.append((stop, name, data))
+    if not blocks:
+        return []
+    try:
+        values = loads(b"[" + b",".join(d for _, _, d in blocks) + b"]")
+        if len(values) != len(blocks):
+            raise ValueError("an event held more than one JSON value")
+    except ValueError:
+        values = []
+        for _, _, d in blocks:
+            v = _loads(d)
+            values.append(d.decode("utf-8", "replace") if v is None else v)
+    out, i = [], 0
+    for (stop, name, _), value in zip(blocks, values):
+        while i < len(ends) - 1 and ends[i] < stop:
+            i += 1
+        out.append((chunks[i][0], name.decode("utf-8", "replace") if name else None, value))
+    return out
 
 
 def _assemble_chat(events) -> tuple[dict, float | None]:

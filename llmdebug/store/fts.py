@@ -9,9 +9,9 @@ rowid, kept in ``llmdebug_state``.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
+from .._json import loads
 from ..wire import ENDPOINT_FLAVORS, messages_of
 from .rows import decode_json, search_text
 
@@ -21,7 +21,7 @@ BATCH = 2000
 def _prompt_text(kind: str | None, endpoint: str | None, request_json, messages_json, input_json) -> str | None:
     if kind == "llm" and request_json and not messages_json:
         try:
-            request = json.loads(request_json)
+            request = loads(request_json)
         except ValueError:
             return None
         return search_text(messages_of(ENDPOINT_FLAVORS.get(endpoint or ""), request))

@@ -17,6 +17,7 @@ import re
 from time import gmtime as _gmtime
 from typing import Any
 
+from .._json import loads
 from ..spans import Span
 from .migrations import PAYLOAD_COLUMNS, SPAN_COLUMNS
 
@@ -276,7 +277,7 @@ def decode_json(text: str | None) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return loads(text)
     except ValueError:
         return text
 
