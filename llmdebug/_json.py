@@ -8,9 +8,11 @@ import json
 from typing import Any
 
 try:
+    from orjson import OPT_SERIALIZE_NUMPY as _NUMPY
+    from orjson import dumps as _fast_dumps
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency, but stay importable without it
-    _fast_loads = None
+    _fast_loads = _fast_dumps = None
 
 
 def loads(data: bytes | str) -> Any:
@@ -21,3 +23,11 @@ def loads(data: bytes | str) -> Any:
         except ValueError:
             pass  # orjson is stricter (NaN, lone surrogate escapes): let json decide
     return json.loads(data)
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON text; raises TypeError or ValueError for what plain JSON cannot hold
+    (the caller then falls back to a sanitised copy)."""
+    if _fast_dumps is not None:
+        return _fast_dumps(obj, option=_NUMPY).decode("utf-8")
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

@@ -363,21 +363,59 @@ def _groups_from_rollup(by, filters: dict) -> dict:
     if lo is not None and hi is not None and lo >= hi:
         # The whole range sits inside one or two partial hours: raw spans only.
         return _groups_from_spans(by, filters)
-    sql = f"SELECT {', '.join(rollup.COLUMNS)} FROM rollup r WHERE r.kind = 'llm' AND {' AND '.join(clauses) or '1'}"
-    nk, ns = len(rollup.KEY_COLS), len(rollup.SUM_COLS)
-    for row in get_store().read(sql, params):
-        a = list(row[nk:nk + ns]) + [rollup.parse_hist(row[-2]), rollup.parse_hist(row[-1])]
-        _add_group(groups, by, row[:nk], a)
+    store = get_store()
+    with store._read_lock:
+        conn = store.db.conn
+        if _tail(conn) > ROLLUP_CATCH_UP_AT:
+            store.writer.index_now()  # fold a large tail into the rollup once
+        conn.execute("BEGIN")  # one snapshot: rollup rows and watermark agree
+        try:
+            mark = rollup.watermark(conn)
+            sql = (f"SELECT {', '.join(rollup.COLUMNS)} FROM rollup r "
+                   f"WHERE r.kind = 'llm' AND {' AND '.join(clauses) or '1'}")
+            nk, ns = len(rollup.KEY_COLS), len(rollup.SUM_COLS)
+            for row in conn.execute(sql, params):
+                a = list(row[nk:nk + ns]) + [rollup.parse_hist(row[-2]), rollup.parse_hist(row[-1])]
+                _add_group(groups, by, row[:nk], a)
+            # Spans the rollup has not counted yet, inside the full hours.
+            tail = ["s.rowid > ?"]
+            tparams: list = [mark]
+            if lo is not None:
+                tail.append("s.started_at >= ?")
+                tparams.append(lo)
+            if hi is not None:
+                tail.append("s.started_at < ?")
+                tparams.append(hi)
+            _merge_groups(groups, _groups_from_spans(by, f, extra=" AND ".join(tail), params=tparams))
+            groups = _groups_from_edges(groups, by, f, since, until, lo, hi)
+        finally:
+            conn.execute("COMMIT")
+    return groups
+
+
+ROLLUP_CATCH_UP_AT = 20_000
+
+
+def _tail(conn) -> int:
+    top = conn.execute("SELECT max(rowid) FROM spans").fetchone()[0] or 0
+    return top - rollup.watermark(conn)
+
+
+def _merge_groups(groups: dict, more: dict) -> None:
+    for g, a in more.items():
+        acc = groups.setdefault(g, rollup.new_acc() + [0])
+        rollup.merge(acc, a)
+        acc[15] += a[15]
+
+
+def _groups_from_edges(groups, by, f, since, until, lo, hi) -> dict:
     edges = []
     if since is not None and lo != since:
         edges.append(("s.started_at >= ? AND s.started_at < ?", [since, min(lo, until) if until else lo]))
     if until is not None and hi != until and (lo is None or hi >= lo):
         edges.append(("s.started_at >= ? AND s.started_at < ?", [hi, until]))
     for extra, p in edges:
-        for g, a in _groups_from_spans(by, f, extra=extra, params=p).items():
-            acc = groups.setdefault(g, rollup.new_acc() + [0])
-            rollup.merge(acc, a)
-            acc[15] += a[15]
+        _merge_groups(groups, _groups_from_spans(by, f, extra=extra, params=p))
     return groups
 
 

@@ -193,10 +193,13 @@ def test_metrics_by_trace_id(traffic):
     assert got.loc["t3", "calls"] == 4
 
 
-def test_rollup_is_rebuilt_for_an_old_file(tmp_path):
+def test_rows_written_outside_llmdebug_are_counted(tmp_path, monkeypatch):
+    """An old file, or spans INSERTed by other tools: metrics count them at once (raw tail),
+    and the writer folds them into the rollup."""
+    import llmdebug.query as q
     from sqlite_utils import Database
 
-    from llmdebug.store import connect
+    from llmdebug import session
     from llmdebug.store.migrations import migrations
 
     path = tmp_path / "old.db"
@@ -207,16 +210,17 @@ def test_rollup_is_rebuilt_for_an_old_file(tmp_path):
          "input_tokens": 5, "started_at": "2026-11-20T12:00:00.000000Z"} for i in range(10)
     )
     db.close()
-    conn = connect(path)
-    assert conn.execute("SELECT calls, input_tokens FROM rollup").fetchall() == [(10, 50)]
-
-
-def test_traces_limit_and_name(traffic):
-    recent = ld.traces(limit=5)
-    assert list(recent["trace_id"]) == list(ld.traces()["trace_id"].iloc[-5:])
-    with ld.trace("named-root"):
-        with ld.span("child"):
-            pass
-    named = ld.traces(name="named-root")
-    assert len(named) == 1 and named.iloc[0]["spans"] == 2
-    assert len(ld.traces(name="no-such-trace", limit=3)) == 0
+    ld.init(path, instrument=False)
+    m = ld.metrics(by="model")
+    assert m.loc["m", "calls"] == 10 and m.loc["m", "input_tokens"] == 50
+    assert m.loc["m", "latency_p50_ms"] == 14.0
+    session.get_store().writer.index_now()
+    assert session.get_store().read("SELECT calls, input_tokens FROM rollup") == [(10, 50)]
+    monkeypatch.setattr(q, "EXACT_PERCENTILES_UP_TO", 0)
+    again = ld.metrics(by="model")
+    assert again.loc["m", "calls"] == 10
+    assert again.loc["m", "latency_p50_ms"] == pytest.approx(14.0, rel=0.005)
+    Database(path)["spans"].insert({"id": "late", "trace_id": "t", "kind": "llm", "model": "m", "status": "error",
+                                    "started_at": "2026-11-20T12:30:00.000000Z"})
+    late = ld.metrics(by="model")  # past the watermark: counted from the raw tail
+    assert late.loc["m", "calls"] == 11 and late.loc["m", "errors"] == 1

@@ -103,7 +103,8 @@ def m005_payloads_fts(db: Database) -> None:
 
 @migrations()
 def m006_rollup(db: Database) -> None:
-    # Hourly pre-aggregates for metrics() (see rollup.py); filled from existing spans.
+    # Hourly pre-aggregates for metrics() (see rollup.py). Existing spans are counted
+    # by the first catch-up, like spans written by anything else than llmdebug.
     from . import rollup
 
     db["rollup"].create(
@@ -113,5 +114,3 @@ def m006_rollup(db: Database) -> None:
         pk=rollup.KEY_COLS,
         if_not_exists=True,
     )
-    rows = db.execute(f"SELECT {', '.join(rollup.SPAN_FIELDS)} FROM spans WHERE kind = 'llm'")
-    rollup.backfill(db.conn, rows)

@@ -1,13 +1,14 @@
 """Hourly pre-aggregates of LLM calls, so metrics stay fast on millions of spans.
 
 SQLite has no hash aggregation: a GROUP BY over a million rows sorts a million rows
-(2 s here). The writer therefore keeps one ``rollup`` row per hour and per
-(kind, provider, model, name, endpoint, status, tags), updated in the same
-transaction as the spans it counts, with exact sums and log-scale histograms of
-latency and time to first token (bucket ratio 1.01: a percentile read from them is
-within 0.5 % of the true value). ``query.metrics`` reads these rows (a few thousand
-for a week of traffic) plus the raw spans of the partial hours at the edges of a
-time filter.
+(2 s here). So there is one ``rollup`` row per hour and per (kind, provider, model,
+name, endpoint, status, tags), with exact sums and log-scale histograms of latency
+and time to first token (bucket ratio 1.01: a percentile read from them is within
+0.5 % of the true value). The rollup counts every span up to a ``spans`` rowid
+watermark; the writer moves it forward when idle, whoever wrote the rows (llmdebug,
+another process, a user's own INSERT). ``query.metrics`` reads the rollup rows (a few
+thousand for a week of traffic), plus the raw spans past the watermark and those of
+the partial hours at the edges of a time filter.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from typing import Any, Iterable
+from typing import Any
 
 RATIO = 1.01
 _LOG_RATIO = math.log(RATIO)
@@ -116,11 +117,40 @@ def write(conn: sqlite3.Connection, acc: dict) -> None:
     conn.executemany(_UPSERT, out)
 
 
-def backfill(conn: sqlite3.Connection, rows: Iterable[tuple]) -> None:
-    acc: dict[Any, list] = {}
-    for row in rows:
-        add_row(acc, row)
-    write(conn, acc)
+def watermark(conn: sqlite3.Connection) -> int:
+    """The highest ``spans`` rowid the rollup has counted."""
+    row = conn.execute("SELECT value FROM llmdebug_state WHERE key = 'rollup_rowid'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def catch_up(conn: sqlite3.Connection, batch: int = 50_000) -> int:
+    """Count spans past the watermark into the rollup; returns how many rows were read."""
+    done = 0
+    cols = ", ".join(SPAN_FIELDS)
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            last = watermark(conn)
+            rows = conn.execute(
+                f"SELECT rowid, kind, {cols} FROM spans WHERE rowid > ? ORDER BY rowid LIMIT ?", [last, batch]
+            ).fetchall()
+            acc: dict[Any, list] = {}
+            for r in rows:
+                if r[1] == "llm":
+                    add_row(acc, r[2:])
+            write(conn, acc)
+            if rows:
+                conn.execute(
+                    "INSERT OR REPLACE INTO llmdebug_state (key, value) VALUES ('rollup_rowid', ?)", [rows[-1][0]]
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        done += len(rows)
+        if len(rows) < batch:
+            return done
 
 
 def percentile(hist: dict, n: int, p: float) -> float | None:

@@ -17,7 +17,7 @@ import re
 from time import gmtime as _gmtime
 from typing import Any
 
-from .._json import loads
+from .._json import dumps, loads
 from ..spans import Span
 from .migrations import PAYLOAD_COLUMNS, SPAN_COLUMNS
 
@@ -139,7 +139,7 @@ def to_json(obj: Any) -> str | None:
         except ValueError:
             return json.dumps(clip(text))
     try:
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = dumps(obj)
         if len(text) > MAX_INLINE_DATA:
             text = json.dumps(jsonable(obj), ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):

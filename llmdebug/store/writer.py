@@ -37,7 +37,6 @@ class _IndexNow:
     def __init__(self):
         self.done = threading.Event()
 
-_ROLLUP_IDX = tuple(SPAN_FIELDS.index(c) for c in rollup.SPAN_FIELDS)
 
 
 class Writer:
@@ -166,13 +165,9 @@ class Writer:
                 except Exception:
                     report("reading an SDK response")
         spans_rows, payload_rows = [], []
-        rollup_acc: dict = {}
         for s in self.pending + batch:
             try:
-                row = span_row(s)
-                spans_rows.append(row)
-                if s.kind == "llm":
-                    rollup.add_row(rollup_acc, tuple(row[i] for i in _ROLLUP_IDX))
+                spans_rows.append(span_row(s))
                 p = payload_row(s)
                 if p is not None:
                     payload_rows.append(p)
@@ -188,7 +183,6 @@ class Writer:
                 conn.executemany(_SPAN_SQL, spans_rows)
                 if payload_rows:
                     conn.executemany(_PAYLOAD_SQL, payload_rows)
-                rollup.write(conn, rollup_acc)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -211,18 +205,20 @@ class Writer:
         return self._conn
 
     def _index(self) -> None:
-        """Bring full-text search up to date (runs when the queue is idle)."""
+        """Bring full-text search and the metrics rollup up to date (when the queue is idle)."""
         try:
-            fts.catch_up(self._conn or self._open())
+            conn = self._conn or self._open()
+            fts.catch_up(conn)
+            rollup.catch_up(conn)
             self.fts_dirty = False
         except sqlite3.Error:
             pass  # locked or unwritable: the spans' own warning covers it; retried when idle
         except Exception:
             self.fts_dirty = False
-            report("indexing text for search")
+            report("indexing spans for search and metrics")
 
     def index_now(self, timeout: float | None = 30.0) -> bool:
-        """Write everything queued, then bring full-text search up to date."""
+        """Write everything queued, then bring search and the metrics rollup up to date."""
         req = _IndexNow()
         self.put(req)
         return req.done.wait(timeout)
