@@ -226,7 +226,12 @@ def setup(variant: str, db: str):
             ld.uninstrument()
             session.close()
 
-        return make_client(openai.OpenAI), ld.flush, captured, teardown
+        def flush():
+            # Everything deferred counts: the writes, and the search indexing that
+            # otherwise waits for the notebook to go idle.
+            session.get_store().writer.index_now()
+
+        return make_client(openai.OpenAI), flush, captured, teardown
 
     if variant == "openinference":
         from openinference.instrumentation.openai import OpenAIInstrumentor
@@ -471,8 +476,6 @@ def main() -> None:
                 w.proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    import httpx2
-    import openai
     from importlib.metadata import version
 
     summary = summarise(rounds, captured, a.calls, a.rounds)

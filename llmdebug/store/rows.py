@@ -192,50 +192,50 @@ def _cell(v: Any) -> Any:
     return safe_text(clip(v if isinstance(v, str) else to_json(v), 20_000))
 
 
-_PLAIN = (type(None), int, float)
+def _t(v: Any) -> Any:
+    """A text column: ASCII strings and None pass as they are (the common case)."""
+    return v if v is None or (type(v) is str and v.isascii()) else _cell(v)
+
+
+def _n(v: Any) -> Any:
+    """A number column."""
+    return v if v is None or type(v) is float or (type(v) is int and -(2**63) <= v < 2**63) else _cell(v)
 
 
 def span_row(s: Span) -> tuple:
-    # Fast path: plain numbers pass, ASCII text passes; only the odd value pays for _cell.
-    return tuple(
-        v if (type(v) in _PLAIN and (type(v) is not int or -(2**63) <= v < 2**63))
-        or (type(v) is str and v.isascii()) else _cell(v)
-        for v in _span_values(s)
-    )
-
-
-def _span_values(s: Span) -> tuple:
+    """The ``spans`` row of a span; odd values (objects, broken unicode, huge ints)
+    are converted by :func:`_cell` so one bad span cannot fail a whole batch."""
     return (
-        s.id,
-        s.trace_id,
-        s.parent_id,
-        safe_text(clip(str(s.name), 2000)),
-        s.kind,
-        s.provider,
-        s.model,
-        s.request_model,
-        s.endpoint,
-        s.base_url,
-        s.status,
-        s.error_type,
-        safe_text(clip(s.error_message, 20_000)) if s.error_message else None,
-        s.http_status,
-        s.input_tokens,
-        s.output_tokens,
-        s.total_tokens,
-        s.cached_tokens,
-        s.cache_write_tokens,
-        s.reasoning_tokens,
-        s.cost_usd,
-        None if s.priced is None else int(s.priced),
-        s.latency_ms,
-        s.ttft_ms,
+        _t(s.id),
+        _t(s.trace_id),
+        _t(s.parent_id),
+        _cell(clip(str(s.name), 2000)),
+        _t(s.kind),
+        _t(s.provider),
+        _t(s.model),
+        _t(s.request_model),
+        _t(s.endpoint),
+        _t(s.base_url),
+        _t(s.status),
+        _t(s.error_type),
+        _cell(clip(s.error_message, 20_000)) if s.error_message else None,
+        _n(s.http_status),
+        _n(s.input_tokens),
+        _n(s.output_tokens),
+        _n(s.total_tokens),
+        _n(s.cached_tokens),
+        _n(s.cache_write_tokens),
+        _n(s.reasoning_tokens),
+        _n(s.cost_usd),
+        None if s.priced is None else int(bool(s.priced)),
+        _n(s.latency_ms),
+        _n(s.ttft_ms),
         iso(s.started_at),
         iso(s.ended_at),
         int(bool(s.stream)),
-        s.retries,
-        s.rate_limit_hits,
-        s.replay_of,
+        _n(s.retries),
+        _n(s.rate_limit_hits),
+        _t(s.replay_of),
         to_json(s.tags) if s.tags else None,
         to_json(s.metadata) if s.metadata else None,
     )
