@@ -14,6 +14,9 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency, but stay importable without it
     _fast_loads = _fast_dumps = None
 
+# orjson refuses lone surrogates, so what dumps() returns is always valid UTF-8.
+STRICT_UTF8 = _fast_dumps is not None
+
 
 def loads(data: bytes | str) -> Any:
     """Like ``json.loads``; raises ValueError on invalid JSON."""

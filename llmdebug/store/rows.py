@@ -17,7 +17,7 @@ import re
 from time import gmtime as _gmtime
 from typing import Any
 
-from .._json import dumps, loads
+from .._json import STRICT_UTF8, dumps, loads
 from ..spans import Span
 from .migrations import PAYLOAD_COLUMNS, SPAN_COLUMNS
 
@@ -140,11 +140,11 @@ def to_json(obj: Any) -> str | None:
             return json.dumps(clip(text))
     try:
         text = dumps(obj)
-        if len(text) > MAX_INLINE_DATA:
-            text = json.dumps(jsonable(obj), ensure_ascii=False, separators=(",", ":"))
+        if len(text) <= MAX_INLINE_DATA:
+            return text if STRICT_UTF8 else safe_text(text)
     except (TypeError, ValueError, RecursionError):
-        text = json.dumps(jsonable(obj), ensure_ascii=False, separators=(",", ":"))
-    return safe_text(text)
+        pass
+    return safe_text(json.dumps(jsonable(obj), ensure_ascii=False, separators=(",", ":")))
 
 
 _TEXT_KEYS = ("text", "content", "input", "output", "arguments", "thinking")
