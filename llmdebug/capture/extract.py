@@ -7,7 +7,9 @@ provider's wire format, so the same code reads live calls and recorded cassettes
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from datetime import datetime, timezone
+from itertools import accumulate
 from typing import Any
 
 from .. import pricing
@@ -65,25 +67,19 @@ def parse_sse(chunks: list[tuple[float, bytes]]) -> list[tuple[float, str | None
     """(arrival time, event name, parsed data) for each complete SSE event.
 
     Streams run to hundreds of events, so this works on the joined bytes and decodes
-    every event's JSON in one ``json.loads`` call; each event is stamped with the
-    arrival time of the chunk that completed it.
+    every event's JSON in one call; each event is stamped with the arrival time of
+    the chunk that completed it.
     """
-    parts = [c if isinstance(c, bytes) else bytes(c) for _, c in chunks]
-    ends, total = [], 0
-    for p in parts:
-        total += len(p)
-        ends.append(total)
+    parts = [c if type(c) is bytes else bytes(c) for _, c in chunks]
+    ends = list(accumulate(map(len, parts)))
     raw = b"".join(parts)
     if b"\r" in raw:
         raw = raw.replace(b"\r\n", b"\n")  # offsets shift slightly: only timing, never content
-    blocks: list[tuple[int, bytes | None, bytes]] = []
-    pos, n = 0, len(raw)
-    while pos < n:
-        cut = raw.find(b"\n\n", pos)
-        stop = n if cut < 0 else cut
-        block = raw[pos:stop]
-        pos = n if cut < 0 else cut + 2
-        if block.startswith(b"data: ") and b"\n" not in block:
+    stops, names, datas = [], [], []
+    stop = -2
+    for block in raw.split(b"\n\n"):
+        stop += len(block) + 2
+        if block[:6] == b"data: " and b"\n" not in block:
             name, data = None, block[6:]  # the common one-line event
         else:
             name, lines = None, []
@@ -92,73 +88,91 @@ def parse_sse(chunks: list[tuple[float, bytes]]) -> list[tuple[float, str | None
                 if field == b"event":
                     name = value.strip()
                 elif field == b"data":
-                    lines.append(value[1:] if value.startswith(b" ") else value)
+                    lines.append(value[1:] if value[:1] == b" " else value)
             if not lines:
                 continue
             data = b"\n".join(lines)
-        if data.strip() == b"[DONE]":
+        if data == b"[DONE]" or data.strip() == b"[DONE]":
             continue
-        blocks.append((stop, name, data))
-    if not blocks:
+        stops.append(stop)
+        names.append(name.decode("utf-8", "replace") if name else None)
+        datas.append(data)
+    if not datas:
         return []
     try:
-        values = loads(b"[" + b",".join(d for _, _, d in blocks) + b"]")
-        if len(values) != len(blocks):
+        values = loads(b"[" + b",".join(datas) + b"]")
+        if len(values) != len(datas):
             raise ValueError("an event held more than one JSON value")
     except ValueError:
         values = []
-        for _, _, d in blocks:
+        for d in datas:
             v = _loads(d)
             values.append(d.decode("utf-8", "replace") if v is None else v)
-    out, i = [], 0
-    for (stop, name, _), value in zip(blocks, values):
-        while i < len(ends) - 1 and ends[i] < stop:
-            i += 1
-        out.append((chunks[i][0], name.decode("utf-8", "replace") if name else None, value))
-    return out
+    last = len(ends) - 1
+    times = [chunks[min(bisect_left(ends, s), last)][0] for s in stops]
+    return list(zip(times, names, values))
+
+
+_CHAT_META = ("id", "model", "created", "system_fingerprint", "service_tier")
 
 
 def _assemble_chat(events) -> tuple[dict, float | None]:
     resp: dict = {"object": "chat.completion", "choices": []}
+    texts: dict[int, list] = {}
     choices: dict[int, dict] = {}
     first = None
-    for t, _, d in events:
-        if not isinstance(d, dict):
-            continue
-        if "error" in d:
-            resp["error"] = d["error"]
-        for k in ("id", "model", "created", "system_fingerprint", "service_tier"):
+    dicts = [e for e in events if type(e[2]) is dict]
+    for _, _, d in dicts[:1] + dicts[-1:]:  # the same in every chunk: read the ends only
+        for k in _CHAT_META:
             if d.get(k) is not None:
                 resp[k] = d[k]
+    for t, _, d in dicts:
+        if "error" in d:
+            resp["error"] = d["error"]
         if d.get("usage"):
             resp["usage"] = d["usage"]
         for ch in d.get("choices") or ():
             idx = ch.get("index", 0)
-            c = choices.setdefault(idx, {"index": idx, "message": {"role": "assistant", "content": None}})
-            delta = ch.get("delta") or {}
-            msg = c["message"]
-            if delta.get("content"):
-                msg["content"] = (msg["content"] or "") + delta["content"]
-                first = first or t
-            if delta.get("refusal"):
-                msg["refusal"] = (msg.get("refusal") or "") + delta["refusal"]
-                first = first or t
-            for tc in delta.get("tool_calls") or ():
-                first = first or t
-                calls = msg.setdefault("tool_calls", [])
-                i = tc.get("index", len(calls))
-                while len(calls) <= i:
-                    calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
-                slot = calls[i]
-                if tc.get("id"):
-                    slot["id"] = tc["id"]
-                fn = tc.get("function") or {}
-                slot["function"]["name"] += fn.get("name") or ""
-                slot["function"]["arguments"] += fn.get("arguments") or ""
+            c = choices.get(idx)
+            if c is None:
+                c = choices[idx] = {"index": idx, "message": {"role": "assistant", "content": None}}
+                texts[idx] = []
+            delta = ch.get("delta")
+            if delta:
+                content = delta.get("content")
+                if content:
+                    texts[idx].append(content)
+                    if first is None:
+                        first = t
+                if "tool_calls" in delta or "refusal" in delta:
+                    first = _rare_delta(c["message"], delta, t, first)
             if ch.get("finish_reason"):
                 c["finish_reason"] = ch["finish_reason"]
+    for idx, c in choices.items():
+        if texts[idx]:
+            c["message"]["content"] = "".join(texts[idx])
     resp["choices"] = [choices[i] for i in sorted(choices)]
     return resp, first
+
+
+def _rare_delta(msg: dict, delta: dict, t: float, first: float | None) -> float | None:
+    """Refusals and tool-call fragments of a chat stream delta."""
+    if delta.get("refusal"):
+        msg["refusal"] = (msg.get("refusal") or "") + delta["refusal"]
+        first = first or t
+    for tc in delta.get("tool_calls") or ():
+        first = first or t
+        calls = msg.setdefault("tool_calls", [])
+        i = tc.get("index", len(calls))
+        while len(calls) <= i:
+            calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+        slot = calls[i]
+        if tc.get("id"):
+            slot["id"] = tc["id"]
+        fn = tc.get("function") or {}
+        slot["function"]["name"] += fn.get("name") or ""
+        slot["function"]["arguments"] += fn.get("arguments") or ""
+    return first
 
 
 def _assemble_responses(events) -> tuple[dict, float | None]:

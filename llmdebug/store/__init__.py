@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .migrations import migrations
+from .tx import immediate
 from .writer import Writer
 
 __all__ = ["Store", "connect", "default_path"]
@@ -55,13 +56,10 @@ def connect(path: str | Path, *, busy_timeout: float | None = None) -> sqlite3.C
     conn.execute("PRAGMA synchronous = NORMAL")
     db = Database(conn)
     if migrations.pending(db):
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            migrations.apply(db)
-            conn.execute("COMMIT")
+            with immediate(conn):
+                migrations.apply(db)
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             conn.close()
             raise
     return conn

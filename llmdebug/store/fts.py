@@ -14,6 +14,7 @@ import sqlite3
 from .._json import loads
 from ..wire import ENDPOINT_FLAVORS, messages_of
 from .rows import decode_json, search_text
+from .tx import get_state, immediate, set_state
 
 BATCH = 2000
 
@@ -28,41 +29,21 @@ def _prompt_text(kind: str | None, endpoint: str | None, request_json, messages_
     return search_text(decode_json(messages_json) if messages_json else decode_json(input_json))
 
 
-def pending(conn: sqlite3.Connection) -> bool:
-    last = _last(conn)
-    return conn.execute("SELECT 1 FROM payloads WHERE rowid > ? LIMIT 1", [last]).fetchone() is not None
-
-
-def _last(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT value FROM llmdebug_state WHERE key = 'fts_rowid'").fetchone()
-    return int(row[0]) if row else 0
-
-
-def catch_up(conn: sqlite3.Connection, max_rows: int | None = None) -> int:
+def catch_up(conn: sqlite3.Connection) -> int:
     """Index payload rows added since the last run; returns how many. Commits per batch."""
     done = 0
-    while max_rows is None or done < max_rows:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            last = _last(conn)
+    while True:
+        with immediate(conn):
             rows = conn.execute(
                 "SELECT p.rowid, s.kind, s.endpoint, p.request_json, p.messages_json, p.input_json, p.output_text "
                 "FROM payloads p LEFT JOIN spans s ON s.id = p.span_id WHERE p.rowid > ? ORDER BY p.rowid LIMIT ?",
-                [last, BATCH],
+                [get_state(conn, "fts_rowid"), BATCH],
             ).fetchall()
             if rows:
                 texts = [(r[0], _prompt_text(*r[1:6]), r[6]) for r in rows]
                 conn.executemany("UPDATE payloads SET prompt_text = ? WHERE rowid = ?", [(t[1], t[0]) for t in texts])
                 conn.executemany("INSERT INTO payloads_fts (rowid, prompt_text, output_text) VALUES (?, ?, ?)", texts)
-                conn.execute(
-                    "INSERT OR REPLACE INTO llmdebug_state (key, value) VALUES ('fts_rowid', ?)", [rows[-1][0]]
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+                set_state(conn, "fts_rowid", rows[-1][0])
         done += len(rows)
         if len(rows) < BATCH:
-            break
-    return done
+            return done

@@ -18,6 +18,8 @@ import math
 import sqlite3
 from typing import Any
 
+from .tx import get_state, immediate, set_state
+
 RATIO = 1.01
 _LOG_RATIO = math.log(RATIO)
 
@@ -119,8 +121,7 @@ def write(conn: sqlite3.Connection, acc: dict) -> None:
 
 def watermark(conn: sqlite3.Connection) -> int:
     """The highest ``spans`` rowid the rollup has counted."""
-    row = conn.execute("SELECT value FROM llmdebug_state WHERE key = 'rollup_rowid'").fetchone()
-    return int(row[0]) if row else 0
+    return get_state(conn, "rollup_rowid")
 
 
 def catch_up(conn: sqlite3.Connection, batch: int = 50_000) -> int:
@@ -128,11 +129,10 @@ def catch_up(conn: sqlite3.Connection, batch: int = 50_000) -> int:
     done = 0
     cols = ", ".join(SPAN_FIELDS)
     while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            last = watermark(conn)
+        with immediate(conn):
             rows = conn.execute(
-                f"SELECT rowid, kind, {cols} FROM spans WHERE rowid > ? ORDER BY rowid LIMIT ?", [last, batch]
+                f"SELECT rowid, kind, {cols} FROM spans WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                [watermark(conn), batch],
             ).fetchall()
             acc: dict[Any, list] = {}
             for r in rows:
@@ -140,14 +140,7 @@ def catch_up(conn: sqlite3.Connection, batch: int = 50_000) -> int:
                     add_row(acc, r[2:])
             write(conn, acc)
             if rows:
-                conn.execute(
-                    "INSERT OR REPLACE INTO llmdebug_state (key, value) VALUES ('rollup_rowid', ?)", [rows[-1][0]]
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+                set_state(conn, "rollup_rowid", rows[-1][0])
         done += len(rows)
         if len(rows) < batch:
             return done

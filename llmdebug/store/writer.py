@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from .._guard import log, report, warn_once
 from . import fts, rollup
 from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, payload_row, span_row
+from .tx import immediate
 
 if TYPE_CHECKING:
     from . import Store
@@ -177,17 +178,10 @@ class Writer:
         if not spans_rows:
             return
         try:
-            conn = self._conn or self._open()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(self._conn or self._open()) as conn:
                 conn.executemany(_SPAN_SQL, spans_rows)
                 if payload_rows:
                     conn.executemany(_PAYLOAD_SQL, payload_rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as e:
             self._failed(all_spans, e)
             return
