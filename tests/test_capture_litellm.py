@@ -47,3 +47,12 @@ def test_error_and_retries(ld_on, fake_llm):
                            messages=MSG)
     c = ld.last()
     assert c.status == "error" and c.error_type == type(info.value).__name__ and c.http_status == 400
+
+
+async def test_acompletion_stream(ld_on, fake_llm):
+    stream = await litellm.acompletion(model="openai/gpt-4o-mini", api_base=fake_llm.openai_base_url,
+                                       api_key="sk-x", messages=MSG, stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    c = ld.last()
+    assert c.stream and c.output_text == text and c.ttft_ms is not None
+    assert len(ld.calls()) == 1

@@ -20,7 +20,6 @@ from ..spans import Span, emit, start_span
 # The LLM call in flight in this context: HTTP attempts attach to it, and an SDK call
 # made inside another (litellm -> openai) is not captured twice.
 active: ContextVar["Call | None"] = ContextVar("llmdebug_active_call", default=None)
-suppressed: ContextVar[bool] = ContextVar("llmdebug_suppressed", default=False)
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ def failed(call: Call, exc: BaseException) -> None:
 
 def call_sync(endpoint: Endpoint, instance: Any, info: dict, fn: Callable, args: tuple, kwargs: dict):
     """Run ``fn(*args, **kwargs)`` as a captured call described by ``info`` (the SDK kwargs)."""
-    if active.get() is not None or suppressed.get():
+    if active.get() is not None:
         return fn(*args, **kwargs)
     call = begin(endpoint, instance, info)
     if call is None:
@@ -129,7 +128,7 @@ def call_sync(endpoint: Endpoint, instance: Any, info: dict, fn: Callable, args:
 
 def call_async(endpoint: Endpoint, instance: Any, info: dict, fn: Callable, args: tuple, kwargs: dict):
     """Async twin of :func:`call_sync`; returns the coroutine the SDK method would."""
-    if active.get() is not None or suppressed.get():
+    if active.get() is not None:
         return fn(*args, **kwargs)
     call = begin(endpoint, instance, info)
     if call is None:
