@@ -1,21 +1,174 @@
-"""IPython integration: ``%load_ext llmdebug``.
+"""IPython integration: ``%load_ext llmdebug``, the ``%llmdebug`` magics and the per-cell summary.
 
-Loading the extension opens the trace store (``$LLMDEBUG_DB`` or ``./llmdebug.db``)
-and instruments every installed SDK, then says so in one line.
+Loading the extension opens the trace store (``$LLMDEBUG_DB`` or ``./llmdebug.db``),
+instruments every installed SDK and says so in one line. After any cell that made
+LLM calls a one-line summary appears, which expands into the cell's trace trees.
 """
 
 from __future__ import annotations
 
-from . import capture, session
+import shlex
+import time
+from typing import Any
+
+from . import capture, query, session
+from .spans import trace
+from .widgets.text import CellSummary, TraceText
+
+USAGE = """\
+%llmdebug                 status: where spans go, what is captured
+%llmdebug on | off        start or stop capturing
+%llmdebug db PATH         write to another SQLite file
+%llmdebug show [ID]       the trace tree of a trace or span id (default: the last trace)
+%llmdebug last            the most recent LLM call
+%llmdebug calls [k=v ...] recent calls as a DataFrame (filters: model=, status=, since=1h, limit=, ...)
+%llmdebug summary on|off  the one-line summary after cells that make LLM calls
+%%llmdebug [NAME]         run the cell inside a trace named NAME and show its tree"""
+
+
+def _filters(tokens: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for tok in tokens:
+        key, sep, value = tok.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value, got {tok!r}")
+        out[key] = int(value) if key == "limit" else value
+    return out
+
+
+def trace_view(x: Any = None) -> TraceText:
+    """The trace holding span/trace id ``x`` (default: the most recent trace) as text."""
+    if x is None:
+        last = query.traces(limit=1)
+        if last.empty:
+            raise LookupError("no trace captured yet")
+        trace_id = last.iloc[-1]["trace_id"]
+    else:
+        sid = getattr(x, "id", None) or str(x)
+        rows = query.spans(trace_id=sid)
+        trace_id = sid if not rows.empty else query.get(sid).trace_id
+    rows = query.spans(trace_id=trace_id)
+    records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+    root = next((r for r in records if r["parent_id"] is None), records[0])
+    return TraceText(records, f"trace {trace_id[:12]} · {root['name']}")
+
+
+class _Magics:
+    """Built lazily so that importing llmdebug never imports IPython."""
+
+    def __init__(self, shell):
+        self.shell = shell
+        self.summary = True
+        self._seen = 0
+        self._cell_start = 0.0
+        self._skip_summary = False
+
+    # -- per-cell summary -----------------------------------------------------------
+    def pre_run_cell(self, info=None) -> None:
+        self._seen = session.submitted
+        self._cell_start = time.time()
+        self._skip_summary = False
+
+    def post_run_cell(self, result=None) -> None:
+        try:
+            if not self.summary or self._skip_summary or session.submitted == self._seen:
+                return
+            calls = query.calls(since=self._cell_start)
+            if calls.empty:
+                return
+            records = calls.astype(object).where(calls.notna(), None).to_dict("records")
+            trees = {}
+            for tid in dict.fromkeys(r["trace_id"] for r in records):
+                rows = query.spans(trace_id=tid)
+                trees[tid] = rows.astype(object).where(rows.notna(), None).to_dict("records")
+            from IPython.display import display
+
+            display(CellSummary(records, trees))
+        except Exception:
+            from ._guard import report
+
+            report("showing the cell summary")
+
+    # -- %llmdebug ------------------------------------------------------------------
+    def line(self, line: str) -> Any:
+        try:
+            args = shlex.split(line)
+        except ValueError as e:
+            print(f"llmdebug: {e}\n{USAGE}")
+            return None
+        if not args:
+            return self.status()
+        cmd, rest = args[0], args[1:]
+        if cmd in ("on", "off") and not rest:
+            session.enabled = cmd == "on"
+            print(f"llmdebug: capturing {'on' if session.enabled else 'off'}")
+        elif cmd == "db" and len(rest) == 1:
+            store = session.init(rest[0])
+            print(f"llmdebug: writing to {store.path}")
+        elif cmd == "show" and len(rest) <= 1:
+            return trace_view(rest[0] if rest else None)
+        elif cmd == "last" and not rest:
+            return query.last()
+        elif cmd == "calls":
+            try:
+                return query.calls(**_filters(rest))
+            except (TypeError, ValueError) as e:
+                print(f"llmdebug: {e}\n{USAGE}")
+        elif cmd == "summary" and rest in (["on"], ["off"]):
+            self.summary = rest[0] == "on"
+            print(f"llmdebug: cell summary {rest[0]}")
+        else:
+            print(f"llmdebug: unknown command {line!r}\n{USAGE}")
+        return None
+
+    def cell(self, line: str, cell: str) -> Any:
+        name = line.strip() or f"cell {self.shell.execution_count}"
+        self._skip_summary = True  # the tree below says it all
+        with trace(name) as t:
+            self.shell.ex(cell)
+        return trace_view(t.trace_id)
+
+    def status(self) -> None:
+        store = session.get_store()
+        what = ", ".join(capture.instrumented()) or "nothing (no SDK instrumented)"
+        n = store.read("SELECT count(*), sum(kind = 'llm') FROM spans")[0]
+        print(f"llmdebug: {'on' if session.enabled else 'off'}, capturing {what} into {store.path}; "
+              f"{n[0]:,} spans stored ({n[1] or 0:,} LLM calls); cell summary {'on' if self.summary else 'off'}")
+
+
+_state: _Magics | None = None
 
 
 def load_ipython_extension(ipython) -> None:
+    global _state
     store = session.init()
+    if _state is None or _state.shell is not ipython:
+        _state = _Magics(ipython)
+        ipython.register_magic_function(_magic, "line_cell", "llmdebug")
+        ipython.events.register("pre_run_cell", _state.pre_run_cell)
+        ipython.events.register("post_run_cell", _state.post_run_cell)
     providers = capture.instrumented()
     what = ", ".join(providers) if providers else "no LLM SDK found (install openai, anthropic or litellm)"
     print(f"llmdebug: capturing {what} calls into {store.path}")
 
 
 def unload_ipython_extension(ipython) -> None:
+    global _state
+    if _state is not None:
+        for name, fn in (("pre_run_cell", _state.pre_run_cell), ("post_run_cell", _state.post_run_cell)):
+            try:
+                ipython.events.unregister(name, fn)
+            except ValueError:
+                pass
+        _state = None
     capture.uninstrument()
     session.flush()
+
+
+def _magic(line: str, cell: str | None = None) -> Any:
+    if _state is None:
+        print("llmdebug: run %load_ext llmdebug first")
+        return None
+    if cell is not None:
+        return _state.cell(line, cell)
+    return _state.line(line)

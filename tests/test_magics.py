@@ -1,4 +1,4 @@
-"""%load_ext llmdebug through IPython's test shell."""
+"""%load_ext llmdebug, the %llmdebug magics and the per-cell summary, through IPython's test shell."""
 
 import pytest
 
@@ -7,21 +7,108 @@ import llmdebug as ld
 pytest.importorskip("IPython")
 
 
-def test_load_ext_initialises_and_instruments(trace_db, capsys, fake_llm):
+@pytest.fixture
+def ip(trace_db, fake_llm, monkeypatch, capsys):
     from IPython.testing.globalipapp import get_ipython
 
-    ip = get_ipython()
+    shell = get_ipython()
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.openai_base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-fake")
+    shell.run_line_magic("load_ext", "llmdebug")
+    shell.run_cell("import openai, llmdebug as ld\nclient = openai.OpenAI()")
+    capsys.readouterr()
+    yield shell
+    shell.run_line_magic("unload_ext", "llmdebug")
+
+
+def _chat(text="hi", model="gpt-4o-mini"):
+    return f"client.chat.completions.create(model={model!r}, messages=[{{'role': 'user', 'content': {text!r}}}])"
+
+
+def test_load_ext_initialises_and_instruments(ip, trace_db, capsys):
+    ip.run_line_magic("unload_ext", "llmdebug")
     ip.run_line_magic("load_ext", "llmdebug")
     out = capsys.readouterr().out
     assert "llmdebug: capturing" in out and str(trace_db) in out and "openai" in out
-    import openai
-
-    openai.OpenAI(base_url=fake_llm.openai_base_url, api_key="sk-x").chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
-    )
+    ip.run_cell(_chat())
     assert len(ld.calls()) == 1
-    ip.run_line_magic("unload_ext", "llmdebug")
-    assert ld.instrument.__module__ == "llmdebug.capture"
-    from llmdebug.capture import instrumented
 
-    assert instrumented() == []
+
+def test_status_on_off_and_db(ip, tmp_path, capsys):
+    ip.run_line_magic("llmdebug", "")
+    assert "capturing" in capsys.readouterr().out
+    ip.run_line_magic("llmdebug", "off")
+    ip.run_cell(_chat())
+    assert len(ld.calls()) == 0
+    ip.run_line_magic("llmdebug", "on")
+    ip.run_cell(_chat())
+    assert len(ld.calls()) == 1
+    other = tmp_path / "other.db"
+    ip.run_line_magic("llmdebug", f"db {other}")
+    assert str(other) in capsys.readouterr().out
+    ip.run_cell(_chat())
+    from llmdebug import session
+
+    assert session.get_store().path == other and len(ld.calls()) == 1
+
+
+def test_show_last_and_calls(ip):
+    ip.run_cell("with ld.trace('agent'):\n    " + _chat("<script>alert(1)</script>"))
+    view = ip.run_line_magic("llmdebug", "show")
+    text = repr(view)
+    assert "agent" in text and "openai.chat.completions" in text
+    assert "<script>" not in view._repr_html_()
+    last = ip.run_line_magic("llmdebug", "last")
+    assert last.model == "gpt-4o-mini"
+    df = ip.run_line_magic("llmdebug", "calls model=gpt-4o-mini limit=5")
+    assert len(df) == 1
+    span_view = ip.run_line_magic("llmdebug", f"show {last.id}")
+    assert repr(span_view) == text
+
+
+def test_cell_magic_runs_cell_in_a_named_trace(ip):
+    view = ip.run_cell_magic("llmdebug", "my step", _chat("one") + "\n" + _chat("two"))
+    tr = ld.traces()
+    assert list(tr["name"]) == ["my step"] and tr.iloc[0]["calls"] == 2
+    assert repr(view).count("openai.chat.completions") == 2
+
+
+def test_unknown_subcommand_prints_usage(ip, capsys):
+    assert ip.run_line_magic("llmdebug", "frobnicate") is None
+    out = capsys.readouterr().out
+    assert "unknown command" in out and "%llmdebug show" in out
+    ip.run_line_magic("llmdebug", "calls nonsense")
+    assert "key=value" in capsys.readouterr().out
+
+
+def test_cell_summary_after_cells_with_calls(ip, capsys):
+    shown = []
+    import IPython.display as d
+
+    orig = d.display
+    d.display = lambda obj, **k: shown.append(obj)
+    try:
+        ip.run_cell("x = 1")  # no LLM call: no summary
+        ip.run_cell(_chat("a"))
+        ip.run_cell("try:\n    " + _chat("b", model="fail-400").replace("client.", "client.with_options(max_retries=0).")
+                    + "\nexcept Exception:\n    pass")
+        ip.run_line_magic("llmdebug", "summary off")
+        ip.run_cell(_chat("c"))
+    finally:
+        d.display = orig
+    assert len(shown) == 2
+    assert repr(shown[0]).startswith("llmdebug: 1 LLM call") and "0 errors" in repr(shown[0])
+    assert "1 error" in repr(shown[1])
+    html = shown[0]._repr_html_()
+    assert html.startswith("<details") and "openai.chat.completions" in html
+
+
+def test_summary_and_tree_escape_hostile_text():
+    from llmdebug.widgets.text import CellSummary, TraceText
+
+    row = {"id": "a", "parent_id": None, "name": "<img src=x onerror=alert(1)>", "kind": "llm", "status": "error",
+           "error_type": "X", "error_message": "<script>alert(2)</script>", "model": "<b>m</b>", "latency_ms": 5.0,
+           "started_at": "t", "trace_id": "a", "input_tokens": 1, "output_tokens": 2, "cost_usd": None, "retries": 0}
+    html = TraceText([row], "<i>t</i>")._repr_html_() + CellSummary([row], {"a": [row]})._repr_html_()
+    assert "<img" not in html and "<script>" not in html and "<b>" not in html and "<i>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html

@@ -114,3 +114,9 @@ def m006_rollup(db: Database) -> None:
         pk=rollup.KEY_COLS,
         if_not_exists=True,
     )
+
+
+@migrations()
+def m007_state_table(db: Database) -> None:
+    # m005 creates it too; files from before that change get it here.
+    db["llmdebug_state"].create({"key": str, "value": str}, pk="key", if_not_exists=True)

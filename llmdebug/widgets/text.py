@@ -1,0 +1,131 @@
+"""Plain-text and HTML renderings of traces and cell summaries.
+
+They are what saved notebooks, nbviewer, GitHub, nbval and terminals show, and what
+the per-cell summary expands into. Every string that came from a prompt, a response
+or a user goes through ``html.escape``: it shows as characters and never runs.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+_STATUS = {"ok": "✓", "error": "✗"}
+
+
+def _num(v: Any) -> int | float | None:
+    if v is None:
+        return None
+    try:
+        if v != v:  # NaN / <NA>
+            return None
+    except TypeError:
+        return None
+    return v
+
+
+def span_line(row: dict) -> str:
+    """One line for a span: status, kind, name, model, duration, tokens, cost, error."""
+    bits = [_STATUS.get(row.get("status") or "ok", "?"), f"[{row.get('kind')}]", str(row.get("name"))]
+    if row.get("model") and row.get("model") == row.get("model"):
+        bits.append(f"· {row['model']}")
+    lat = _num(row.get("latency_ms"))
+    if lat is not None:
+        bits.append(f"· {lat:,.0f} ms")
+    tin, tout = _num(row.get("input_tokens")), _num(row.get("output_tokens"))
+    if tin is not None or tout is not None:
+        bits.append(f"· {int(tin or 0):,}→{int(tout or 0):,} tok")
+    cost = _num(row.get("cost_usd"))
+    if cost is not None:
+        bits.append(f"· ${cost:.6f}")
+    retries = _num(row.get("retries")) or 0
+    if retries:
+        bits.append(f"· {int(retries)} retr{'y' if retries == 1 else 'ies'}")
+    if row.get("status") == "error":
+        bits.append(f"· {row.get('error_type')}: {str(row.get('error_message') or '')[:120]}")
+    return " ".join(bits)
+
+
+def tree_lines(rows: list[dict]) -> list[str]:
+    """Indented lines of one trace's spans, children under their parents, in start order."""
+    ids = {r["id"] for r in rows}
+    children: dict[Any, list[dict]] = {}
+    for r in sorted(rows, key=lambda r: (str(r.get("started_at")), r["id"])):
+        parent = r.get("parent_id")
+        key = parent if isinstance(parent, str) and parent in ids else None
+        children.setdefault(key, []).append(r)
+    out: list[str] = []
+
+    def walk(key: Any, depth: int) -> None:
+        for r in children.get(key, []):
+            out.append("  " * depth + span_line(r))
+            walk(r["id"], depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def tree_text(rows: list[dict], title: str | None = None) -> str:
+    lines = tree_lines(rows)
+    return "\n".join(([title] if title else []) + lines)
+
+
+def tree_html(rows: list[dict], title: str | None = None) -> str:
+    body = html.escape(tree_text(rows, None))
+    head = f"<strong>{html.escape(title)}</strong>" if title else ""
+    return f'<div class="llmdebug-tree">{head}<pre style="margin:0">{body}</pre></div>'
+
+
+def summary_line(calls: list[dict]) -> str:
+    """The per-cell one-liner: calls, tokens, cost, errors, slowest call."""
+    n = len(calls)
+    tin = sum(int(_num(c.get("input_tokens")) or 0) for c in calls)
+    tout = sum(int(_num(c.get("output_tokens")) or 0) for c in calls)
+    costs = [_num(c.get("cost_usd")) for c in calls]
+    priced = [c for c in costs if c is not None]
+    errors = sum(1 for c in calls if c.get("status") == "error")
+    retries = sum(int(_num(c.get("retries")) or 0) for c in calls)
+    slowest = max(calls, key=lambda c: _num(c.get("latency_ms")) or 0)
+    parts = [f"{n} LLM call{'s' if n != 1 else ''}", f"{tin:,}→{tout:,} tokens"]
+    if priced:
+        parts.append(f"${sum(priced):.6f}" + (" (some unpriced)" if len(priced) < n else ""))
+    else:
+        parts.append("cost unknown")
+    parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if retries:
+        parts.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
+    lat = _num(slowest.get("latency_ms"))
+    if lat is not None:
+        parts.append(f"slowest {lat:,.0f} ms ({slowest.get('model') or slowest.get('name')})")
+    return "llmdebug: " + " · ".join(parts)
+
+
+class CellSummary:
+    """Displayed after a cell that made LLM calls: one line, expanding into the trees."""
+
+    def __init__(self, calls: list[dict], trees: dict[str, list[dict]]):
+        self.calls = calls
+        self.trees = trees
+        self.line = summary_line(calls)
+
+    def __repr__(self) -> str:
+        return self.line
+
+    def _repr_html_(self) -> str:
+        trees = "".join(tree_html(rows) for rows in self.trees.values())
+        return (f'<details class="llmdebug-summary"><summary>{html.escape(self.line)}</summary>'
+                f"{trees}</details>")
+
+
+class TraceText:
+    """A trace tree as text and HTML (the fallback of the trace widget)."""
+
+    def __init__(self, rows: list[dict], title: str):
+        self.rows = rows
+        self.title = title
+
+    def __repr__(self) -> str:
+        return tree_text(self.rows, self.title)
+
+    def _repr_html_(self) -> str:
+        return tree_html(self.rows, self.title)
