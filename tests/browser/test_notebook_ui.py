@@ -1,0 +1,208 @@
+"""notebooks/01-quickstart.ipynb in a real JupyterLab + headless Chromium, run like a user.
+
+One server, one browser and one executed notebook for the whole module (see conftest.py);
+the tests below then look at what the user sees: no errors, the per-cell llmdebug summary,
+and that hostile prompt / trace-name text shows as characters and never runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)", allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+
+import nbformat  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
+
+
+NB_REL = "notebooks/01-quickstart.ipynb"
+HOSTILE_TRACE = "<script>window.__pwned=2</script>"
+HOSTILE_PROMPT = "<img src=x onerror=window.__pwned=1>"
+HOSTILE_SRC = f'''
+with ld.trace({HOSTILE_TRACE!r}):
+    client.chat.completions.create(model=MODEL, messages=[{{"role": "user", "content": {HOSTILE_PROMPT!r}}}])
+%llmdebug show
+'''.strip()
+PROBE_SRC = 'import sys, llmdebug\nprint(f"KERNEL_PREFIX={sys.prefix} LLMDEBUG={llmdebug.__file__}")'
+BAD_TEXTS = ("Loading widget", "Error displaying widget", "Failed to load model class",
+             "Error loading script", "Javascript Error")
+TIMEOUT_S = float(os.environ.get("LLMDEBUG_BROWSER_TIMEOUT_S", "120"))  # as in conftest.py
+MS = int(TIMEOUT_S * 1000)
+
+
+def _prepare_notebook(path: Path) -> dict[str, int]:
+    """Insert the hostile cell before the notebook's last cell (which stops the fake
+    server) and a kernel probe cell at the end. Returns code-cell indices by role."""
+    nb = nbformat.read(path, as_version=4)
+    last = nb.cells[-1]
+    assert last.cell_type == "code" and "server.stop()" in last.source, last.source
+    nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(HOSTILE_SRC))
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE_SRC))
+    nbformat.write(nb, path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    idx = {"n_code": len(code)}
+    idx["hostile"] = next(i for i, c in enumerate(code) if c.source == HOSTILE_SRC)
+    idx["probe"] = next(i for i, c in enumerate(code) if c.source == PROBE_SRC)
+    idx["load_ext"] = next(i for i, c in enumerate(code) if "%load_ext llmdebug" in c.source)
+    # cells that call an LLM (and so get a summary); everything else must not get one
+    idx["llm"] = [i for i, c in enumerate(code) if "chat.completions.create(" in c.source]
+    return idx
+
+
+class _Run:
+    def __init__(self, page, ctx, console, page_errors, cells, lab, artifacts):
+        self.page, self.ctx, self.console, self.page_errors = page, ctx, console, page_errors
+        self.cells, self.lab, self.artifacts = cells, lab, artifacts
+
+    def code_cell(self, i: int):
+        return self.page.locator(".jp-Notebook .jp-CodeCell").nth(i)
+
+    def dump(self) -> None:
+        print("[browser console]\n" + "\n".join(self.console[-60:]))
+        print("[jupyter log]\n" + self.lab.log())
+
+    @contextlib.contextmanager
+    def shot(self, name: str):
+        """Screenshot <name>.png on success, <name>.FAILED.png + console + server log on failure."""
+        try:
+            yield
+            assert not self.page_errors, f"JavaScript page errors: {self.page_errors}"
+        except BaseException:
+            try:
+                self.page.screenshot(path=str(self.artifacts / f"{name}.FAILED.png"), full_page=True)
+            except Exception as e:
+                print(f"[failure screenshot not taken: {e}]")
+            self.dump()
+            raise
+        self.page.screenshot(path=str(self.artifacts / f"{name}.png"))
+
+
+def _dismiss_kernel_dialog(page, wait_ms: int = 1500) -> None:
+    dialog = page.locator(".jp-Dialog")
+    try:
+        dialog.wait_for(state="visible", timeout=wait_ms)
+    except Exception:
+        return
+    print("[note] accepting dialog: " + dialog.inner_text().replace("\n", " ")[:120])
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    dialog.wait_for(state="detached", timeout=10_000)
+
+
+def _run_all_cells(page, attempts: int = 3) -> None:
+    started = page.locator(".jp-InputArea-prompt", has_text=re.compile(r"\[(\*|\d+)\]"))
+    for attempt in range(attempts):
+        _dismiss_kernel_dialog(page, wait_ms=500)
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        try:
+            expect(started.first).to_be_visible(timeout=15_000)
+            return
+        except AssertionError:
+            print(f"[note] Run All Cells attempt {attempt + 1} started no cell; retrying")
+    raise AssertionError("Run All Cells never started a cell")
+
+
+@pytest.fixture(scope="module")
+def run(browser, lab, lab_root, artifacts):
+    """The quickstart notebook opened and executed through Run > Run All Cells."""
+    cells = _prepare_notebook(lab_root / NB_REL)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1100})
+    page = ctx.new_page()
+    console, page_errors = [], []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: (console.append(f"pageerror: {e}"), page_errors.append(str(e))))
+    r = _Run(page, ctx, console, page_errors, cells, lab, artifacts)
+    t0 = time.monotonic()
+    with r.shot("00-run-all"):
+        page.goto(f"{lab.base}/lab/tree/{NB_REL}?token={lab.token}", timeout=MS)
+        expect(page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(timeout=MS)
+        _dismiss_kernel_dialog(page)
+        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=MS)
+        _run_all_cells(page)
+        numbered = page.locator(".jp-CodeCell .jp-InputArea-prompt", has_text=re.compile(r"^\s*\[\d+\]"))
+        deadline = time.monotonic() + TIMEOUT_S
+        while numbered.count() < cells["n_code"]:  # fail at once on a JS error
+            assert not page_errors, f"JavaScript page errors while running: {page_errors}"
+            assert time.monotonic() < deadline, (
+                f"only {numbered.count()}/{cells['n_code']} cells ran: "
+                f"{page.locator('.jp-CodeCell .jp-InputArea-prompt').all_inner_texts()}")
+            page.wait_for_timeout(250)
+        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=MS)
+    print(f"[timing] notebook opened and executed in {time.monotonic() - t0:.1f}s")
+    yield r
+    ctx.close()
+
+
+def test_notebook_runs_clean_in_this_venv(run):
+    page = run.page
+    with run.shot("01-clean"):
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        assert errors.count() == 0, "stderr/traceback output:\n" + "\n".join(errors.all_inner_texts())
+        body = page.locator(".jp-NotebookPanel").inner_text()
+        for bad in BAD_TEXTS:
+            assert bad not in body, f"{bad!r} in notebook:\n{body[:3000]}"
+        assert not run.page_errors, run.page_errors
+        # the kernel is this venv's python, and llmdebug imports in it
+        probe = run.code_cell(run.cells["probe"]).locator(".jp-OutputArea-output")
+        expect(probe).to_contain_text(f"KERNEL_PREFIX={sys.prefix} ", timeout=10_000)
+        expect(probe).to_contain_text("llmdebug/__init__.py")
+        expect(run.code_cell(run.cells["load_ext"]).locator(".jp-OutputArea-output")).to_contain_text(
+            "llmdebug: capturing openai")
+    # the notebook's store landed in the temp copy, not the repo
+    assert (run.lab.root / "notebooks" / "llmdebug.db").exists()
+
+
+def test_cell_summary_renders_and_expands(run):
+    page = run.page
+    with run.shot("02-summary"):
+        llm_cells = set(run.cells["llm"])
+        assert len(llm_cells) >= 4, run.cells  # 3 in the quickstart + the hostile one
+        for i in range(run.cells["n_code"]):
+            summaries = run.code_cell(i).locator(".jp-OutputArea-output details.llmdebug-summary")
+            if i not in llm_cells:
+                assert summaries.count() == 0, f"code cell {i} made no LLM call but shows a summary"
+                continue
+            expect(summaries).to_have_count(1)
+            head = summaries.locator("> summary")
+            text = head.inner_text()
+            assert text.startswith("llmdebug: ") and "LLM call" in text, text
+            tree = summaries.locator(".llmdebug-tree pre").first
+            expect(tree).to_be_hidden()
+            head.click()
+            expect(summaries).to_have_attribute("open", "")
+            expect(tree).to_be_visible()
+            expect(tree).to_contain_text("openai.chat.completions")
+        first = run.code_cell(min(llm_cells))
+        first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)
+
+
+def test_hostile_prompt_and_trace_name_show_as_text(run):
+    page = run.page
+    with run.shot("03-hostile"):
+        cell = run.code_cell(run.cells["hostile"])
+        cell.evaluate("e => e.scrollIntoView({block: 'start'})")
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert page.locator(".jp-OutputArea-output img[src='x']").count() == 0
+        assert page.locator(".jp-OutputArea-output script").count() == 0
+        # %llmdebug show: the title shows the trace name's characters
+        title = cell.locator(".jp-OutputArea-output .llmdebug-tree strong")
+        expect(title).to_have_count(1)
+        expect(title).to_contain_text(HOSTILE_TRACE)
+        # and so does the expanded summary tree of that cell
+        summary = cell.locator("details.llmdebug-summary")
+        if summary.get_attribute("open") is None:
+            summary.locator("> summary").click()
+        expect(summary.locator(".llmdebug-tree pre")).to_contain_text(HOSTILE_TRACE)
+        page.wait_for_timeout(300)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
