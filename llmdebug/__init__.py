@@ -32,10 +32,26 @@ __all__ = [
     "last",
     "get",
     "feedback",
+    "show",
     "register_price",
     "Span",
     "__version__",
 ]
+
+
+def show(x=None):
+    """The trace-tree widget of a trace id, span id (or prefix), Span or calls()/traces() row;
+    with no argument, the browser of recent traces with the newest one open.
+
+    Example::
+
+        ld.show()                          # recent traces, the newest open
+        ld.show(ld.last())                 # the trace of the last call, that call selected
+        ld.show(ld.calls(status="error"))  # the trace of the newest failed call
+    """
+    from .widgets.trace_tree import show as _show  # anywidget and IPython load on first use
+
+    return _show(x)
 
 
 def load_ipython_extension(ipython):

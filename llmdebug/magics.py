@@ -13,7 +13,7 @@ from typing import Any
 
 from . import capture, query, session
 from .spans import trace
-from .widgets.text import CellSummary, TraceText
+from .widgets.text import CellSummary
 
 USAGE = """\
 %llmdebug                 status: where spans go, what is captured
@@ -36,21 +36,16 @@ def _filters(tokens: list[str]) -> dict[str, Any]:
     return out
 
 
-def trace_view(x: Any = None) -> TraceText:
-    """The trace holding span/trace id ``x`` (default: the most recent trace) as text."""
-    if x is None:
-        last = query.traces(limit=1)
-        if last.empty:
-            raise LookupError("no trace captured yet")
-        trace_id = last.iloc[-1]["trace_id"]
-    else:
-        sid = getattr(x, "id", None) or str(x)
-        rows = query.spans(trace_id=sid)
-        trace_id = sid if not rows.empty else query.get(sid).trace_id
-    rows = query.spans(trace_id=trace_id)
-    records = rows.astype(object).where(rows.notna(), None).to_dict("records")
-    root = next((r for r in records if r["parent_id"] is None), records[0])
-    return TraceText(records, f"trace {trace_id[:12]} · {root['name']}")
+def trace_view(x: Any = None):
+    """The trace widget of span/trace id ``x`` (default: the most recent trace)."""
+    from .widgets.trace_tree import TraceTree, show
+
+    if x is not None:
+        return show(x)
+    ids = query.recent_trace_ids(limit=1)
+    if not ids:
+        raise LookupError("no trace captured yet")
+    return TraceTree(ids[0])
 
 
 class _Magics:
@@ -106,7 +101,10 @@ class _Magics:
             store = session.init(rest[0])
             print(f"llmdebug: writing to {store.path}")
         elif cmd == "show" and len(rest) <= 1:
-            return trace_view(rest[0] if rest else None)
+            try:
+                return trace_view(rest[0] if rest else None)
+            except (LookupError, KeyError) as e:
+                print(f"llmdebug: {e.args[0] if e.args else e}")
         elif cmd == "last" and not rest:
             return query.last()
         elif cmd == "calls":

@@ -202,12 +202,20 @@ def traces(**filters: Any) -> "pd.DataFrame":
                 if len(ids) >= int(limit):
                     break
             cur.close()
-        if not ids:
-            chosen, cparams = "0", []
-        else:
-            chosen, cparams = f"s.trace_id IN ({', '.join('?' * len(ids))})", list(ids)
+        rows = trace_summaries(list(ids))
     else:
-        chosen, cparams = f"s.trace_id IN (SELECT s.trace_id FROM spans s WHERE {w})", params
+        rows = _trace_summaries(f"s.trace_id IN (SELECT s.trace_id FROM spans s WHERE {w})", params)
+    df = _frame(rows, TRACE_COLUMNS)
+    df.insert(4, "duration_ms", (df["ended_at"] - df["started_at"]).dt.total_seconds() * 1000.0)
+    df.insert(len(df.columns), "status", ["error" if e else "ok" for e in df["errors"]])
+    return df
+
+
+TRACE_COLUMNS = ["trace_id", "name", "started_at", "ended_at", "spans", "calls", "errors", "input_tokens",
+                 "output_tokens", "cost_usd", "retries", "rate_limit_hits", "models"]
+
+
+def _trace_summaries(chosen: str, params: list) -> list[tuple]:
     sql = f"""
         SELECT s.trace_id,
                COALESCE(MAX(CASE WHEN s.parent_id IS NULL THEN s.name END), MIN(s.name)) AS name,
@@ -222,13 +230,39 @@ def traces(**filters: Any) -> "pd.DataFrame":
         WHERE {chosen}
         GROUP BY s.trace_id
         ORDER BY started_at"""
-    rows = store.read(sql, cparams)
-    cols = ["trace_id", "name", "started_at", "ended_at", "spans", "calls", "errors", "input_tokens",
-            "output_tokens", "cost_usd", "retries", "rate_limit_hits", "models"]
-    df = _frame(rows, cols)
-    df.insert(4, "duration_ms", (df["ended_at"] - df["started_at"]).dt.total_seconds() * 1000.0)
-    df.insert(len(df.columns), "status", ["error" if e else "ok" for e in df["errors"]])
-    return df
+    return get_store().read(sql, params)
+
+
+def trace_summaries(trace_ids: list[str]) -> list[tuple]:
+    """Aggregate rows (``TRACE_COLUMNS``, oldest first) of the given traces."""
+    if not trace_ids:
+        return []
+    return _trace_summaries(f"s.trace_id IN ({', '.join('?' * len(trace_ids))})", list(trace_ids))
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching ``text`` anywhere, wildcards taken literally."""
+    return "%" + re.sub(r"([%_\\])", r"\\\1", text) + "%"
+
+
+def recent_trace_ids(*, name: str = "", status: str = "", model: str = "", since: Any = None,
+                     limit: int = 200) -> list[str]:
+    """Newest traces first whose root name contains ``name`` and which hold a span of
+    ``status`` / a model containing ``model`` (the traces browser's filters)."""
+    flush()
+    clauses, params = ["s.parent_id IS NULL"], []
+    if name:
+        clauses.append("s.name LIKE ? ESCAPE '\\'")
+        params.append(_like(name))
+    if since not in (None, ""):
+        clauses.append("s.started_at >= ?")
+        params.append(_when(since))
+    for col, value, op in (("status", status, "= ?"), ("model", model, "LIKE ? ESCAPE '\\'")):
+        if value:
+            clauses.append(f"EXISTS (SELECT 1 FROM spans m WHERE m.trace_id = s.trace_id AND m.{col} {op})")
+            params.append(value if col == "status" else _like(value))
+    sql = f"SELECT s.trace_id FROM spans s WHERE {' AND '.join(clauses)} ORDER BY s.started_at DESC LIMIT ?"
+    return [r[0] for r in get_store().read(sql, params + [int(limit)])]
 
 
 METRIC_COLUMNS = [

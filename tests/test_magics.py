@@ -53,11 +53,14 @@ def test_status_on_off_and_db(ip, tmp_path, capsys):
 
 
 def test_show_last_and_calls(ip):
-    ip.run_cell("with ld.trace('agent'):\n    " + _chat("<script>alert(1)</script>"))
+    ip.run_cell("with ld.trace('agent <script>'):\n    " + _chat("<script>alert(1)</script>"))
     view = ip.run_line_magic("llmdebug", "show")
+    assert view.__class__.__name__ == "TraceTree" and len(view.rows) == 2
     text = repr(view)
-    assert "agent" in text and "openai.chat.completions" in text
-    assert "<script>" not in view._repr_html_()
+    assert "agent <script>" in text and "openai.chat.completions" in text
+    data, _ = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data and data["text/plain"] == text
+    assert "<script>" not in data["text/html"] and "agent &lt;script&gt;" in data["text/html"]
     last = ip.run_line_magic("llmdebug", "last")
     assert last.model == "gpt-4o-mini"
     df = ip.run_line_magic("llmdebug", "calls model=gpt-4o-mini limit=5")

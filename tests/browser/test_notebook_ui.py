@@ -56,6 +56,8 @@ def _prepare_notebook(path: Path) -> dict[str, int]:
     idx["load_ext"] = next(i for i, c in enumerate(code) if "%load_ext llmdebug" in c.source)
     # cells that call an LLM (and so get a summary); everything else must not get one
     idx["llm"] = [i for i, c in enumerate(code) if "chat.completions.create(" in c.source]
+    idx["show_all"] = next(i for i, c in enumerate(code) if c.source.strip() == "ld.show()")
+    idx["show_last"] = next(i for i, c in enumerate(code) if c.source.startswith("ld.show(ld.last())"))
     return idx
 
 
@@ -195,10 +197,13 @@ def test_hostile_prompt_and_trace_name_show_as_text(run):
         assert page.evaluate("typeof window.__pwned") == "undefined"
         assert page.locator(".jp-OutputArea-output img[src='x']").count() == 0
         assert page.locator(".jp-OutputArea-output script").count() == 0
-        # %llmdebug show: the title shows the trace name's characters
-        title = cell.locator(".jp-OutputArea-output .llmdebug-tree strong")
-        expect(title).to_have_count(1)
-        expect(title).to_contain_text(HOSTILE_TRACE)
+        # %llmdebug show: the widget's title shows the trace name's characters
+        widget = cell.locator(".jp-OutputArea-output .llmdebug-tt")
+        expect(widget).to_have_count(1)
+        expect(widget.locator(".ldt-title")).to_have_text(HOSTILE_TRACE)
+        # and the prompt, once its span is opened, shows as characters in the detail pane
+        widget.locator(".ldt-span", has_text="openai.chat.completions").click()
+        expect(widget.locator(".ldt-detail .ldt-msg-user")).to_contain_text(HOSTILE_PROMPT, timeout=30_000)
         # and so does the expanded summary tree of that cell
         summary = cell.locator("details.llmdebug-summary")
         if summary.get_attribute("open") is None:
@@ -206,3 +211,81 @@ def test_hostile_prompt_and_trace_name_show_as_text(run):
         expect(summary.locator(".llmdebug-tree pre")).to_contain_text(HOSTILE_TRACE)
         page.wait_for_timeout(300)
         assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def _widget(run, key: str):
+    cell = run.code_cell(run.cells[key])
+    cell.evaluate("e => e.scrollIntoView({block: 'start'})")
+    widget = cell.locator(".jp-OutputArea-output .llmdebug-tt")
+    expect(widget).to_have_count(1)
+    expect(widget).to_have_attribute("data-painted", "1")
+    return widget
+
+
+def test_traces_browser_opens_a_trace_and_its_spans(run):
+    page = run.page
+    with run.shot("04-traces-browser"):
+        w = _widget(run, "show_all")
+        table = w.locator(".ldt-traces .ldt-trace-row")
+        # quickstart, weather agent, the flaky call, the failed call (the cell runs before the hostile one)
+        assert table.count() == 4, table.all_inner_texts()
+        expect(table.first).to_have_class(re.compile("ldt-current"))  # newest first, and open
+        # a click on a trace row reaches Python, which answers with that trace's spans
+        table.filter(has_text="weather agent").click()
+        expect(w.locator(".ldt-title")).to_have_text("weather agent", timeout=30_000)
+        expect(w.locator(".ldt-span")).to_have_count(3)  # trace > plan (agent) > llm call
+        expect(w.locator(".ldt-span").nth(1)).to_contain_text("plan")
+        # clicking the LLM span loads its payload: the prompt, the tool offered, the tool call
+        w.locator(".ldt-span", has_text="openai.chat.completions").click()
+        detail = w.locator(".ldt-detail")
+        expect(detail.locator(".ldt-msg-user")).to_contain_text("Weather in Paris?", timeout=30_000)
+        expect(detail).to_contain_text("Tools offered (1)")
+        expect(detail.locator(".ldt-toolcall-name").first).to_contain_text("get_weather")
+        expect(detail).to_contain_text("HTTP attempts (1)")
+        # filters go to Python and come back as a shorter table: only the failed call's trace
+        w.locator(".ldt-filters select").first.select_option("error")
+        expect(table).to_have_count(1, timeout=30_000)
+        expect(table.first).to_contain_text("openai.chat.completions")
+        expect(table.first).to_contain_text("1 error")
+
+
+def test_last_call_selected_keyboard_and_search(run):
+    page = run.page
+    with run.shot("05-last-call"):
+        w = _widget(run, "show_last")
+        # ld.show(ld.last()): the failed call, selected, its error and attempts in the detail pane
+        expect(w.locator(".ldt-span.ldt-selected")).to_contain_text("BadRequestError")
+        detail = w.locator(".ldt-detail")
+        expect(detail.locator(".ldt-error-box")).to_contain_text("BadRequestError (HTTP 400)")
+        expect(detail.locator(".ldt-msg-user")).to_contain_text("bad request")
+        expect(detail).to_contain_text("HTTP attempts (1)")
+    with run.shot("06-keyboard-search"):
+        w = _widget(run, "show_all")
+        w.locator(".ldt-filters select").first.select_option("")
+        w.locator(".ldt-trace-row", has_text="quickstart").click()
+        expect(w.locator(".ldt-title")).to_have_text("quickstart", timeout=30_000)
+        rows = w.locator(".ldt-span")
+        expect(rows).to_have_count(3)
+        rows.first.click()
+        tree = w.locator(".ldt-tree")
+        expect(tree).to_be_focused()
+        page.keyboard.press("ArrowDown")
+        expect(rows.nth(1)).to_have_class(re.compile("ldt-selected"))
+        expect(w.locator(".ldt-detail .ldt-msg-user")).to_contain_text("Give me one tip", timeout=30_000)
+        page.keyboard.press("ArrowDown")
+        expect(w.locator(".ldt-detail .ldt-msg-user")).to_contain_text("Count to five.", timeout=30_000)
+        expect(w.locator(".ldt-detail")).to_contain_text("first token")  # a stream has a TTFT
+        page.keyboard.press("ArrowLeft")  # to the parent
+        expect(rows.nth(0)).to_have_class(re.compile("ldt-selected"))
+        page.keyboard.press("Enter")  # collapse it
+        expect(rows).to_have_count(1)
+        page.keyboard.press("Enter")
+        expect(rows).to_have_count(3)
+        # search matches prompt text in Python (FTS), and keeps the matching span's ancestors
+        search = w.locator(".ldt-search")
+        search.fill("five")
+        expect(rows).to_have_count(2, timeout=30_000)
+        expect(rows.nth(1)).to_contain_text("openai.chat.completions")
+        expect(rows.nth(0)).to_have_class(re.compile("ldt-context"))
+        search.fill("")
+        expect(rows).to_have_count(3)

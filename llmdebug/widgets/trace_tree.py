@@ -1,0 +1,271 @@
+"""The trace-tree widget behind ``ld.show()``: a span tree on a shared timeline, a detail
+pane, and a browser of recent traces.
+
+Only span summaries are synced to the browser (strings interned, numbers rounded); a
+span's payload (messages, tool calls, raw JSON) is loaded when it is selected. Every
+string is rendered by the JavaScript as text, never as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from .. import query
+from .._guard import report
+from ..spans import Span
+from ..store.rows import from_iso
+from .detail import span_detail
+from .text import TraceText
+
+_HERE = Path(__file__).parent
+
+# One synced row per span; strings are indices into ``strings``.
+ROW_FIELDS = ["parent", "name", "kind", "model", "status", "start_ms", "latency_ms", "input_tokens",
+              "output_tokens", "cost_usd", "retries", "rate_limit_hits", "error_type", "ttft_ms"]
+_STRING_FIELDS = {"name", "kind", "model", "status", "error_type"}
+_SQL_COLS = ["id", "parent_id", "name", "kind", "model", "status", "started_at", "latency_ms", "input_tokens",
+             "output_tokens", "cost_usd", "retries", "rate_limit_hits", "error_type", "ttft_ms", "ended_at", "error_message"]
+TRACE_FIELDS = ["trace_id", "name", "started_at", "duration_ms", "spans", "calls", "input_tokens",
+                "output_tokens", "cost_usd", "errors", "retries", "status"]
+BROWSER_LIMIT = 200
+
+
+def _round(v: Any, digits: int) -> Any:
+    return None if v is None else round(float(v), digits)
+
+
+class TraceTree(anywidget.AnyWidget):
+    """A trace as a collapsible span tree and waterfall, with a lazily loaded detail pane."""
+
+    _esm = _HERE / "trace_tree.js"
+    _css = _HERE / "trace_tree.css"
+
+    # the tree
+    trace_id = t.Unicode("").tag(sync=True)  # set from the browser when a trace row is clicked
+    title = t.Unicode("").tag(sync=True)
+    strings = t.List().tag(sync=True)
+    rows = t.List().tag(sync=True)  # parents before children (depth-first, by start time)
+    total_ms = t.Float(0.0).tag(sync=True)
+    # the detail pane: the browser sets ``selected``, Python answers with ``detail``
+    selected = t.Int(-1).tag(sync=True)
+    detail = t.Dict().tag(sync=True)
+    # search inside the trace: names/models match in the browser; prompt and output text here
+    query = t.Unicode("").tag(sync=True)
+    text_matches = t.List().tag(sync=True)
+    # the traces browser
+    browser = t.Bool(False).tag(sync=True)
+    filters = t.Dict().tag(sync=True)
+    traces = t.List().tag(sync=True)  # newest first, TRACE_FIELDS
+    message = t.Unicode("").tag(sync=True)
+
+    def __init__(self, trace_id: str | None = None, *, select: str | None = None, browser: bool = False):
+        super().__init__()
+        self._ids: list[str] = []
+        self._rows_plain: list[dict] = []
+        self.observe(self._on_trace_id, "trace_id")
+        self.observe(self._on_selected, "selected")
+        self.observe(self._on_query, "query")
+        self.observe(self._on_browser, ["browser", "filters"])
+        if browser:
+            self.browser = True
+        if trace_id:
+            self.trace_id = trace_id
+            if select and select in self._ids:
+                self.selected = self._ids.index(select)
+
+    # -- loading ------------------------------------------------------------------
+    def _on_trace_id(self, change: dict) -> None:
+        try:
+            self._load(change["new"])
+        except Exception:
+            report("loading a trace into the widget")
+            self.message = "llmdebug: could not load this trace (see the warning in the kernel log)"
+
+    def _load(self, trace_id: str) -> None:
+        self.selected = -1
+        self.detail = {}
+        self.text_matches = []
+        if not trace_id:
+            self._ids, self._rows_plain = [], []
+            self.strings, self.rows, self.title, self.total_ms = [], [], "", 0.0
+            return
+        query.flush()
+        store = query.get_store()
+        raw = store.read(f"SELECT {', '.join(_SQL_COLS)} FROM spans WHERE trace_id = ? "
+                         "ORDER BY started_at, id", [trace_id])
+        recs = [dict(zip(_SQL_COLS, r)) for r in raw]
+        ordered = _depth_first(recs)
+        t0 = min((from_iso(r["started_at"]) or 0.0 for r in ordered), default=0.0)
+        t1 = max((from_iso(r["ended_at"]) or from_iso(r["started_at"]) or 0.0 for r in ordered), default=t0)
+        index = {r["id"]: i for i, r in enumerate(ordered)}
+        strings: dict[str, int] = {}
+
+        def intern(v: Any) -> int | None:
+            if v is None:
+                return None
+            return strings.setdefault(str(v), len(strings))
+
+        rows = []
+        for r in ordered:
+            start = (from_iso(r["started_at"]) or t0) - t0
+            rows.append([
+                index.get(r["parent_id"], -1), intern(r["name"]), intern(r["kind"]), intern(r["model"]),
+                intern(r["status"]), _round(start * 1000.0, 1), _round(r["latency_ms"], 1), r["input_tokens"],
+                r["output_tokens"], _round(r["cost_usd"], 10), r["retries"] or 0, r["rate_limit_hits"] or 0,
+                intern(r["error_type"]), _round(r["ttft_ms"], 1),
+            ])
+        self._ids = [r["id"] for r in ordered]
+        self._rows_plain = ordered
+        root = next((r for r in ordered if r["parent_id"] not in index), None)
+        self.title = f"{root['name'] if root else 'trace'}"
+        self.total_ms = round(max(t1 - t0, 0.0) * 1000.0, 1)
+        self.strings = list(strings)
+        self.rows = rows
+        self.message = "" if rows else f"no spans in trace {trace_id[:12]}"
+
+    def _on_selected(self, change: dict) -> None:
+        i = change["new"]
+        if not 0 <= i < len(self._ids):
+            self.detail = {}
+            return
+        try:
+            d = span_detail(query.get(self._ids[i]))
+        except KeyError as e:  # deleted since the tree was loaded, or another store opened
+            d = {"load_error": f"could not load this span: {e.args[0] if e.args else e}"}
+        except Exception as e:
+            report("loading a span's detail")
+            d = {"load_error": f"could not load this span: {type(e).__name__}: {e}"}
+        d["index"] = i
+        self.detail = d
+
+    def _on_query(self, change: dict) -> None:
+        text = change["new"].strip()
+        if not text or not self.trace_id:
+            self.text_matches = []
+            return
+        # Each word a quoted prefix term: user text never becomes FTS syntax.
+        terms = " ".join('"' + w.replace('"', '""') + '"*' for w in text.split())
+        try:
+            hits = query.search(terms, trace_id=self.trace_id, limit=len(self._ids) or 1)
+            where = {sid: i for i, sid in enumerate(self._ids)}
+            self.text_matches = sorted(where[s] for s in hits["id"] if s in where)
+        except Exception:
+            self.text_matches = []
+
+    def _on_browser(self, change: dict) -> None:
+        if self.browser:
+            self.refresh_traces()
+
+    def refresh_traces(self) -> None:
+        """Reload the traces browser's table with the current filters."""
+        try:
+            f = self.filters or {}
+            ids = query.recent_trace_ids(name=str(f.get("name") or ""), status=str(f.get("status") or ""),
+                                         model=str(f.get("model") or ""), since=f.get("since") or None,
+                                         limit=BROWSER_LIMIT)
+            rows = [dict(zip(query.TRACE_COLUMNS, r)) for r in query.trace_summaries(ids)]
+            out = []
+            for r in sorted(rows, key=lambda r: r["started_at"] or "", reverse=True):
+                start, end = from_iso(r["started_at"]), from_iso(r["ended_at"])
+                dur = None if start is None or end is None else round((end - start) * 1000.0, 1)
+                out.append([r["trace_id"], r["name"], r["started_at"], dur, r["spans"], r["calls"],
+                            r["input_tokens"], r["output_tokens"], _round(r["cost_usd"], 10), r["errors"],
+                            r["retries"], "error" if r["errors"] else "ok"])
+            self.traces = out
+            if not out:
+                self.message = "no traces match" if any(f.values()) else "no traces captured yet"
+            elif self.message.startswith("no traces"):
+                self.message = ""
+        except Exception as e:
+            report("listing traces")
+            self.message = f"could not list traces: {type(e).__name__}: {e}"
+
+    # -- Python-side views ----------------------------------------------------------
+    def span_rows(self) -> list[dict]:
+        """The synced rows decoded back into dicts (what the browser draws)."""
+        out = []
+        for sid, row in zip(self._ids, self.rows):
+            d = dict(zip(ROW_FIELDS, row), id=sid)
+            for k in _STRING_FIELDS:
+                d[k] = None if d[k] is None else self.strings[d[k]]
+            out.append(d)
+        return out
+
+    def _fallback(self) -> TraceText | None:
+        if not self._rows_plain:
+            return None
+        return TraceText(self._rows_plain, f"trace {self.trace_id[:12]} · {self.title}")
+
+    def __repr__(self) -> str:
+        fb = self._fallback()
+        if fb is not None:
+            return repr(fb)
+        if self.browser:
+            return f"llmdebug traces: {len(self.traces)} recent" + "".join(
+                f"\n  {r[11] == 'error' and '✗' or '✓'} {r[1]} · {r[2]} · {r[5] or 0} calls" for r in self.traces[:20])
+        return "llmdebug trace (empty)"
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        # The widget view for live front ends, plus text and HTML for saved notebooks,
+        # nbviewer, GitHub and nbval, which cannot run the JavaScript.
+        out = super()._repr_mimebundle_(**kwargs)
+        data, meta = out if isinstance(out, tuple) else (out or {}, {})
+        data = dict(data)
+        fb = self._fallback()
+        data["text/plain"] = repr(self)
+        data["text/html"] = fb._repr_html_() if fb is not None else f"<pre>{html.escape(repr(self))}</pre>"
+        return data, meta
+
+
+def _depth_first(recs: list[dict]) -> list[dict]:
+    """Spans ordered parents first, siblings by start time; orphans become roots."""
+    ids = {r["id"] for r in recs}
+    children: dict[Any, list[dict]] = {}
+    for r in recs:  # already in start order
+        children.setdefault(r["parent_id"] if r["parent_id"] in ids else None, []).append(r)
+    out: list[dict] = []
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        r = stack.pop()
+        out.append(r)
+        stack.extend(reversed(children.get(r["id"], [])))
+    return out
+
+
+def _resolve(x: Any) -> tuple[str | None, str | None]:
+    """(trace id, span id to select) for whatever the user passed to ``ld.show``."""
+    if x is None:
+        return None, None
+    if isinstance(x, Span):
+        return x.trace_id, x.id
+    if hasattr(x, "columns") and "trace_id" in getattr(x, "columns", ()):  # a DataFrame: its newest row
+        if len(x) == 0:
+            raise LookupError("the DataFrame passed to ld.show() has no rows")
+        return _resolve(x.iloc[-1])
+    if hasattr(x, "get") and not isinstance(x, str) and x.get("trace_id") is not None:
+        sid = x.get("id")
+        return str(x.get("trace_id")), (str(sid) if sid is not None and sid == sid else None)
+    sid = str(getattr(x, "trace_id", None) or x)
+    if query.get_store().read("SELECT 1 FROM spans WHERE trace_id = ? LIMIT 1", [sid]):
+        return sid, None
+    s = query.get(sid)  # a span id or unique prefix; KeyError says what is missing
+    return s.trace_id, s.id
+
+
+def show(x: Any = None) -> TraceTree:
+    """The trace tree of a trace id, span id (or prefix), Span, or calls()/traces() row.
+
+    With no argument: the browser of recent traces, with the newest trace open.
+    """
+    query.flush()
+    trace_id, select = _resolve(x)
+    if x is None:
+        ids = query.recent_trace_ids(limit=1)
+        return TraceTree(ids[0] if ids else None, browser=True)
+    return TraceTree(trace_id, select=select)
+
