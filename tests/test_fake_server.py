@@ -396,3 +396,18 @@ def test_cli_serves_until_terminated():
         proc.terminate()
         assert proc.wait(timeout=10) == 0
         proc.stdout.close()
+
+
+def test_a_client_resetting_its_connection_prints_nothing(fake_llm, capfd):
+    # SDK clients drop idle keep-alive connections; in a notebook a server traceback for
+    # that would show as an error output under some unrelated cell.
+    host, port = fake_llm.url.split("//")[1].split(":")
+    for _ in range(3):
+        s = socket.create_connection((host, int(port)))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        s.close()
+    time.sleep(0.3)
+    with httpx.Client() as c:  # and the server still answers
+        assert c.get(f"{fake_llm.url}/v1/models").status_code in (200, 404)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err, err

@@ -39,6 +39,7 @@ import copy
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,6 +58,17 @@ _FAIL = re.compile(r"fail-(429|500|400|401|529)")
 _FLAKY = re.compile(r"flaky-(\d+)")
 _SLOW = re.compile(r"slow-(\d+)")
 _CUT = re.compile(r"(?:^|[-_/.])cut(?:$|[-_/.])")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # idle keep-alive connections must not block shutdown
+
+    def handle_error(self, request, client_address) -> None:
+        # A client dropping its keep-alive connection (a closed SDK client, a killed
+        # stream) is normal here; socketserver would print a traceback into the notebook.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class FakeLLMServer:
@@ -88,8 +100,7 @@ class FakeLLMServer:
     def start(self) -> FakeLLMServer:
         if self._httpd is not None:
             return self
-        httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
-        httpd.daemon_threads = True  # idle keep-alive connections must not block shutdown
+        httpd = _HTTPServer((self.host, self.port), _Handler)
         httpd.fake = self  # type: ignore[attr-defined]
         self._httpd, self.port = httpd, httpd.server_address[1]
         self._thread = threading.Thread(

@@ -81,7 +81,8 @@ class TraceTree(anywidget.AnyWidget):
     # -- loading ------------------------------------------------------------------
     def _on_trace_id(self, change: dict) -> None:
         try:
-            self._load(change["new"])
+            with self.hold_sync():  # one message: the title never arrives before its rows
+                self._load(change["new"])
         except Exception:
             report("loading a trace into the widget")
             self.message = "llmdebug: could not load this trace (see the warning in the kernel log)"

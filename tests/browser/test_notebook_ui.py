@@ -7,11 +7,9 @@ and that hostile prompt / trace-name text shows as characters and never runs.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,8 @@ pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 import nbformat  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
+from jlab import assert_clean, run_notebook, widget  # noqa: E402
+
 
 NB_REL = "notebooks/01-quickstart.ipynb"
 HOSTILE_TRACE = "<script>window.__pwned=2</script>"
@@ -34,10 +34,6 @@ with ld.trace({HOSTILE_TRACE!r}):
 %llmdebug show
 '''.strip()
 PROBE_SRC = 'import sys, llmdebug\nprint(f"KERNEL_PREFIX={sys.prefix} LLMDEBUG={llmdebug.__file__}")'
-BAD_TEXTS = ("Loading widget", "Error displaying widget", "Failed to load model class",
-             "Error loading script", "Javascript Error")
-TIMEOUT_S = float(os.environ.get("LLMDEBUG_BROWSER_TIMEOUT_S", "120"))  # as in conftest.py
-MS = int(TIMEOUT_S * 1000)
 
 
 def _prepare_notebook(path: Path) -> dict[str, int]:
@@ -61,99 +57,17 @@ def _prepare_notebook(path: Path) -> dict[str, int]:
     return idx
 
 
-class _Run:
-    def __init__(self, page, ctx, console, page_errors, cells, lab, artifacts):
-        self.page, self.ctx, self.console, self.page_errors = page, ctx, console, page_errors
-        self.cells, self.lab, self.artifacts = cells, lab, artifacts
-
-    def code_cell(self, i: int):
-        return self.page.locator(".jp-Notebook .jp-CodeCell").nth(i)
-
-    def dump(self) -> None:
-        print("[browser console]\n" + "\n".join(self.console[-60:]))
-        print("[jupyter log]\n" + self.lab.log())
-
-    @contextlib.contextmanager
-    def shot(self, name: str):
-        """Screenshot <name>.png on success, <name>.FAILED.png + console + server log on failure."""
-        try:
-            yield
-            assert not self.page_errors, f"JavaScript page errors: {self.page_errors}"
-        except BaseException:
-            try:
-                self.page.screenshot(path=str(self.artifacts / f"{name}.FAILED.png"), full_page=True)
-            except Exception as e:
-                print(f"[failure screenshot not taken: {e}]")
-            self.dump()
-            raise
-        self.page.screenshot(path=str(self.artifacts / f"{name}.png"))
-
-
-def _dismiss_kernel_dialog(page, wait_ms: int = 1500) -> None:
-    dialog = page.locator(".jp-Dialog")
-    try:
-        dialog.wait_for(state="visible", timeout=wait_ms)
-    except Exception:
-        return
-    print("[note] accepting dialog: " + dialog.inner_text().replace("\n", " ")[:120])
-    page.locator(".jp-Dialog .jp-mod-accept").click()
-    dialog.wait_for(state="detached", timeout=10_000)
-
-
-def _run_all_cells(page, attempts: int = 3) -> None:
-    started = page.locator(".jp-InputArea-prompt", has_text=re.compile(r"\[(\*|\d+)\]"))
-    for attempt in range(attempts):
-        _dismiss_kernel_dialog(page, wait_ms=500)
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-        try:
-            expect(started.first).to_be_visible(timeout=15_000)
-            return
-        except AssertionError:
-            print(f"[note] Run All Cells attempt {attempt + 1} started no cell; retrying")
-    raise AssertionError("Run All Cells never started a cell")
-
-
 @pytest.fixture(scope="module")
 def run(browser, lab, lab_root, artifacts):
     """The quickstart notebook opened and executed through Run > Run All Cells."""
     cells = _prepare_notebook(lab_root / NB_REL)
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1100})
-    page = ctx.new_page()
-    console, page_errors = [], []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: (console.append(f"pageerror: {e}"), page_errors.append(str(e))))
-    r = _Run(page, ctx, console, page_errors, cells, lab, artifacts)
-    t0 = time.monotonic()
-    with r.shot("00-run-all"):
-        page.goto(f"{lab.base}/lab/tree/{NB_REL}?token={lab.token}", timeout=MS)
-        expect(page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(timeout=MS)
-        _dismiss_kernel_dialog(page)
-        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=MS)
-        _run_all_cells(page)
-        numbered = page.locator(".jp-CodeCell .jp-InputArea-prompt", has_text=re.compile(r"^\s*\[\d+\]"))
-        deadline = time.monotonic() + TIMEOUT_S
-        while numbered.count() < cells["n_code"]:  # fail at once on a JS error
-            assert not page_errors, f"JavaScript page errors while running: {page_errors}"
-            assert time.monotonic() < deadline, (
-                f"only {numbered.count()}/{cells['n_code']} cells ran: "
-                f"{page.locator('.jp-CodeCell .jp-InputArea-prompt').all_inner_texts()}")
-            page.wait_for_timeout(250)
-        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=MS)
-    print(f"[timing] notebook opened and executed in {time.monotonic() - t0:.1f}s")
-    yield r
-    ctx.close()
+    with run_notebook(browser, lab, artifacts, NB_REL, cells) as r:
+        yield r
 
 
 def test_notebook_runs_clean_in_this_venv(run):
-    page = run.page
     with run.shot("01-clean"):
-        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-        assert errors.count() == 0, "stderr/traceback output:\n" + "\n".join(errors.all_inner_texts())
-        body = page.locator(".jp-NotebookPanel").inner_text()
-        for bad in BAD_TEXTS:
-            assert bad not in body, f"{bad!r} in notebook:\n{body[:3000]}"
-        assert not run.page_errors, run.page_errors
+        assert_clean(run)
         # the kernel is this venv's python, and llmdebug imports in it
         probe = run.code_cell(run.cells["probe"]).locator(".jp-OutputArea-output")
         expect(probe).to_contain_text(f"KERNEL_PREFIX={sys.prefix} ", timeout=10_000)
@@ -213,19 +127,9 @@ def test_hostile_prompt_and_trace_name_show_as_text(run):
         assert page.evaluate("typeof window.__pwned") == "undefined"
 
 
-def _widget(run, key: str):
-    cell = run.code_cell(run.cells[key])
-    cell.evaluate("e => e.scrollIntoView({block: 'start'})")
-    widget = cell.locator(".jp-OutputArea-output .llmdebug-tt")
-    expect(widget).to_have_count(1)
-    expect(widget).to_have_attribute("data-painted", "1")
-    return widget
-
-
 def test_traces_browser_opens_a_trace_and_its_spans(run):
-    page = run.page
     with run.shot("04-traces-browser"):
-        w = _widget(run, "show_all")
+        w = widget(run, run.cells["show_all"])
         table = w.locator(".ldt-traces .ldt-trace-row")
         # quickstart, weather agent, the flaky call, the failed call (the cell runs before the hostile one)
         assert table.count() == 4, table.all_inner_texts()
@@ -252,7 +156,7 @@ def test_traces_browser_opens_a_trace_and_its_spans(run):
 def test_last_call_selected_keyboard_and_search(run):
     page = run.page
     with run.shot("05-last-call"):
-        w = _widget(run, "show_last")
+        w = widget(run, run.cells["show_last"])
         # ld.show(ld.last()): the failed call, selected, its error and attempts in the detail pane
         expect(w.locator(".ldt-span.ldt-selected")).to_contain_text("BadRequestError")
         detail = w.locator(".ldt-detail")
@@ -260,12 +164,13 @@ def test_last_call_selected_keyboard_and_search(run):
         expect(detail.locator(".ldt-msg-user")).to_contain_text("bad request")
         expect(detail).to_contain_text("HTTP attempts (1)")
     with run.shot("06-keyboard-search"):
-        w = _widget(run, "show_all")
+        w = widget(run, run.cells["show_all"])
         w.locator(".ldt-filters select").first.select_option("")
         w.locator(".ldt-trace-row", has_text="quickstart").click()
         expect(w.locator(".ldt-title")).to_have_text("quickstart", timeout=30_000)
         rows = w.locator(".ldt-span")
         expect(rows).to_have_count(3)
+        expect(rows.first).to_contain_text("quickstart")
         rows.first.click()
         tree = w.locator(".ldt-tree")
         expect(tree).to_be_focused()
@@ -289,3 +194,25 @@ def test_last_call_selected_keyboard_and_search(run):
         expect(rows.nth(0)).to_have_class(re.compile("ldt-context"))
         search.fill("")
         expect(rows).to_have_count(3)
+
+
+def test_widget_follows_the_dark_theme(run):
+    page = run.page
+
+    def background() -> tuple[int, ...]:
+        css = widget(run, run.cells["show_all"]).evaluate("e => getComputedStyle(e).backgroundColor")
+        return tuple(int(x) for x in re.findall(r"\d+", css)[:3])
+
+    light = background()
+    with run.shot("07-dark-theme"):
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^JupyterLab Dark$")).click()
+        expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
+        page.wait_for_timeout(500)
+        dark = background()
+        assert sum(light) > 600 and sum(dark) < 200, (light, dark)
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^JupyterLab Light$")).click()
+    expect(page.locator("body[data-jp-theme-light='true']")).to_have_count(1, timeout=30_000)

@@ -1,0 +1,89 @@
+"""notebooks/02-debug-an-agent.ipynb in a real JupyterLab + headless Chromium, run like a
+user, then investigated the way the notebook tells: open the agent's trace, click the
+failed call, the retrieval step and the tool round trip."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)", allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+
+import nbformat  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
+
+from jlab import assert_clean, run_notebook, widget  # noqa: E402
+
+NB_REL = "notebooks/02-debug-an-agent.ipynb"
+
+
+def _cells(path: Path) -> dict:
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    return {
+        "n_code": len(code),
+        "run": next(i for i, c in enumerate(code) if 'with ld.trace("refund agent"' in c.source),
+        "show_trace": next(i for i, c in enumerate(code) if c.source.strip() == "ld.show(TRACE)"),
+        "show_bad": next(i for i, c in enumerate(code) if c.source.strip() == "ld.show(bad)"),
+    }
+
+
+@pytest.fixture(scope="module")
+def run(browser, lab, lab_root, artifacts):
+    with run_notebook(browser, lab, artifacts, NB_REL, _cells(lab_root / NB_REL)) as r:
+        yield r
+
+
+def test_agent_notebook_runs_clean_and_summarises_the_run(run):
+    with run.shot("agent-01-clean"):
+        assert_clean(run)
+        summary = run.code_cell(run.cells["run"]).locator("details.llmdebug-summary > summary")
+        expect(summary).to_contain_text("1 error")
+        expect(summary).to_contain_text("2 retries")
+
+
+def test_investigate_the_agent_trace_by_clicking(run):
+    with run.shot("agent-02-trace"):
+        w = widget(run, run.cells["show_trace"])
+        expect(w.locator(".ldt-title")).to_have_text("refund agent")
+        rows = w.locator(".ldt-span")
+        # the root holds a failure, the flaky call shows its retries, the failed call is red
+        expect(rows.first.locator(".ldt-err-below")).to_have_count(1)
+        expect(w.locator(".ldt-span.ldt-retried .ldt-retry")).to_have_text("↻2")
+        failed = w.locator(".ldt-span.ldt-bad")
+        expect(failed).to_have_count(1)
+        failed.click()
+        detail = w.locator(".ldt-detail")
+        expect(detail.locator(".ldt-error-box")).to_contain_text("BadRequestError (HTTP 400)", timeout=30_000)
+        expect(detail.locator(".ldt-kv", has_text="temperature")).to_contain_text("5")
+    with run.shot("agent-03-retrieval"):
+        w.locator(".ldt-span", has_text="retrieve faq").click()
+        expect(detail.locator(".ldt-section", has_text="Input")).to_contain_text("Can I get a refund", timeout=30_000)
+        expect(detail.locator(".ldt-section", has_text="Output")).to_contain_text("Return shipping")
+    with run.shot("agent-04-tool-round-trip"):
+        llm_rows = w.locator(".ldt-span", has=w.page.locator(".ldt-kind-llm"))
+        # the follow-up call is the one whose prompt carries the tool's result
+        for k in range(llm_rows.count()):
+            llm_rows.nth(k).click()
+            expect(detail.locator(".ldt-detail-title")).to_have_count(1, timeout=30_000)
+            expect(w.locator(".ldt-span.ldt-selected")).to_have_count(1)
+            run.page.wait_for_timeout(200)
+            if detail.locator(".ldt-msg-tool").count():
+                break
+        tool_msg = detail.locator(".ldt-msg-tool")
+        expect(tool_msg).to_have_count(1)
+        expect(tool_msg).to_contain_text("rain jacket")
+        expect(detail.locator(".ldt-msg-assistant .ldt-toolcall-name").first).to_contain_text("lookup_order")
+        tool_msg.scroll_into_view_if_needed()
+
+
+def test_show_of_a_call_opens_with_that_call_selected(run):
+    with run.shot("agent-05-show-bad"):
+        w = widget(run, run.cells["show_bad"])
+        expect(w.locator(".ldt-span.ldt-selected")).to_have_class(re.compile("ldt-bad"))
+        expect(w.locator(".ldt-detail .ldt-error-box")).to_contain_text("BadRequestError")
