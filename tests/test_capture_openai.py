@@ -169,6 +169,8 @@ def test_retried_429_then_success_counts_rate_limits(ld_on, openai_client, fake_
     assert r.choices[0].message.content
     assert c.status == "ok" and c.retries == 2 and c.rate_limit_hits == 2
     assert [e["status"] for e in c.events] == [429, 429, 200]
+    # the delay the server asked for, as the SDK reads it (retry-after-ms wins over retry-after)
+    assert c.events[0]["retry-after-ms"] == "1" and "retry-after-ms" not in c.events[2]
     m = ld.metrics(by="model")
     assert m.loc["gpt-4o-mini-flaky-2", "rate_limit_hits"] == 2
     assert m.loc["gpt-4o-mini-flaky-2", "retries"] == 2

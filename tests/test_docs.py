@@ -39,3 +39,16 @@ def test_example_script_runs(tmp_path):
                          text=True, env=env, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "deterministic reply" in out.stdout and "gpt-4o-mini" in out.stdout
+
+
+def test_committed_notebooks_have_no_outputs():
+    import nbformat
+
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) >= 2
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: outputs not stripped"

@@ -331,7 +331,7 @@ def _sdk_dict(obj: Any) -> Any:
     return obj if isinstance(obj, dict) else None
 
 
-_EVENT_HEADERS = frozenset({"retry-after", "x-request-id", "request-id", "x-ratelimit-remaining-requests"})
+_EVENT_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-request-id", "request-id", "x-ratelimit-remaining-requests"})
 
 _USAGE_FLAVOR = {
     "openai-chat": "openai-chat",

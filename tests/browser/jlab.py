@@ -77,7 +77,9 @@ def _run_all_cells(page, attempts: int = 3) -> None:
 def run_notebook(browser, lab, artifacts, nb_rel: str, cells: dict):
     """Open ``nb_rel`` in JupyterLab, run every cell from the Run menu, wait until all
     ``cells["n_code"]`` prompts are numbered; yields a :class:`_Run`."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1100})
+    # clipboard permissions: the widgets' copy buttons are checked by reading it back
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1100},
+                              permissions=["clipboard-read", "clipboard-write"])
     page = ctx.new_page()
     console, page_errors = [], []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))

@@ -163,6 +163,10 @@ def test_last_call_selected_keyboard_and_search(run):
         expect(detail.locator(".ldt-error-box")).to_contain_text("BadRequestError (HTTP 400)")
         expect(detail.locator(".ldt-msg-user")).to_contain_text("bad request")
         expect(detail).to_contain_text("HTTP attempts (1)")
+        # the copy buttons put the conversation and the output on the clipboard
+        detail.locator("button", has_text="Copy prompt").click()
+        expect(detail.locator("button", has_text="Copied")).to_have_count(1)
+        assert page.evaluate("navigator.clipboard.readText()") == "[user]\nbad request"
     with run.shot("06-keyboard-search"):
         w = widget(run, run.cells["show_all"])
         w.locator(".ldt-filters select").first.select_option("")
@@ -180,6 +184,10 @@ def test_last_call_selected_keyboard_and_search(run):
         page.keyboard.press("ArrowDown")
         expect(w.locator(".ldt-detail .ldt-msg-user")).to_contain_text("Count to five.", timeout=30_000)
         expect(w.locator(".ldt-detail")).to_contain_text("first token")  # a stream has a TTFT
+        w.locator(".ldt-detail button", has_text="Copy output").click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied and copied == w.locator(".ldt-detail .ldt-output").inner_text()
+        tree.focus()  # the button took the focus
         page.keyboard.press("ArrowLeft")  # to the parent
         expect(rows.nth(0)).to_have_class(re.compile("ldt-selected"))
         page.keyboard.press("Enter")  # collapse it
