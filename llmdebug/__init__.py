@@ -13,6 +13,7 @@ from .query import calls, feedback, get, last, metrics, search, spans, traces
 from .pricing import register_price
 from .session import flush, init
 from .spans import Span, span, trace, traced
+from .replay import ReplayError, edit, replay, replay_all
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,10 @@ __all__ = [
     "get",
     "feedback",
     "show",
+    "replay",
+    "replay_all",
+    "edit",
+    "ReplayError",
     "register_price",
     "Span",
     "__version__",

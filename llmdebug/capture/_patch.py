@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .._guard import report
+from ..replay import replaying
 from ..spans import Span, emit, start_span
 
 # The LLM call in flight in this context: HTTP attempts attach to it, and an SDK call
@@ -78,6 +79,10 @@ def begin(endpoint: Endpoint, client: Any, kwargs: dict) -> Call | None:
         model = kwargs.get("model")
         s.request_model = model if isinstance(model, str) else None
         s.stream = bool(kwargs.get("stream"))
+        replay = replaying.get()
+        if replay is not None:  # ld.replay() is running this call
+            s.replay_of = replay[0]
+            replay[1].append(s)
         return Call(s, endpoint, client, kwargs)
     except Exception:
         report("opening an LLM span")

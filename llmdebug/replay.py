@@ -1,0 +1,384 @@
+"""Replay a captured LLM call: rebuild its request, apply edits, run it through the same SDK.
+
+The replayed call goes through the normal capture path, so it is stored like any other
+call, with ``replay_of`` pointing at the original. Credentials and the base URL come
+from the environment (``OPENAI_API_KEY``/``OPENAI_BASE_URL``, ``ANTHROPIC_API_KEY``/
+``ANTHROPIC_BASE_URL``, litellm's own variables) or from an explicit ``client=``; the
+stored request never holds a key.
+
+Example::
+
+    bad = ld.calls(status="error").iloc[-1]
+    fixed = ld.replay(bad, system="Answer in JSON.", temperature=0)
+    ld.replay(bad, messages=ld.edit.message(-1, "Try this instead"), model="gpt-4o")
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import os
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from . import query, session
+from .spans import Span
+from .wire import ENDPOINT_FLAVORS, messages_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["replay", "replay_all", "edit", "Edit", "ReplayError", "build_request"]
+
+# (original span id, list collecting the spans capture opens): read by capture/_patch.py.
+replaying: ContextVar[tuple[str, list] | None] = ContextVar("llmdebug_replaying", default=None)
+
+_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+_METHODS = {
+    ("openai", "chat.completions"): ("chat", "completions", "create"),
+    ("openai", "responses"): ("responses", "create"),
+    ("openai", "embeddings"): ("embeddings", "create"),
+    ("openai", "completions"): ("completions", "create"),
+    ("openai", "images.generate"): ("images", "generate"),
+    ("anthropic", "messages"): ("messages", "create"),
+}
+_CONVERSATIONAL = {"openai-chat", "openai-responses", "anthropic", None}
+
+
+class ReplayError(Exception):
+    """This call cannot be replayed as asked; the message says what to do instead."""
+
+
+# -- edits --------------------------------------------------------------------------
+class Edit:
+    """A change to a call's conversation: a function from the old messages to new ones.
+
+    The messages are the call's ``Span.messages``: the system prompt first (as a
+    ``{"role": "system"}`` message, whatever the provider), then the conversation in the
+    provider's own shapes. Edits combine with ``+``.
+    """
+
+    def __init__(self, fn: Callable[[list], list], label: str):
+        self.fn = fn
+        self.label = label
+
+    def __call__(self, messages: list) -> list:
+        return self.fn(copy.deepcopy(list(messages)))
+
+    def __add__(self, other: Callable[[list], list]) -> "Edit":
+        return Edit(lambda m: other(self(m)), f"{self.label} + {getattr(other, 'label', repr(other))}")
+
+    def __repr__(self) -> str:
+        return f"<Edit {self.label}>"
+
+
+def _index(messages: list, i: int) -> int:
+    if not -len(messages) <= i < len(messages):
+        raise ReplayError(f"message {i} does not exist: this call has {len(messages)} messages "
+                          "(the system prompt, if any, is message 0)")
+    return i % len(messages)
+
+
+class _Edits:
+    """Ready-made edits: ``ld.edit.system(...)``, ``.message(i, ...)``, ``.append(...)``,
+    ``.remove(i)``, ``.replace(old, new)``."""
+
+    @staticmethod
+    def system(text: str) -> Edit:
+        """Replace the system prompt (or add one)."""
+        def fn(m: list) -> list:
+            rest = [x for x in m if not (isinstance(x, dict) and x.get("role") in ("system", "developer"))]
+            return [{"role": "system", "content": text}] + rest
+        return Edit(fn, f"system={text[:30]!r}")
+
+    @staticmethod
+    def message(index: int, content: Any = None, *, role: str | None = None) -> Edit:
+        """Replace the content and/or the role of message ``index`` (negative counts from the end)."""
+        def fn(m: list) -> list:
+            i = _index(m, index)
+            msg = dict(m[i]) if isinstance(m[i], dict) else {"role": "user", "content": m[i]}
+            if content is not None:
+                msg["content"] = content
+            if role is not None:
+                msg["role"] = role
+            m[i] = msg
+            return m
+        return Edit(fn, f"message[{index}]")
+
+    @staticmethod
+    def append(role: str, content: Any) -> Edit:
+        """Add a message at the end."""
+        return Edit(lambda m: m + [{"role": role, "content": content}], f"append {role}")
+
+    @staticmethod
+    def insert(index: int, role: str, content: Any) -> Edit:
+        """Insert a message before message ``index``."""
+        def fn(m: list) -> list:
+            m.insert(index, {"role": role, "content": content})
+            return m
+        return Edit(fn, f"insert {role} at {index}")
+
+    @staticmethod
+    def remove(index: int) -> Edit:
+        """Drop message ``index``."""
+        def fn(m: list) -> list:
+            del m[_index(m, index)]
+            return m
+        return Edit(fn, f"remove[{index}]")
+
+    @staticmethod
+    def replace(old: str, new: str) -> Edit:
+        """Replace text in every message (string contents and text parts)."""
+        def sub(content: Any) -> Any:
+            if isinstance(content, str):
+                return content.replace(old, new)
+            if isinstance(content, list):
+                return [dict(p, text=p["text"].replace(old, new)) if isinstance(p, dict) and isinstance(p.get("text"), str)
+                        else sub(p) if isinstance(p, str) else p for p in content]
+            return content
+
+        return Edit(lambda m: [dict(x, content=sub(x.get("content"))) if isinstance(x, dict) else sub(x) for x in m],
+                    f"replace {old[:20]!r}")
+
+
+edit = _Edits()
+
+
+# -- rebuilding the request ---------------------------------------------------------
+def _load(span: Any) -> Span:
+    if isinstance(span, Span) and span.request is not None:
+        return span
+    if hasattr(span, "get") and not isinstance(span, (str, dict)) and span.get("id") is not None:
+        span = span.get("id")  # a calls() row
+    return query.get(span)
+
+
+def _flavor(s: Span) -> str | None:
+    return None if s.provider == "litellm" else ENDPOINT_FLAVORS.get(s.endpoint or "")
+
+
+def _request_of(s: Span) -> dict:
+    if s.kind != "llm":
+        raise ReplayError(f"span {s.id[:12]} ({s.kind} {s.name!r}) is not an LLM call: only LLM calls can be replayed")
+    req = s.request
+    if isinstance(req, (bytes, str)):
+        try:
+            req = json.loads(req)
+        except ValueError:
+            req = None
+    if not isinstance(req, dict):
+        raise ReplayError(f"call {s.id[:12]} has no stored JSON request to rebuild")
+    # litellm's kwargs were stored with credentials replaced: let litellm read them again.
+    return {k: v for k, v in copy.deepcopy(req).items() if v != "REDACTED"}
+
+
+def _write_messages(flavor: str | None, req: dict, conv: list) -> None:
+    """Put an edited conversation (system first, as ``messages_of`` gives it) back into
+    the provider's request shape."""
+    system = [m for m in conv if isinstance(m, dict) and m.get("role") == "system"]
+    rest = [m for m in conv if not (isinstance(m, dict) and m.get("role") == "system")]
+    sys_content = system[0].get("content") if system else None
+    if flavor == "anthropic" or (flavor is None and "system" in req):
+        req.pop("system", None)
+        if sys_content:
+            req["system"] = sys_content
+        req["messages"] = rest
+    elif flavor == "openai-responses":
+        req.pop("instructions", None)
+        if sys_content:
+            req["instructions"] = sys_content
+        req["input"] = rest
+    elif flavor in ("openai-chat", None):
+        req["messages"] = system[:1] + rest
+    else:
+        raise ReplayError(f"messages cannot be edited for a {flavor} call; pass the new input as a parameter")
+
+
+# Parameter names that differ between APIs: the user says max_tokens everywhere.
+_ALIASES = {"openai-responses": {"max_tokens": "max_output_tokens"}}
+
+
+def build_request(span: Any, *, messages: Any = None, system: str | None = None, model: str | None = None,
+                  **params: Any) -> tuple[Span, dict]:
+    """The original call and the request a replay would send (provider-native kwargs).
+
+    ``messages`` is a new conversation (system prompt first, as in ``Span.messages``) or
+    a function/:class:`Edit` mapping the old one to a new one. ``params`` set request
+    parameters (``None`` removes one); ``max_tokens`` works for every API.
+    """
+    s = _load(span)
+    req = _request_of(s)
+    flavor = _flavor(s)
+    if messages is not None or system is not None:
+        if flavor not in _CONVERSATIONAL:
+            raise ReplayError(f"a {s.endpoint} call has no conversation to edit; pass its input as a parameter")
+        conv = list(messages_of(flavor, req) or [])
+        if callable(messages):
+            conv = messages(copy.deepcopy(conv))
+            if not isinstance(conv, list):
+                raise ReplayError(f"the messages function returned {type(conv).__name__}, not a list of messages")
+        elif messages is not None:
+            conv = list(messages)
+        if system is not None:
+            conv = edit.system(system)(conv)
+        _write_messages(flavor, req, conv)
+    if model is not None:
+        req["model"] = model
+    aliases = _ALIASES.get(flavor or "", {})
+    for key, value in params.items():
+        key = aliases.get(key, key)
+        if key == "max_tokens" and "max_completion_tokens" in req:
+            key = "max_completion_tokens"
+        if value is None:
+            req.pop(key, None)
+        else:
+            req[key] = value
+    if not req.get("stream"):
+        req.pop("stream_options", None)
+    return s, req
+
+
+# -- running it ---------------------------------------------------------------------
+def _client_for(s: Span, client: Any) -> Any:
+    if client is not None:
+        if type(client).__name__.startswith("Async"):
+            raise ReplayError("replay runs synchronously: pass a sync client (openai.OpenAI, anthropic.Anthropic)")
+        return client
+    provider = s.provider
+    if provider not in _KEY_ENV:
+        raise ReplayError(f"cannot build a {provider} client from the environment: pass client=...")
+    env = _KEY_ENV[provider]
+    if not os.environ.get(env):
+        base = "OPENAI_BASE_URL" if provider == "openai" else "ANTHROPIC_BASE_URL"
+        raise ReplayError(f"{env} is not set: set it (and {base} for another server), "
+                          f"or pass client= to replay this {provider} call")
+    if provider == "openai":
+        import openai
+
+        return openai.OpenAI()
+    import anthropic
+
+    return anthropic.Anthropic()
+
+
+def _method(s: Span, client: Any) -> Callable:
+    if s.provider == "litellm":
+        import litellm
+
+        return litellm.embedding if s.endpoint == "embedding" else litellm.completion
+    path = _METHODS.get(("anthropic" if s.provider == "anthropic" else "openai", s.endpoint or ""))
+    if path is None:
+        raise ReplayError(f"replay of {s.provider} {s.endpoint} calls is not supported")
+    target = _client_for(s, client)
+    for attr in path:
+        target = getattr(target, attr)
+    return target
+
+
+def _kwargs_for(fn: Callable, req: dict) -> dict:
+    """Body keys the SDK method has no parameter for travel in ``extra_body``."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return req
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return req
+    known = {k: v for k, v in req.items() if k in params}
+    extra = {k: v for k, v in req.items() if k not in params}
+    if extra and "extra_body" in params:
+        known["extra_body"] = extra
+    return known
+
+
+def _ensure_captured(provider: str) -> None:
+    from . import capture
+
+    session.get_store()
+    if not session.enabled:
+        raise ReplayError("capturing is off (%llmdebug off): turn it on so the replay is recorded")
+    wanted = "litellm" if provider == "litellm" else ("anthropic" if provider == "anthropic" else "openai")
+    if wanted not in capture.instrumented():
+        capture.instrument(wanted)
+
+
+def replay(span: Any, *, messages: Any = None, system: str | None = None, model: str | None = None,
+           client: Any = None, **params: Any) -> Span:
+    """Run a captured call again, edited, through the same SDK; returns the new call.
+
+    ``span`` is a Span, an id (or prefix) or a ``calls()`` row. The new call is captured
+    like any other, with ``replay_of`` set to the original's id. A replay that fails
+    (an API error) is returned as a span with ``status == "error"``, not raised;
+    :class:`ReplayError` means the replay could not be made at all.
+    """
+    s, req = build_request(span, messages=messages, system=system, model=model, **params)
+    fn = _method(s, client)
+    _ensure_captured(s.provider or "")
+    collected: list[Span] = []
+    token = replaying.set((s.id, collected))
+    try:
+        try:
+            result = fn(**_kwargs_for(fn, req))
+            if req.get("stream"):
+                for _ in result:  # the span closes when the stream ends
+                    pass
+        except Exception:  # an API error: recorded on the new span, returned below
+            if not collected:
+                raise
+    finally:
+        replaying.reset(token)
+    query.flush()
+    if not collected:
+        raise ReplayError("the replayed call was not captured: is this SDK instrumented (ld.instrument())?")
+    return query.get(collected[0].id)
+
+
+def _calls_of(selection: Any) -> list[str]:
+    if isinstance(selection, dict):
+        return list(query.calls(**selection)["id"])
+    if hasattr(selection, "columns") and "id" in selection.columns:  # a DataFrame
+        return [str(i) for i in selection["id"]]
+    if isinstance(selection, (str, Span)) or hasattr(selection, "get"):
+        return [_load(selection).id]
+    if isinstance(selection, Iterable):
+        return [_load(x).id for x in selection]
+    raise TypeError(f"replay_all takes a DataFrame of calls, a list of calls or a dict of filters, not {type(selection).__name__}")
+
+
+_BEFORE_AFTER = ("status", "model", "output_text", "error_type", "input_tokens", "output_tokens", "cost_usd", "latency_ms")
+
+
+def replay_all(calls: Any, *, messages: Any = None, system: str | None = None, model: str | None = None,
+               client: Any = None, **params: Any) -> "pd.DataFrame":
+    """Replay a set of calls with one edit; a before/after table, one row per call.
+
+    ``calls`` is a DataFrame (e.g. ``ld.calls(status="error", trace_id=t)``), a list of
+    calls or a dict of filters. Calls are run one after another. A call that cannot be
+    replayed (a user span, a missing key) gets its reason in ``replay_error``.
+
+    Example::
+
+        ld.replay_all({"status": "error", "since": "1h"}, system="Reply in JSON.")
+    """
+    import pandas as pd
+
+    rows = []
+    for cid in _calls_of(calls):
+        before = query.get(cid)
+        row: dict[str, Any] = {"original_id": before.id, "replay_id": None, "replay_error": None}
+        for f in _BEFORE_AFTER:
+            row[f"{f}_before"] = getattr(before, f)
+        try:
+            after = replay(before, messages=messages, system=system, model=model, client=client, **params)
+            row["replay_id"] = after.id
+            for f in _BEFORE_AFTER:
+                row[f"{f}_after"] = getattr(after, f)
+        except ReplayError as e:
+            row["replay_error"] = str(e)
+        rows.append(row)
+    cols = ["original_id", "replay_id"] + [f"{f}_{w}" for f in _BEFORE_AFTER for w in ("before", "after")] + ["replay_error"]
+    df = pd.DataFrame.from_records(rows, columns=cols)
+    for c in ("input_tokens_before", "input_tokens_after", "output_tokens_before", "output_tokens_after"):
+        df[c] = df[c].astype("Int64")
+    df["fixed"] = (df["status_before"] == "error") & (df["status_after"] == "ok")
+    return df
