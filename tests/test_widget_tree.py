@@ -222,6 +222,10 @@ def test_five_thousand_spans_sync_compact_summaries(ld_on):
     assert "pad" not in json.dumps(w.rows)
     w.selected = 5000
     assert '"pad"' in w.detail["input"]
+    # the fallback a saved notebook keeps is the first 300 spans, and says so
+    data, _ = w._repr_mimebundle_()
+    assert "first 300 of 5,001 spans" in data["text/plain"] and data["text/plain"].count("\n") == 300
+    assert len(data["text/html"]) < 60_000
 
 
 def test_chat_messages_normalise_every_provider_shape():

@@ -33,6 +33,7 @@ _SQL_COLS = ["id", "parent_id", "name", "kind", "model", "status", "started_at",
 TRACE_FIELDS = ["trace_id", "name", "started_at", "duration_ms", "spans", "calls", "input_tokens",
                 "output_tokens", "cost_usd", "errors", "retries", "status"]
 BROWSER_LIMIT = 200
+FALLBACK_SPANS = 300
 
 
 def _round(v: Any, digits: int) -> Any:
@@ -62,15 +63,22 @@ class TraceTree(anywidget.AnyWidget):
     filters = t.Dict().tag(sync=True)
     traces = t.List().tag(sync=True)  # newest first, TRACE_FIELDS
     message = t.Unicode("").tag(sync=True)
+    # "Replay…" / "Compare with…" in the detail pane: {"kind": "replay", "index": i} or
+    # {"kind": "compare", "a": i, "b": j}; the widget they open appears under the tree
+    action = t.Dict().tag(sync=True)
 
     def __init__(self, trace_id: str | None = None, *, select: str | None = None, browser: bool = False):
         super().__init__()
+        self.opened = None  # the last widget opened from the detail pane
         self._ids: list[str] = []
         self._rows_plain: list[dict] = []
         self.observe(self._on_trace_id, "trace_id")
         self.observe(self._on_selected, "selected")
         self.observe(self._on_query, "query")
         self.observe(self._on_browser, ["browser", "filters"])
+        self.observe(self._on_action, "action")
+        self._box = None
+        self._out = None
         if browser:
             self.browser = True
         if trace_id:
@@ -101,8 +109,9 @@ class TraceTree(anywidget.AnyWidget):
                          "ORDER BY started_at, id", [trace_id])
         recs = [dict(zip(_SQL_COLS, r)) for r in raw]
         ordered = _depth_first(recs)
-        t0 = min((from_iso(r["started_at"]) or 0.0 for r in ordered), default=0.0)
-        t1 = max((from_iso(r["ended_at"]) or from_iso(r["started_at"]) or 0.0 for r in ordered), default=t0)
+        starts = [from_iso(r["started_at"]) or 0.0 for r in ordered]
+        t0 = min(starts, default=0.0)
+        t1 = max((from_iso(r["ended_at"]) or st for r, st in zip(ordered, starts)), default=t0)
         index = {r["id"]: i for i, r in enumerate(ordered)}
         strings: dict[str, int] = {}
 
@@ -112,8 +121,8 @@ class TraceTree(anywidget.AnyWidget):
             return strings.setdefault(str(v), len(strings))
 
         rows = []
-        for r in ordered:
-            start = (from_iso(r["started_at"]) or t0) - t0
+        for r, st in zip(ordered, starts):
+            start = st - t0
             rows.append([
                 index.get(r["parent_id"], -1), intern(r["name"]), intern(r["kind"]), intern(r["model"]),
                 intern(r["status"]), _round(start * 1000.0, 1), _round(r["latency_ms"], 1), r["input_tokens"],
@@ -186,6 +195,44 @@ class TraceTree(anywidget.AnyWidget):
             report("listing traces")
             self.message = f"could not list traces: {type(e).__name__}: {e}"
 
+    @property
+    def actions(self):
+        """The output area under the tree where Replay… and Compare with… open their widgets."""
+        if self._out is None:
+            import ipywidgets
+
+            self._out = ipywidgets.Output()
+        return self._out
+
+    def _on_action(self, change: dict) -> None:
+        a = change["new"] or {}
+        out = self.actions
+        try:
+            if a.get("kind") == "replay":
+                from .playground import Playground
+
+                opened = Playground(self._ids[int(a["index"])])
+            elif a.get("kind") == "compare":
+                from .diff_view import diff
+
+                opened = diff(self._ids[int(a["a"])], self._ids[int(a["b"])])
+            else:
+                return
+        except Exception as e:  # e.g. a span that cannot be replayed: say so in place
+            from ..replay import ReplayError
+
+            if not isinstance(e, (ReplayError, KeyError, IndexError)):
+                report("opening a widget from the trace tree")
+            self.message = f"{type(e).__name__}: {e}"
+            return
+        from IPython.display import display
+
+        self.message = ""
+        out.clear_output()
+        with out:  # inside a comm message: the Output widget routes the display to itself
+            display(opened)
+        self.opened = opened
+
     # -- Python-side views ----------------------------------------------------------
     def span_rows(self) -> list[dict]:
         """The synced rows decoded back into dicts (what the browser draws)."""
@@ -200,7 +247,11 @@ class TraceTree(anywidget.AnyWidget):
     def _fallback(self) -> TraceText | None:
         if not self._rows_plain:
             return None
-        return TraceText(self._rows_plain, f"trace {self.trace_id[:12]} · {self.title}")
+        rows, title = self._rows_plain, f"trace {self.trace_id[:12]} · {self.title}"
+        if len(rows) > FALLBACK_SPANS:  # a saved notebook keeps this text: the first spans are enough
+            title += f" · first {FALLBACK_SPANS:,} of {len(rows):,} spans"
+            rows = rows[:FALLBACK_SPANS]
+        return TraceText(rows, title)
 
     def __repr__(self) -> str:
         fb = self._fallback()
@@ -217,6 +268,14 @@ class TraceTree(anywidget.AnyWidget):
         out = super()._repr_mimebundle_(**kwargs)
         data, meta = out if isinstance(out, tuple) else (out or {}, {})
         data = dict(data)
+        view = data.get("application/vnd.jupyter.widget-view+json")
+        if view:
+            # The tree with its action area under it, as one output.
+            import ipywidgets
+
+            if self._box is None:
+                self._box = ipywidgets.VBox([self, self.actions])
+            data["application/vnd.jupyter.widget-view+json"] = dict(view, model_id=self._box.model_id)
         fb = self._fallback()
         data["text/plain"] = repr(self)
         data["text/html"] = fb._repr_html_() if fb is not None else f"<pre>{html.escape(repr(self))}</pre>"
