@@ -14,6 +14,7 @@ from .pricing import register_price
 from .session import flush, init
 from .spans import Span, span, trace, traced
 from .replay import ReplayError, edit, replay, replay_all
+from . import diff as _diff_module  # noqa: F401  (loaded now so that ld.diff stays the function below)
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,8 @@ __all__ = [
     "get",
     "feedback",
     "show",
+    "diff",
+    "playground",
     "replay",
     "replay_all",
     "edit",
@@ -57,6 +60,27 @@ def show(x=None):
     from .widgets.trace_tree import show as _show  # anywidget and IPython load on first use
 
     return _show(x)
+
+
+def diff(a, b):
+    """A side-by-side / unified diff widget of two calls (Span, id, id prefix or calls() row):
+    system prompt, messages, tools, parameters, output, and token/cost/latency deltas.
+
+    Example::
+
+        ld.diff(original, ld.replay(original, system="Be brief."))
+    """
+    from .widgets.diff_view import diff as _diff
+
+    return _diff(a, b)
+
+
+def playground(span):
+    """Edit a captured call's messages, model and parameters, run it again without
+    blocking the notebook, and diff any two attempts."""
+    from .widgets.playground import playground as _playground
+
+    return _playground(span)
 
 
 def load_ipython_extension(ipython):

@@ -95,7 +95,7 @@ function message(m) {
   return card;
 }
 
-function renderDetail(d) {
+function renderDetail(d, act) {
   const pane = h("div", "ldt-detail-body");
   if (d.load_error) {
     pane.append(h("div", "ldt-error-box", d.load_error));
@@ -110,6 +110,17 @@ function renderDetail(d) {
     d.rate_limit_hits ? h("span", "ldt-badge ldt-retry", `${d.rate_limit_hits} rate-limited`) : null,
     d.replay_of ? h("span", "ldt-badge", `replay of ${d.replay_of.slice(0, 12)}`) : null);
   pane.append(h("div", "ldt-detail-title", d.name), badges);
+  if (d.kind === "llm" && act) {
+    const replay = h("button", "ldt-btn ldt-act", "Replay…");
+    replay.type = "button";
+    replay.title = "open a playground: edit this call's prompt, model or parameters and run it again";
+    replay.addEventListener("click", () => act.replay(d.index));
+    const compare = h("button", "ldt-btn ldt-act", "Compare with…");
+    compare.type = "button";
+    compare.title = "then click another LLM call in the tree to see the diff";
+    compare.addEventListener("click", () => act.compare(d.index));
+    pane.append(h("div", "ldt-actions", replay, compare));
+  }
   if (d.status === "error") {
     pane.append(h("div", "ldt-error-box",
       h("strong", null, `${d.error_type || "Error"}${d.http_status ? ` (HTTP ${d.http_status})` : ""}`),
@@ -408,8 +419,26 @@ function render({ model, el }) {
       return;
     }
     if (d.index !== selected) return; // an answer for an older selection
-    detail.replaceChildren(renderDetail(d));
+    detail.replaceChildren(renderDetail(d, actions));
     detail.scrollTop = 0;
+  }
+
+  let pickFrom = -1;
+  const sendAction = (a) => { model.set("action", { ...a, n: Date.now() }); model.save_changes(); };
+  const actions = {
+    replay: (i) => sendAction({ kind: "replay", index: i }),
+    compare: (i) => {
+      pickFrom = i;
+      note.textContent = `Click another LLM call to compare with ${str(rows[i][F.name])} (Esc cancels).`;
+      note.style.display = "";
+      root.classList.add("ldt-picking");
+      tree.focus({ preventScroll: true });
+    },
+  };
+  function endPick() {
+    pickFrom = -1;
+    root.classList.remove("ldt-picking");
+    drawMessage();
   }
 
   function toggle(i) {
@@ -422,6 +451,16 @@ function render({ model, el }) {
     const row = ev.target.closest(".ldt-span");
     if (!row) return;
     const i = Number(row.dataset.index);
+    if (pickFrom >= 0 && !ev.target.dataset.toggle) {
+      if (i === pickFrom || str(rows[i][F.kind]) !== "llm") {
+        note.textContent = "Pick a different LLM call (Esc cancels).";
+        return;
+      }
+      const a = pickFrom;
+      endPick();
+      sendAction({ kind: "compare", a, b: i });
+      return;
+    }
     if (ev.target.dataset.toggle) toggle(i);
     else select(i, { scroll: false });
     tree.focus({ preventScroll: true });
@@ -447,6 +486,7 @@ function render({ model, el }) {
         break;
       case "Enter": case " ": if (selected >= 0) toggle(selected); break;
       case "/": search.focus(); break;
+      case "Escape": if (pickFrom >= 0) endPick(); else handled = false; break;
       default: handled = false;
     }
     if (handled) { ev.preventDefault(); ev.stopPropagation(); }

@@ -24,12 +24,18 @@ NB_REL = "notebooks/02-debug-an-agent.ipynb"
 
 
 def _cells(path: Path) -> dict:
-    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    nb = nbformat.read(path, as_version=4)
+    # keep the fake server running after Run All: the playground test replays through it
+    assert "server.stop()" in nb.cells[-1].source
+    nb.cells.pop()
+    nbformat.write(nb, path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
     return {
         "n_code": len(code),
         "run": next(i for i, c in enumerate(code) if 'with ld.trace("refund agent"' in c.source),
         "show_trace": next(i for i, c in enumerate(code) if c.source.strip() == "ld.show(TRACE)"),
         "show_bad": next(i for i, c in enumerate(code) if c.source.strip() == "ld.show(bad)"),
+        "traces": next(i for i, c in enumerate(code) if c.source.strip() == "ld.traces(limit=3)"),
     }
 
 
@@ -87,3 +93,42 @@ def test_show_of_a_call_opens_with_that_call_selected(run):
         w = widget(run, run.cells["show_bad"])
         expect(w.locator(".ldt-span.ldt-selected")).to_have_class(re.compile("ldt-bad"))
         expect(w.locator(".ldt-detail .ldt-error-box")).to_contain_text("BadRequestError")
+
+
+def test_replay_from_the_tree_in_a_playground_while_the_kernel_stays_free(run):
+    page = run.page
+    with run.shot("agent-06-playground-open"):
+        w = widget(run, run.cells["show_trace"])
+        w.locator(".ldt-span.ldt-bad").click()
+        detail = w.locator(".ldt-detail")
+        detail.locator("button", has_text="Replay…").click()
+        pg = run.code_cell(run.cells["show_trace"]).locator(".llmdebug-pg")
+        expect(pg).to_have_count(1, timeout=30_000)
+        texts = pg.locator(".ldp-text")
+        expect(texts).to_have_count(1)
+        expect(texts.first).to_have_value(re.compile("^One word, the intent of: Can I get a refund"))
+        pg.scroll_into_view_if_needed()
+    with run.shot("agent-07-playground-run"):
+        # fix the call: a valid temperature, a slow healthy model (so the run takes a while)
+        texts.first.fill("One word, the intent of: I want my money back")
+        params = pg.locator(".ldp-param input")
+        params.nth(0).fill("gpt-4o-mini-slow-3000")
+        params.nth(1).fill("0.2")
+        pg.locator("button.ldp-run").click()
+        expect(pg).to_have_attribute("data-running", "1", timeout=10_000)
+        # meanwhile the kernel runs a cell
+        cell = run.code_cell(run.cells["traces"])
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+Enter")
+        expect(pg).to_have_attribute("data-running", "1")  # still replaying...
+        expect(cell.locator(".jp-InputArea-prompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=10_000)
+        # ...and then the new answer, the history and the diff against the original
+        expect(pg).to_have_attribute("data-running", "0", timeout=60_000)
+        expect(pg.locator(".ldp-latest")).to_contain_text("attempt 1 · ok")
+        expect(pg.locator(".ldp-latest .ldp-output")).to_contain_text("money back")
+        expect(pg.locator(".ldp-hrow")).to_have_count(2)
+        diff = pg.locator(".ldp-diff")
+        expect(diff).to_contain_text("gpt-4o-mini-slow-3000")
+        expect(diff.locator("ins, .ldd-ins, [class*='ins']").first).to_be_visible()
+        pg.locator(".ldp-latest").scroll_into_view_if_needed()

@@ -1,0 +1,219 @@
+// llmdebug playground: edit a captured call's messages and parameters, run it again
+// (in the kernel, on a background thread), keep every attempt, diff any two.
+// Everything from prompts and responses is set as text, never as HTML.
+
+function h(tag, cls, ...children) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+const ROLES = ["system", "developer", "user", "assistant", "tool"];
+const fmtMs = (v) => (v === null || v === undefined ? "" : `${Math.round(v).toLocaleString()} ms`);
+const fmtCost = (v) => (v === null || v === undefined ? "" : `$${v.toFixed(6)}`);
+const fmtTok = (a) => (a.input_tokens === null && a.output_tokens === null ? "" : `${a.input_tokens ?? 0}→${a.output_tokens ?? 0} tok`);
+
+function button(label, cls, onClick) {
+  const b = h("button", `ldp-btn ${cls || ""}`, label);
+  b.type = "button";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// Keys typed into the playground are for its fields, not JupyterLab's shortcuts.
+function ownKeys(e) {
+  e.addEventListener("keydown", (ev) => ev.stopPropagation());
+  return e;
+}
+
+let diffModule = null;
+async function loadDiffModule(model) {
+  if (diffModule) return diffModule;
+  const src = model.get("_diff_esm");
+  if (!src) return null;
+  const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+  try {
+    diffModule = await import(/* webpackIgnore: true */ url);
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+  return diffModule;
+}
+
+function render({ model, el }) {
+  const root = h("div", "llmdebug-pg");
+  el.append(root);
+
+  // --- editable request -----------------------------------------------------------
+  let boxes = model.get("messages").map((m) => ({ ...m }));
+  const msgList = h("div", "ldp-messages");
+  function drawMessages() {
+    msgList.replaceChildren();
+    boxes.forEach((m, i) => {
+      const role = h("select", "ldp-role");
+      for (const r of new Set([...ROLES, m.role])) {
+        const o = h("option", null, r);
+        o.value = r;
+        role.append(o);
+      }
+      role.value = m.role;
+      role.disabled = !!m.locked;
+      role.addEventListener("change", () => { m.role = role.value; });
+      const text = ownKeys(h("textarea", "ldp-text"));
+      text.value = m.content;
+      text.readOnly = !!m.locked;
+      text.rows = Math.min(12, Math.max(2, (m.content.match(/\n/g) || []).length + 1));
+      text.addEventListener("input", () => { m.content = text.value; });
+      const remove = button("×", "ldp-remove", () => { boxes.splice(i, 1); drawMessages(); });
+      remove.title = "remove this message";
+      msgList.append(h("div", `ldp-msg ldp-msg-${/^[a-z]+$/.test(m.role) ? m.role : "other"}${m.locked ? " ldp-locked" : ""}`,
+        h("div", "ldp-msg-head", role, m.locked ? h("span", "ldp-dim", "sent as captured (tool call, tool result or non-text parts)") : null, h("span", "ldp-spacer"), remove),
+        text));
+    });
+  }
+  const add = button("+ message", "", () => {
+    boxes.push({ role: "user", content: "", locked: false, source: null });
+    drawMessages();
+    const areas = msgList.querySelectorAll("textarea");
+    if (areas.length) areas[areas.length - 1].focus();
+  });
+
+  const fields = {};
+  const paramsRow = h("div", "ldp-params");
+  const original = model.get("params");
+  for (const name of Object.keys(original)) {
+    const input = ownKeys(h("input", "ldp-input"));
+    input.value = original[name] === null || original[name] === undefined ? "" : String(original[name]);
+    input.placeholder = name === "model" ? "model" : "unset";
+    if (name !== "model") input.inputMode = "decimal";
+    fields[name] = input;
+    paramsRow.append(h("label", "ldp-param", h("span", "ldp-dim", name), input));
+  }
+  const runBtn = button("Run", "ldp-run", () => {
+    const params = {};
+    for (const [name, input] of Object.entries(fields)) {
+      const o = original[name];
+      const v = input.value.trim();
+      if (v !== (o === null || o === undefined ? "" : String(o))) params[name] = v;
+    }
+    model.set("run_request", { n: Date.now(), messages: boxes.map((m) => ({ ...m })), params });
+    model.save_changes();
+  });
+  const reset = button("Reset", "", () => {
+    boxes = model.get("messages").map((m) => ({ ...m }));
+    drawMessages();
+    for (const [name, input] of Object.entries(fields)) input.value = original[name] ?? "";
+  });
+  const status = h("span", "ldp-status");
+  const o = model.get("original");
+  const head = h("div", "ldp-head", h("strong", null, "Playground"),
+    h("span", "ldp-dim", ` ${o.name} · ${o.provider}/${o.endpoint} · ${String(o.id).slice(0, 12)}`));
+  const editor = h("div", "ldp-editor", msgList, h("div", "ldp-row", add), paramsRow,
+    h("div", "ldp-row", runBtn, reset, status));
+
+  // --- results ----------------------------------------------------------------------
+  const latest = h("div", "ldp-latest");
+  const historyBody = h("tbody");
+  const history = h("table", "ldp-history",
+    h("thead", null, h("tr", null, ...["A", "B", "attempt", "status", "model", "tokens", "cost", "latency", "output"].map((c) => h("th", null, c)))),
+    historyBody);
+  const diffBox = h("div", "ldp-diff");
+  const results = h("div", "ldp-results", h("h4", null, "Response"), latest, h("h4", null, "History"), history,
+    h("h4", null, "Diff"), diffBox);
+  root.append(head, h("div", "ldp-main", editor, results));
+
+  function attemptView(a) {
+    const box = h("div", `ldp-attempt ldp-${a.status === "error" ? "error" : "ok"}`,
+      h("div", "ldp-meta", `${a.label} · ${a.status} · ${a.model ?? ""} · ${fmtTok(a)} ${fmtCost(a.cost_usd)} · ${fmtMs(a.latency_ms)}`));
+    if (a.error) box.append(h("pre", "ldp-pre ldp-err", a.error));
+    if (a.output_text) box.append(h("pre", "ldp-pre ldp-output", a.output_text));
+    for (const c of a.tool_calls || []) box.append(h("pre", "ldp-pre", `→ ${c.name}(${c.arguments})`));
+    return box;
+  }
+
+  function drawHistory() {
+    const hist = model.get("history");
+    const [ca, cb] = model.get("compare");
+    latest.replaceChildren(attemptView(hist[hist.length - 1]));
+    historyBody.replaceChildren();
+    hist.forEach((a, i) => {
+      const pick = (side) => {
+        const r = h("input");
+        r.type = "radio";
+        r.name = `ldp-${side}-${model.cid || ""}`;
+        r.checked = (side === "a" ? ca : cb) === i;
+        r.addEventListener("change", () => {
+          const cur = model.get("compare");
+          model.set("compare", side === "a" ? [i, cur[1]] : [cur[0], i]);
+          model.save_changes();
+        });
+        return r;
+      };
+      const out = a.error || a.output_text || (a.tool_calls || []).map((c) => `→ ${c.name}`).join(", ");
+      historyBody.append(h("tr", `ldp-hrow${a.status === "error" ? " ldp-bad" : ""}`,
+        h("td", null, pick("a")), h("td", null, pick("b")), h("td", null, a.label), h("td", null, a.status),
+        h("td", null, a.model ?? ""), h("td", null, fmtTok(a)), h("td", null, fmtCost(a.cost_usd)),
+        h("td", null, fmtMs(a.latency_ms)), h("td", "ldp-snip", out.slice(0, 120))));
+    });
+  }
+
+  // The diff is drawn by the diff widget's own module, on a local stand-in for a model.
+  const diffState = { diff: {}, view: "unified", a_label: "A", b_label: "B" };
+  const diffListeners = {};
+  const diffModel = {
+    get: (k) => diffState[k],
+    set: (k, v) => { diffState[k] = v; for (const f of diffListeners[`change:${k}`] || []) f(); },
+    save_changes: () => {},
+    on: (ev, f) => { (diffListeners[ev] = diffListeners[ev] || []).push(f); },
+    off: (ev, f) => { diffListeners[ev] = (diffListeners[ev] || []).filter((g) => g !== f); },
+  };
+  let diffCleanup = null;
+  async function drawDiff() {
+    const d = model.get("diff");
+    if (!d || !Object.keys(d).length) {
+      if (diffCleanup) { diffCleanup(); diffCleanup = null; }
+      diffBox.replaceChildren(h("div", "ldp-dim", "Run the call, or pick two different attempts (A and B) to compare."));
+      return;
+    }
+    const hist = model.get("history");
+    const [ca, cb] = model.get("compare");
+    diffState.a_label = hist[ca] ? hist[ca].label : "A";
+    diffState.b_label = hist[cb] ? hist[cb].label : "B";
+    if (diffCleanup) { diffModel.set("diff", d); return; }
+    const mod = await loadDiffModule(model).catch(() => null);
+    diffBox.replaceChildren();
+    diffState.diff = d;
+    if (mod && mod.default && mod.default.render) {
+      diffCleanup = (await mod.default.render({ model: diffModel, el: diffBox })) || (() => {});
+    } else {
+      diffBox.append(h("pre", "ldp-pre", JSON.stringify(d, null, 2)));
+    }
+  }
+
+  function drawStatus() {
+    const running = model.get("running");
+    runBtn.disabled = running;
+    runBtn.textContent = running ? "Running…" : "Run";
+    status.textContent = model.get("message") || (running ? "the kernel is free meanwhile" : "");
+    status.classList.toggle("ldp-err", !!model.get("message"));
+    root.dataset.running = running ? "1" : "0";
+  }
+
+  const handlers = [["change:history", drawHistory], ["change:compare", drawHistory], ["change:diff", drawDiff],
+    ["change:running", drawStatus], ["change:message", drawStatus]];
+  for (const [ev, fn] of handlers) model.on(ev, fn);
+  drawMessages();
+  drawHistory();
+  drawDiff();
+  drawStatus();
+  return () => {
+    for (const [ev, fn] of handlers) model.off(ev, fn);
+    if (diffCleanup) diffCleanup();
+  };
+}
+
+export default { render };
