@@ -132,3 +132,20 @@ def test_replay_from_the_tree_in_a_playground_while_the_kernel_stays_free(run):
         expect(diff).to_contain_text("gpt-4o-mini-slow-3000")
         expect(diff.locator("ins, .ldd-ins, [class*='ins']").first).to_be_visible()
         pg.locator(".ldp-latest").scroll_into_view_if_needed()
+
+
+def test_compare_two_calls_from_the_tree(run):
+    with run.shot("agent-08-compare"):
+        w = widget(run, run.cells["show_trace"])
+        llm = w.locator(".ldt-span", has=w.page.locator(".ldt-kind-llm"))
+        expect(llm).to_have_count(4)
+        llm.nth(1).click()  # the agent's first call (it asks for the tool)
+        w.locator(".ldt-detail button", has_text="Compare with…").click()
+        expect(w.locator(".ldt-message")).to_contain_text("Click another LLM call")
+        llm.nth(2).click()  # the follow-up call, with the tool's result
+        diff = run.code_cell(run.cells["show_trace"]).locator(".llmdebug-diff")
+        expect(diff).to_have_count(1, timeout=30_000)
+        expect(run.code_cell(run.cells["show_trace"]).locator(".llmdebug-pg")).to_have_count(0)  # replaced
+        expect(diff).to_contain_text("2 added")  # the assistant's tool call and the tool result
+        expect(diff).to_contain_text("rain jacket")
+        diff.scroll_into_view_if_needed()
