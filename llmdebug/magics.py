@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from . import capture, query, session
-from .spans import trace
+from .spans import set_cell, trace
 from .widgets.text import CellSummary
 
 USAGE = """\
@@ -57,14 +57,35 @@ class _Magics:
         self._seen = 0
         self._cell_start = 0.0
         self._skip_summary = False
+        # the %load_ext cell is running now: its result tells how IPython counts
+        self._pre_count: int | None = shell.execution_count
+        self._count_offset: int | None = None
+        self._pre_counted = True
+        self.cells: dict[int, str] = {}  # execution count -> first line of the cell
+        self.started = time.time()  # this kernel session, for the per-cell cost table
 
     # -- per-cell summary -----------------------------------------------------------
     def pre_run_cell(self, info=None) -> None:
         self._seen = session.submitted
         self._cell_start = time.time()
         self._skip_summary = False
+        # IPython 9 counts the cell before this event, IPython 8 after it: the offset is
+        # learned from the first cell's result (see post_run_cell).
+        self._pre_count = self.shell.execution_count
+        counted = getattr(info, "store_history", True)  # only history cells are numbered
+        self._pre_counted = counted
+        n = self._pre_count + ((self._count_offset if self._count_offset is not None else -1) if counted else 0)
+        set_cell(n)  # spans made by this cell carry its number (per-cell costs)
+        source = (getattr(info, "raw_cell", None) or "").strip()
+        if source:
+            self.cells[n] = source.splitlines()[0][:120]
 
     def post_run_cell(self, result=None) -> None:
+        set_cell(None)
+        count = getattr(result, "execution_count", None)
+        if (self._count_offset is None and isinstance(count, int) and self._pre_count is not None
+                and self._pre_counted):
+            self._count_offset = count - self._pre_count
         try:
             if not self.summary or self._skip_summary or session.submitted == self._seen:
                 return

@@ -74,6 +74,7 @@ class Span:
     retries: int = 0
     rate_limit_hits: int = 0
     replay_of: str | None = None
+    cell: int | None = None  # notebook execution count, when made under %load_ext llmdebug
     # None until used: an LLM call rarely has them, and every container on the hot
     # path is one more object for the garbage collector to track.
     tags: list | None = None
@@ -158,6 +159,15 @@ def emit(s: Span) -> None:
     _submit(s)
 
 
+# The notebook cell running now (its execution count), set by the IPython extension.
+CELL: int | None = None
+
+
+def set_cell(n: int | None) -> None:
+    global CELL
+    CELL = n
+
+
 def start_span(name: str, kind: str, *, root: bool = False, attributes: dict | None = None) -> Span:
     parent = None if root else _current.get()
     s = Span(
@@ -167,6 +177,7 @@ def start_span(name: str, kind: str, *, root: bool = False, attributes: dict | N
         name=name,
         kind=kind,
         started_at=time.time(),
+        cell=CELL,
     )
     if not s.trace_id:
         s.trace_id = s.id

@@ -115,3 +115,21 @@ def test_summary_and_tree_escape_hostile_text():
     html = TraceText([row], "<i>t</i>")._repr_html_() + CellSummary([row], {"a": [row]})._repr_html_()
     assert "<img" not in html and "<script>" not in html and "<b>" not in html and "<i>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_spans_remember_the_cell_that_made_them(ip):
+    n1 = ip.run_cell(_chat("first"), store_history=True).execution_count
+    n2 = ip.run_cell("with ld.trace('two calls'):\n    " + _chat("a") + "\n    " + _chat("b"),
+                     store_history=True).execution_count
+    df = ld.spans()
+    assert list(df["cell"]) == [n1, n2, n2, n2]
+    import sys
+
+    from llmdebug import magics
+
+    assert magics._state.cells[n1].startswith("client.chat.completions.create(")
+    assert sys.modules["llmdebug.spans"].CELL is None  # outside a cell (e.g. a later background thread)
+    ld.flush()
+    with ld.trace("outside"):
+        pass
+    assert ld.spans(name="outside")["cell"].isna().all()

@@ -40,6 +40,19 @@ def test_old_file_is_migrated_and_keeps_its_rows(tmp_path, has_rows):
     assert db.execute("SELECT count(*) FROM calls").fetchone()[0] == (1 if has_rows else 0)
 
 
+def test_file_from_before_the_cell_column_gets_it(tmp_path):
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m008_cell_column")
+    db.execute("ALTER TABLE spans DROP COLUMN cell")  # the table as versions before m008 made it
+    db.close()
+    store = Store(path)
+    store.put(Span(id=new_id(), trace_id="t", name="n", kind="span", started_at=1.0, cell=7))
+    assert store.flush() is True
+    store.close()
+    assert Database(path).execute("SELECT name, cell FROM spans").fetchall() == [("n", 7)]
+
+
 def test_concurrent_first_open_by_many_processes(tmp_path):
     path = tmp_path / "race.db"
     code = f"from llmdebug.store import connect; connect({str(path)!r}).close()"

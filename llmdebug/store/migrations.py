@@ -47,6 +47,7 @@ SPAN_COLUMNS = {
     "replay_of": str,
     "tags": str,
     "metadata": str,
+    "cell": int,  # the notebook cell (execution count) that made the span, under %load_ext
 }
 
 PAYLOAD_COLUMNS = {
@@ -120,3 +121,10 @@ def m006_rollup(db: Database) -> None:
 def m007_state_table(db: Database) -> None:
     # m005 creates it too; files from before that change get it here.
     db["llmdebug_state"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+
+
+@migrations()
+def m008_cell_column(db: Database) -> None:
+    # Which notebook cell made a span (per-cell costs); files from before it get the column.
+    if "cell" not in db["spans"].columns_dict:
+        db["spans"].add_column("cell", int)

@@ -242,6 +242,7 @@ def span_row(s: Span) -> tuple:
         _t(s.replay_of),
         to_json(s.tags) if s.tags else None,
         to_json(s.metadata) if s.metadata else None,
+        _n(s.cell),
     )
 
 
