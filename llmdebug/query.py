@@ -10,6 +10,7 @@ the narrow ``spans`` table, never by loading every row into Python.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import re
 import time
@@ -38,7 +39,12 @@ _BY = {
     "hour": "substr(s.started_at, 1, 13) || ':00'",
     "tag": "t.value",
     "trace_id": "s.trace_id",
+    "minute": "substr(s.started_at, 1, 16)",
+    "cell": "s.cell",
 }
+# Groupings the hourly rollup cannot answer: read from the raw spans.
+_SPAN_ONLY = ("trace_id", "minute", "cell")
+_TIME_DIMS = ("minute", "hour", "day")
 _SPAN_COLS = list(SPAN_COLUMNS)
 _INT_COLS = [c for c, t in SPAN_COLUMNS.items() if t is int] + [
     "spans", "calls", "errors", "input_tokens", "output_tokens", "retries", "rate_limit_hits"]
@@ -278,8 +284,9 @@ EXACT_PERCENTILES_UP_TO = 20_000
 
 def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     """Health of the LLM calls, grouped ``by`` model, provider, name, endpoint, status, tag,
-    day or hour (or None for one total row): count, error and rate-limit rates, latency
-    p50/p95/p99, time to first token, tokens, cost total and per priced call, retries.
+    day, hour, minute, cell or trace_id, or a tuple of them such as ``("hour", "model")``
+    (None: one total row): count, error and rate-limit rates, latency p50/p95/p99, time to
+    first token, tokens, cost total and per priced call, retries.
 
     Sums come from the store's hourly rollup (plus raw spans for partial hours at the
     edges of ``since``/``until``). Percentiles are exact (nearest rank) when at most
@@ -289,11 +296,14 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     import pandas as pd
 
     flush()
-    if by is not None and by not in _BY:
-        raise ValueError(f"by={by!r} is not supported; use one of {sorted(_BY)} or None")
+    dims = _dims(by)
+    bad = [d for d in dims if d not in _BY]
+    if bad or len(set(dims)) != len(dims):
+        raise ValueError(f"by={by!r} is not supported; use one or a tuple of {sorted(_BY)}, or None")
+    by = dims[0] if len(dims) == 1 else (dims or None)
     filters.pop("limit", None)
     where(filters)  # validate names early
-    if filters.get("trace_id") is not None or by == "trace_id":
+    if filters.get("trace_id") is not None or any(d in _SPAN_ONLY for d in dims):
         groups = _groups_from_spans(by, filters)
     else:
         groups = _groups_from_rollup(by, filters)
@@ -311,32 +321,56 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
         out.append([k, n, errors, errors / n if n else None, rl_hits, rl_calls, rl_calls / n if n else None,
                     retries, lat_sum / lat_n if lat_n else None, p50, p95, p99, ttft50, tin, tout, ttot, tcached,
                     cost if cost_n else None, cost / cost_n if cost_n else None, unpriced])
-    df = pd.DataFrame(out, columns=[by or "all"] + METRIC_COLUMNS)
-    df = df.sort_values("calls", ascending=False, kind="stable").reset_index(drop=True)
-    return df.set_index(by or "all") if by else df.drop(columns="all")
+    if len(dims) > 1:
+        out = [list(row[0]) + row[1:] for row in out]
+    names = list(dims) or ["all"]
+    df = pd.DataFrame(out, columns=names + METRIC_COLUMNS)
+    if not dims:
+        return df.drop(columns="all")
+    if any(d in _TIME_DIMS for d in dims):  # a time series reads in time order
+        df = df.sort_values(names, kind="stable", na_position="first")
+    else:
+        df = df.sort_values("calls", ascending=False, kind="stable")
+    return df.reset_index(drop=True).set_index(names[0] if len(names) == 1 else names)
 
 
 _ROLLUP_KEYS = {"model", "provider", "name", "endpoint", "status"}
 
 
-def _group_key(by: str | None, key: tuple) -> list:
-    """The ``by`` values one rollup key counts towards (several for tags)."""
+def _dims(by: Any) -> tuple:
     if by is None:
-        return ["all"]
-    if by in _ROLLUP_KEYS:
-        return [key[rollup.KEY_COLS.index(by)] or None]
-    if by == "day":
+        return ()
+    return (by,) if isinstance(by, str) else tuple(by)
+
+
+def _dim_values(dim: str, key: tuple, extra: dict | None) -> list:
+    if dim in _SPAN_ONLY:
+        return [(extra or {}).get(dim)]
+    if dim in _ROLLUP_KEYS:
+        return [key[rollup.KEY_COLS.index(dim)] or None]
+    if dim == "day":
         return [key[0][:10]]
-    if by == "hour":
+    if dim == "hour":
         return [key[0] + ":00"]
-    if by == "tag":
+    if dim == "tag":
         return decode_json(key[7]) or []
-    raise ValueError(by)
+    raise ValueError(dim)
 
 
-def _add_group(groups: dict, by: str | None, key: tuple, a: list) -> None:
+def _group_key(by: Any, key: tuple, extra: dict | None = None) -> list:
+    """The ``by`` values one rollup key counts towards (several for tags; tuples for
+    several dimensions)."""
+    dims = _dims(by)
+    if not dims:
+        return ["all"]
+    if len(dims) == 1:
+        return _dim_values(dims[0], key, extra)
+    return list(itertools.product(*(_dim_values(d, key, extra) for d in dims)))
+
+
+def _add_group(groups: dict, by: Any, key: tuple, a: list, extra: dict | None = None) -> None:
     errors = a[0] if key[6] == "error" else 0
-    for g in _group_key(by, key):
+    for g in _group_key(by, key, extra):
         acc = groups.get(g)
         if acc is None:
             acc = groups[g] = rollup.new_acc() + [0]
@@ -350,18 +384,17 @@ def _groups_from_spans(by, filters: dict, *, extra: str = "", params=()) -> dict
     if extra:
         w, p = f"{w} AND {extra}", p + list(params)
     cols = ", ".join(f"s.{c}" for c in rollup.SPAN_FIELDS)
-    per_trace: dict = {}
-    for row in get_store().read(f"SELECT s.trace_id, {cols} FROM spans s WHERE {w}", p):
-        rollup.add_row(per_trace.setdefault(row[0] if by == "trace_id" else None, {}), row[1:])
+    span_dims = [d for d in _dims(by) if d in _SPAN_ONLY]
+    head = "".join(f"{_BY[d]}, " for d in span_dims)
+    n = len(span_dims)
+    per_extra: dict = {}
+    for row in get_store().read(f"SELECT {head}{cols} FROM spans s WHERE {w}", p):
+        rollup.add_row(per_extra.setdefault(row[:n], {}), row[n:])
     groups: dict = {}
-    for trace_id, acc in per_trace.items():
+    for extras, acc in per_extra.items():
+        values = dict(zip(span_dims, extras))
         for key, a in acc.items():
-            if by == "trace_id":
-                g = groups.setdefault(trace_id, rollup.new_acc() + [0])
-                rollup.merge(g, a)
-                g[15] += a[0] if key[6] == "error" else 0
-            else:
-                _add_group(groups, by, key, a)
+            _add_group(groups, by, key, a, values)
     return groups
 
 
@@ -461,8 +494,12 @@ def _next_hour(iso_text: str) -> str:
 def _exact_percentiles(by, filters: dict) -> dict:
     """Nearest-rank latency p50/p95/p99 and TTFT p50 per group, with window functions."""
     w, params = where(dict(filters, kind="llm"))
-    key = _BY[by] if by else "'all'"
-    join = "JOIN json_each(s.tags) t" if by == "tag" else ""
+    dims = _dims(by)
+    if len(dims) > 1:  # one text key per group, decoded back into a tuple below
+        key = "json_array(" + ", ".join(_BY[d] for d in dims) + ")"
+    else:
+        key = _BY[dims[0]] if dims else "'all'"
+    join = "JOIN json_each(s.tags) t" if "tag" in dims else ""
     base = f"FROM spans s {join} WHERE {w}"
 
     def ranks(col: str, ps: tuple) -> dict:
@@ -478,6 +515,9 @@ def _exact_percentiles(by, filters: dict) -> dict:
 
     lat = ranks("latency_ms", (0.5, 0.95, 0.99))
     ttft = ranks("ttft_ms", (0.5,))
+    if len(dims) > 1:
+        lat = {tuple(json.loads(g)): v for g, v in lat.items()}
+        ttft = {tuple(json.loads(g)): v for g, v in ttft.items()}
     return {g: tuple(lat.get(g, (None, None, None))) + (ttft.get(g, (None,))[0],) for g in set(lat) | set(ttft)}
 
 

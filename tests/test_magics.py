@@ -123,6 +123,8 @@ def test_spans_remember_the_cell_that_made_them(ip):
                      store_history=True).execution_count
     df = ld.spans()
     assert list(df["cell"]) == [n1, n2, n2, n2]
+    per_cell = ld.metrics(by="cell")
+    assert per_cell["calls"].to_dict() == {n1: 1, n2: 2} and per_cell["cost_usd"].notna().all()
     import sys
 
     from llmdebug import magics

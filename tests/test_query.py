@@ -224,3 +224,22 @@ def test_rows_written_outside_llmdebug_are_counted(tmp_path, monkeypatch):
                                     "started_at": "2026-11-20T12:30:00.000000Z"})
     late = ld.metrics(by="model")  # past the watermark: counted from the raw tail
     assert late.loc["m", "calls"] == 11 and late.loc["m", "errors"] == 1
+
+
+@pytest.mark.parametrize("by", [("hour", "model"), ("day", "provider"), "minute", ("minute", "status")])
+def test_metrics_by_several_dimensions_match_pandas(traffic, by):
+    df = traffic.copy()
+    df["day"] = df["started_at"].dt.strftime("%Y-%m-%d")
+    df["hour"] = df["started_at"].dt.strftime("%Y-%m-%dT%H:00")
+    df["minute"] = df["started_at"].dt.strftime("%Y-%m-%dT%H:%M")
+    keys = list(by) if isinstance(by, tuple) else by
+    exp = _expected(df, keys)
+    got = ld.metrics(by=by)
+    assert got.index.names == (keys if isinstance(keys, list) else [keys])
+    assert set(got.index) == set(exp.index)
+    assert list(got.index) == sorted(got.index)  # time series come in time order
+    for col in exp.columns:
+        np.testing.assert_allclose(got.loc[exp.index, col].astype(float), exp[col].astype(float), rtol=1e-9,
+                                   err_msg=col)
+    with pytest.raises(ValueError, match="by="):
+        ld.metrics(by=("hour", "hour"))
