@@ -11,7 +11,7 @@ import shlex
 import time
 from typing import Any
 
-from . import capture, query, session
+from . import budgets, capture, query, session
 from .spans import set_cell, trace
 from .widgets.text import CellSummary
 
@@ -82,6 +82,16 @@ class _Magics:
 
     def post_run_cell(self, result=None) -> None:
         set_cell(None)
+        try:
+            from IPython.display import display
+
+            if budgets.RULES and session.submitted != self._seen:
+                session.flush()  # the cell's calls are checked against the rules before it ends
+            budgets.deliver(display)
+        except Exception:
+            from ._guard import report
+
+            report("showing alerts")
         count = getattr(result, "execution_count", None)
         if (self._count_offset is None and isinstance(count, int) and self._pre_count is not None
                 and self._pre_counted):
@@ -166,6 +176,7 @@ def load_ipython_extension(ipython) -> None:
         ipython.register_magic_function(_magic, "line_cell", "llmdebug")
         ipython.events.register("pre_run_cell", _state.pre_run_cell)
         ipython.events.register("post_run_cell", _state.post_run_cell)
+        budgets._deliver_now = False  # alerts show under the cell, from post_run_cell
     providers = capture.instrumented()
     what = ", ".join(providers) if providers else "no LLM SDK found (install openai, anthropic or litellm)"
     print(f"llmdebug: capturing {what} calls into {store.path}")
@@ -180,6 +191,7 @@ def unload_ipython_extension(ipython) -> None:
             except ValueError:
                 pass
         _state = None
+    budgets._deliver_now = True
     capture.uninstrument()
     session.flush()
 

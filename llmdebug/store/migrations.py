@@ -128,3 +128,10 @@ def m008_cell_column(db: Database) -> None:
     # Which notebook cell made a span (per-cell costs); files from before it get the column.
     if "cell" not in db["spans"].columns_dict:
         db["spans"].add_column("cell", int)
+
+
+@migrations()
+def m009_alerts(db: Database) -> None:
+    # Budgets and alerts that fired (llmdebug/alerts.py), queryable afterwards.
+    db["alerts"].create({"id": int, "rule": str, "kind": str, "threshold": float, "value": float,
+                         "message": str, "fired_at": str}, pk="id", if_not_exists=True)

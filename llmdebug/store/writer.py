@@ -8,6 +8,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from .. import budgets
 from .._guard import log, report, warn_once
 from . import fts, rollup
 from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, payload_row, span_row
@@ -188,6 +189,10 @@ class Writer:
         self.written += len(spans_rows)
         self.fts_dirty = True
         self.pending = []
+        try:
+            budgets.observe(all_spans, self._conn)
+        except Exception:
+            report("checking budgets and alerts")
         if self._failures:
             log.warning("llmdebug: trace store %s is writable again", self.store.path)
         self._failures = 0

@@ -1,0 +1,279 @@
+"""Budgets and alerts: a cost budget per session or per day, and thresholds on the error
+rate, rate-limit events and p95 latency of recent calls.
+
+Rules are checked on the writer thread as calls are stored. A rule fires once when its
+value crosses the threshold (and again only after it went back under it, or on a new
+day for a daily budget). Firing records the event in the store's ``alerts`` table
+(``ld.alerts()``), calls the rule's callback, and raises an :class:`LLMDebugAlert`
+warning; in a notebook the warning and a visible notice appear under the cell that was
+running when it fired.
+
+Example::
+
+    ld.budget(usd=2.00, per="day")
+    ld.alert(error_rate=0.2, window="15m", min_calls=20, callback=post_to_slack)
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import math
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ._guard import report
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["budget", "alert", "alerts", "Rule", "LLMDebugAlert"]
+
+
+class LLMDebugAlert(UserWarning):
+    """A budget or alert rule of llmdebug fired."""
+
+
+@dataclass(eq=False)
+class Rule:
+    """A budget or threshold; ``remove()`` stops it."""
+
+    name: str
+    kind: str  # "budget" | "error_rate" | "rate_limit_events" | "p95_latency_ms"
+    threshold: float
+    per: str = "session"  # budgets: "session" | "day"
+    window_s: float = 900.0
+    min_calls: int = 10
+    callback: Callable[[dict], Any] | None = None
+    firing: bool = False
+    fired: int = 0
+    _day: str = field(default="", repr=False)
+
+    def remove(self) -> None:
+        with _lock:
+            if self in RULES:
+                RULES.remove(self)
+
+    def __repr__(self) -> str:
+        what = f"${self.threshold:g} per {self.per}" if self.kind == "budget" else f"{self.kind} > {self.threshold:g}"
+        return f"<llmdebug rule {self.name!r}: {what}, fired {self.fired}×>"
+
+
+RULES: list[Rule] = []
+_lock = threading.Lock()
+_pending: list[dict] = []  # fired, not yet shown in a notebook
+_recent: collections.deque = collections.deque()  # (ended_at, is_error, rate_limit_hits, latency_ms)
+_session_cost = 0.0
+_day_cost: dict[str, float] = {}
+_deliver_now = True  # False while the IPython extension shows alerts after each cell
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(window: str | float) -> float:
+    if isinstance(window, (int, float)):
+        return float(window)
+    w = window.strip()
+    return float(w[:-1]) * _UNITS[w[-1]] if w and w[-1] in _UNITS else float(w)
+
+
+def _today() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+def budget(usd: float, per: str = "session", *, callback: Callable[[dict], Any] | None = None,
+           name: str | None = None) -> Rule:
+    """Warn once when the cost of calls passes ``usd``: in this session (this process,
+    calls captured from now on and before) or in the current UTC day (every process
+    writing the store)."""
+    if per not in ("session", "day"):
+        raise ValueError(f"per={per!r}: use 'session' or 'day'")
+    if not usd > 0:
+        raise ValueError("usd must be a positive amount")
+    rule = Rule(name or f"budget ${usd:g}/{per}", "budget", float(usd), per=per, callback=callback)
+    if per == "day":
+        _load_day_cost()
+    with _lock:
+        RULES.append(rule)
+    _check(time.time())
+    return rule
+
+
+def alert(*, error_rate: float | None = None, rate_limit_events: int | None = None,
+          p95_latency_ms: float | None = None, window: str | float = "15m", min_calls: int = 10,
+          callback: Callable[[dict], Any] | None = None, name: str | None = None) -> Rule:
+    """Warn once when, over the last ``window`` of calls, the error rate (0–1), the number
+    of rate-limit events (429s, retried or not) or the p95 latency passes its threshold.
+    Rates and percentiles wait for ``min_calls`` calls in the window."""
+    given = {k: v for k, v in (("error_rate", error_rate), ("rate_limit_events", rate_limit_events),
+                               ("p95_latency_ms", p95_latency_ms)) if v is not None}
+    if len(given) != 1:
+        raise ValueError("give exactly one of error_rate=, rate_limit_events=, p95_latency_ms=")
+    kind, threshold = next(iter(given.items()))
+    rule = Rule(name or f"{kind} > {threshold:g} over {window}", kind, float(threshold),
+                window_s=_seconds(window), min_calls=int(min_calls), callback=callback)
+    with _lock:
+        RULES.append(rule)
+    return rule
+
+
+def alerts(**filters: Any) -> "pd.DataFrame":
+    """Every alert that fired (this store), oldest first: rule, kind, threshold, value, message, fired_at."""
+    import pandas as pd
+
+    from .session import flush, get_store
+
+    flush()
+    rows = get_store().read("SELECT rule, kind, threshold, value, message, fired_at FROM alerts ORDER BY id")
+    df = pd.DataFrame(rows, columns=["rule", "kind", "threshold", "value", "message", "fired_at"])
+    df["fired_at"] = pd.to_datetime(df["fired_at"], utc=True, format="ISO8601")
+    return df
+
+
+def _load_day_cost() -> None:
+    from . import query
+
+    day = _today()
+    m = query.metrics(by=None, since=day + "T00:00:00+00:00")
+    cost = float(m["cost_usd"].iloc[0]) if not m.empty and m["cost_usd"].notna().iloc[0] else 0.0
+    with _lock:
+        _day_cost.clear()
+        _day_cost[day] = cost
+
+
+# -- the writer thread calls observe() after each stored batch -----------------------
+def observe(spans: list, conn: Any = None) -> None:
+    """Count a batch of stored spans and fire the rules they push over a threshold."""
+    global _session_cost
+    now = time.time()
+    day = _today()
+    with _lock:
+        for s in spans:
+            if s.kind != "llm":
+                continue
+            if s.cost_usd:
+                _session_cost += s.cost_usd
+                _day_cost[day] = _day_cost.get(day, 0.0) + s.cost_usd
+            _recent.append((s.ended_at or s.started_at, s.status == "error", s.rate_limit_hits or 0, s.latency_ms))
+        if not RULES:
+            _recent.clear()
+            return
+    fired = _check(now, conn)
+    if fired and _deliver_now:
+        deliver()
+
+
+def _value(rule: Rule, now: float) -> float | None:
+    if rule.kind == "budget":
+        return _session_cost if rule.per == "session" else _day_cost.get(_today(), 0.0)
+    window = [r for r in _recent if r[0] >= now - rule.window_s]
+    if rule.kind == "rate_limit_events":
+        return float(sum(r[2] for r in window))
+    if len(window) < rule.min_calls:
+        return None
+    if rule.kind == "error_rate":
+        return sum(1 for r in window if r[1]) / len(window)
+    lat = sorted(r[3] for r in window if r[3] is not None)
+    if len(lat) < rule.min_calls:
+        return None
+    return lat[max(0, math.ceil(0.95 * len(lat)) - 1)]  # nearest rank, as metrics() computes it
+
+
+def _check(now: float, conn: Any = None) -> list[dict]:
+    fired = []
+    with _lock:
+        longest = max((r.window_s for r in RULES if r.kind != "budget"), default=0.0)
+        while _recent and _recent[0][0] < now - longest:
+            _recent.popleft()
+        for rule in list(RULES):
+            if rule.kind == "budget" and rule.per == "day" and rule._day != _today():
+                rule._day, rule.firing = _today(), False  # a new day: a new budget
+            value = _value(rule, now)
+            over = value is not None and value > rule.threshold
+            if over and not rule.firing:
+                rule.firing = True
+                rule.fired += 1
+                fired.append((rule, _event(rule, value, now)))
+            elif not over and value is not None:
+                rule.firing = False  # back under: armed again
+        _pending.extend(ev for _, ev in fired)
+    for rule, ev in fired:
+        _record(ev, conn)
+        if rule.callback is not None:
+            try:
+                rule.callback(dict(ev))
+            except Exception:
+                report(f"calling the callback of {rule.name!r}")
+    return [ev for _, ev in fired]
+
+
+def _event(rule: Rule, value: float, now: float) -> dict:
+    if rule.kind == "budget":
+        spent = f"{value:.2f}" if value >= 1 else f"{value:.6f}"
+        msg = f"llmdebug budget: ${spent} spent this {rule.per}, over the ${rule.threshold:g} budget"
+    elif rule.kind == "error_rate":
+        msg = f"llmdebug alert: error rate {value:.0%} over the last {rule.window_s:g} s (threshold {rule.threshold:.0%})"
+    elif rule.kind == "rate_limit_events":
+        msg = f"llmdebug alert: {value:.0f} rate-limit events in the last {rule.window_s:g} s (threshold {rule.threshold:g})"
+    else:
+        msg = f"llmdebug alert: p95 latency {value:,.0f} ms over the last {rule.window_s:g} s (threshold {rule.threshold:,.0f} ms)"
+    fired_at = _dt.datetime.fromtimestamp(now, _dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return {"rule": rule.name, "kind": rule.kind, "threshold": rule.threshold, "value": value, "message": msg,
+            "fired_at": fired_at}
+
+
+def _record(ev: dict, conn: Any) -> None:
+    try:
+        if conn is None:
+            from .session import get_store
+
+            conn = get_store().db.conn
+        from .store.tx import immediate
+
+        with immediate(conn) as c:
+            c.execute("INSERT INTO alerts (rule, kind, threshold, value, message, fired_at) VALUES (?, ?, ?, ?, ?, ?)",
+                      (ev["rule"], ev["kind"], ev["threshold"], ev["value"], ev["message"], ev["fired_at"]))
+    except Exception:
+        report("recording an alert")
+
+
+def deliver(display: Any = None) -> list[dict]:
+    """Raise the warnings (and, given ``display``, show the notices) of alerts fired since
+    the last delivery. The IPython extension calls it after every cell."""
+    with _lock:
+        ready, _pending[:] = list(_pending), []
+    for ev in ready:
+        warnings.warn(ev["message"], LLMDebugAlert, stacklevel=2)
+        if display is not None:
+            display(Notice(ev["message"]))
+    return ready
+
+
+class Notice:
+    """The notebook notice of a fired alert (text and escaped HTML)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"⚠ {self.message}"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (f'<div class="llmdebug-alert" style="border-left:4px solid #f57c00;padding:4px 8px;'
+                f'background:rgba(245,124,0,0.12)">⚠ {html.escape(self.message)}</div>')
+
+
+def reset() -> None:
+    """Forget every rule and running total (tests; a fresh session)."""
+    global _session_cost
+    with _lock:
+        RULES.clear()
+        _pending.clear()
+        _recent.clear()
+        _day_cost.clear()
+        _session_cost = 0.0
