@@ -111,8 +111,21 @@ def test_chat_response_format(openai_client):
     rf = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema, "strict": True}}
     r = openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER, response_format=rf)
     assert set(json.loads(r.choices[0].message.content)) == {"city", "score"}
-    r2 = openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER, response_format={"type": "json_object"})
+    json_mode = [{"role": "system", "content": "Answer in JSON."}, *USER]
+    r2 = openai_client.chat.completions.create(model="gpt-4o-mini", messages=json_mode, response_format={"type": "json_object"})
     assert isinstance(json.loads(r2.choices[0].message.content), dict)
+
+
+def test_json_mode_needs_the_word_json(openai_client):
+    # as the real API: JSON mode is refused unless a message mentions JSON
+    with pytest.raises(openai.BadRequestError, match="must contain the word 'json'") as e:
+        openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER, response_format={"type": "json_object"})
+    assert e.value.body["param"] == "messages"
+    with pytest.raises(openai.BadRequestError, match="must contain the word 'json'"):
+        openai_client.responses.create(model="gpt-4o-mini", input="hi", text={"format": {"type": "json_object"}})
+    r = openai_client.responses.create(model="gpt-4o-mini", input="hi", instructions="Reply in JSON.",
+                                       text={"format": {"type": "json_object"}})
+    assert isinstance(json.loads(r.output_text), dict)
 
 
 def test_legacy_completions_and_models(openai_client):

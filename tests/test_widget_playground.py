@@ -37,7 +37,8 @@ def test_playground_state_is_the_original_call(ld_on, openai_client):
     assert isinstance(pg, Playground)
     assert [(m["role"], m["content"], m["locked"]) for m in pg.messages] == [
         ("system", "Reply in JSON.", False), ("user", "List two colours", False)]
-    assert pg.params == {"model": "gpt-4o-mini-fail-400", "temperature": 0.7, "max_tokens": 64, "top_p": None}
+    assert pg.params == {"model": "gpt-4o-mini-fail-400", "temperature": 0.7, "max_tokens": 64, "top_p": None,
+                         "response_format": None}
     assert len(pg.history) == 1 and pg.history[0]["status"] == "error" and "BadRequestError" in pg.history[0]["error"]
     assert pg.diff == {} and not pg.running and "export default { render }" in pg._diff_esm
 
@@ -58,13 +59,18 @@ def test_run_edits_replays_and_diffs_against_the_original(ld_on, openai_client):
     assert pg.compare == [0, 1] and pg.diff and not pg.diff["summary"]["same"]
     text = repr(pg)
     assert "attempt 1: ok" in text and "gpt-4o-mini" in text
+    # response_format is edited as JSON text
+    fmt = pg.run(None, {"response_format": '{"type": "json_object"}'})
+    assert fmt.request["response_format"] == {"type": "json_object"}
+    with pytest.raises(ld.ReplayError, match="response_format must be JSON"):
+        pg.run(None, {"response_format": "{oops"})
     # an emptied field removes the parameter
     pg.run(None, {"temperature": ""})
     assert "temperature" not in ld.get(pg.history[-1]["id"]).request
     # any two attempts compare
-    pg.compare = [1, 2]
+    pg.compare = [1, 3]
     assert pg.diff and pg.diff != {} and pg.message == ""
-    pg.compare = [2, 2]
+    pg.compare = [3, 3]
     assert pg.diff == {}
 
 

@@ -61,6 +61,8 @@ def test_tree_state_is_depth_first_summaries_with_interned_strings(agent_trace):
     assert rows[3]["input_tokens"] > 0 and rows[3]["cost_usd"] > 0
     # a shared timeline: offsets from the trace start, within the trace's duration
     assert rows[0]["start_ms"] == 0.0 and w.total_ms >= rows[0]["latency_ms"] - 1
+    # the text fallback marks the root as holding a failure, as the widget does
+    assert repr(w).splitlines()[1].endswith("● error inside")
     assert all(0 <= r["start_ms"] <= w.total_ms for r in rows)
     assert rows[4]["start_ms"] >= rows[3]["start_ms"]
 

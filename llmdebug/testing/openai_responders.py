@@ -34,9 +34,15 @@ _ERRORS = {
 }
 
 
-def error(status: int, message: str | None = None) -> dict[str, Any]:
+def error(status: int, message: str | None = None, param: str | None = None) -> dict[str, Any]:
     typ, code, default = _ERRORS.get(status, ("server_error", None, "Error"))
-    return {"error": {"message": message or default, "type": typ, "param": None, "code": code}}
+    return {"error": {"message": message or default, "type": typ, "param": param, "code": code}}
+
+
+def _json_word_missing(fmt: Any, texts: list[Any]) -> bool:
+    """OpenAI rejects JSON mode unless the word "json" appears somewhere in the prompt."""
+    return isinstance(fmt, dict) and fmt.get("type") == "json_object" and \
+        "json" not in " ".join(content_text(t) for t in texts).lower()
 
 
 # ---------------------------------------------------------------- planning
@@ -110,6 +116,9 @@ def _chat_plan(body: dict[str, Any]) -> tuple[str | None, list[tuple[str, str, s
 
 
 def chat_completions(body: dict[str, Any]) -> Reply:
+    if _json_word_missing(body.get("response_format"), [m.get("content") for m in body.get("messages") or []]):
+        message = "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."
+        return json_reply(error(400, message, "messages"), 400)
     model = body.get("model") or "fake-model"
     text, calls, finish, prompt_tokens = _chat_plan(body)
     n = max(1, int(body.get("n") or 1))
@@ -273,6 +282,12 @@ def _responses_plan(body: dict[str, Any]) -> tuple[str | None, tuple[str, str, s
 
 
 def responses(body: dict[str, Any]) -> Reply:
+    items = body.get("input")
+    items = [items] if isinstance(items, str) else [i.get("content") for i in items or [] if isinstance(i, dict)]
+    if _json_word_missing((body.get("text") or {}).get("format"), [body.get("instructions"), *items]):
+        message = ("Response input messages must contain the word 'json' in some form "
+                   "to use 'text.format' of type 'json_object'.")
+        return json_reply(error(400, message, "input"), 400)
     text, call, prompt_tokens = _responses_plan(body)
     completion_tokens = approx_tokens(text if text is not None else call[2])  # type: ignore[index]
     rid = make_id("resp_", body, length=32)

@@ -88,8 +88,9 @@ function render({ model, el }) {
   for (const name of Object.keys(original)) {
     const input = ownKeys(h("input", "ldp-input"));
     input.value = original[name] === null || original[name] === undefined ? "" : String(original[name]);
-    input.placeholder = name === "model" ? "model" : "unset";
-    if (name !== "model") input.inputMode = "decimal";
+    input.placeholder = name === "model" ? "model" : name === "response_format" ? '{"type": "json_object"}' : "unset";
+    if (!["model", "response_format"].includes(name)) input.inputMode = "decimal";
+    if (name === "response_format") input.classList.add("ldp-wide");
     fields[name] = input;
     paramsRow.append(h("label", "ldp-param", h("span", "ldp-dim", name), input));
   }
@@ -111,7 +112,7 @@ function render({ model, el }) {
   const status = h("span", "ldp-status");
   const o = model.get("original");
   const head = h("div", "ldp-head", h("strong", null, "Playground"),
-    h("span", "ldp-dim", ` ${o.name} · ${o.provider}/${o.endpoint} · ${String(o.id).slice(0, 12)}`));
+    h("span", "ldp-dim", ` ${o.provider} ${o.endpoint} · call ${String(o.id).slice(0, 12)}`));
   const editor = h("div", "ldp-editor", msgList, h("div", "ldp-row", add), paramsRow,
     h("div", "ldp-row", runBtn, reset, status));
 
@@ -128,7 +129,7 @@ function render({ model, el }) {
 
   function attemptView(a) {
     const box = h("div", `ldp-attempt ldp-${a.status === "error" ? "error" : "ok"}`,
-      h("div", "ldp-meta", `${a.label} · ${a.status} · ${a.model ?? ""} · ${fmtTok(a)} ${fmtCost(a.cost_usd)} · ${fmtMs(a.latency_ms)}`));
+      h("div", "ldp-meta", [a.label, a.status, a.model, fmtTok(a), fmtCost(a.cost_usd), fmtMs(a.latency_ms)].filter(Boolean).join(" · ")));
     if (a.error) box.append(h("pre", "ldp-pre ldp-err", a.error));
     if (a.output_text) box.append(h("pre", "ldp-pre ldp-output", a.output_text));
     for (const c of a.tool_calls || []) box.append(h("pre", "ldp-pre", `→ ${c.name}(${c.arguments})`));

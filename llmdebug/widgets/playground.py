@@ -8,6 +8,7 @@ widget's history.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from ..wire import ENDPOINT_FLAVORS, chat_messages, messages_of
 _HERE = Path(__file__).parent
 
 # Parameters offered as fields (others of the original request are kept as they are).
-PARAMS = ("temperature", "max_tokens", "top_p")
+PARAMS = ("temperature", "max_tokens", "top_p", "response_format")
+_JSON_PARAMS = {"response_format"}
 
 
 def _attempt(s: Span, label: str) -> dict:
@@ -44,7 +46,12 @@ def _param_value(req: dict, name: str) -> Any:
             if k in req:
                 return req[k]
         return None
-    return req.get(name)
+    value = req.get(name)
+    if name == "response_format" and value is None and isinstance(req.get("text"), dict):
+        value = req["text"].get("format")  # the Responses API keeps it under text.format
+    if name in _JSON_PARAMS and value is not None:
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 class Playground(anywidget.AnyWidget):
@@ -120,6 +127,11 @@ class Playground(anywidget.AnyWidget):
                 continue
             if name == "model":
                 kw[name] = str(value)
+            elif name in _JSON_PARAMS:
+                try:
+                    kw[name] = json.loads(value)
+                except ValueError:
+                    raise ReplayError(f"{name} must be JSON, e.g. {{\"type\": \"json_object\"}}; got {value!r}") from None
             else:
                 try:
                     kw[name] = int(value) if name == "max_tokens" else float(value)

@@ -43,6 +43,8 @@ def span_line(row: dict) -> str:
         bits.append(f"· {int(retries)} retr{'y' if retries == 1 else 'ies'}")
     if row.get("status") == "error":
         bits.append(f"· {row.get('error_type')}: {str(row.get('error_message') or '')[:120]}")
+    elif row.get("_error_inside"):
+        bits.append("· ● error inside")
     return " ".join(bits)
 
 
@@ -55,6 +57,13 @@ def tree_lines(rows: list[dict]) -> list[str]:
         key = parent if isinstance(parent, str) and parent in ids else None
         children.setdefault(key, []).append(r)
     out: list[str] = []
+    by_id = {r["id"]: r for r in rows}
+    for r in rows:  # a parent shows that something below it failed
+        if r.get("status") == "error":
+            p = by_id.get(r.get("parent_id"))
+            while p is not None and not p.get("_error_inside"):
+                p["_error_inside"] = True
+                p = by_id.get(p.get("parent_id"))
 
     def walk(key: Any, depth: int) -> None:
         for r in children.get(key, []):

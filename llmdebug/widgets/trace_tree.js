@@ -136,7 +136,9 @@ function renderDetail(d, act) {
     ["latency", fmtMs(d.latency_ms)],
     ["first token", d.ttft_ms !== null && d.ttft_ms !== undefined ? fmtMs(d.ttft_ms) : null],
     ["tokens", usage.join(" · ")],
-    ["cost", d.cost_usd !== null && d.cost_usd !== undefined ? fmtCost(d.cost_usd) : d.kind === "llm" ? "unknown (no price for this model)" : null],
+    ["cost", d.cost_usd !== null && d.cost_usd !== undefined ? fmtCost(d.cost_usd)
+      : d.kind !== "llm" ? null : d.input_tokens === null || d.input_tokens === undefined ? "none (no usage reported)"
+      : "unknown (no price for this model)"],
     ["HTTP", d.http_status],
     ["endpoint", d.endpoint ? `${d.endpoint}${d.stream ? " (stream)" : ""}` : null],
     ["base URL", d.base_url],
