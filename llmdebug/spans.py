@@ -159,6 +159,17 @@ def emit(s: Span) -> None:
     _submit(s)
 
 
+# Wall clock of span start/end times. llmdebug.testing.traffic swaps it to lay simulated
+# traffic out over days; durations always come from the real clock.
+_clock = time.time
+
+
+def set_clock(fn=None) -> None:
+    """Use ``fn()`` (epoch seconds) for span timestamps; ``None`` restores ``time.time``."""
+    global _clock
+    _clock = fn or time.time
+
+
 # The notebook cell running now (its execution count), set by the IPython extension.
 CELL: int | None = None
 
@@ -176,7 +187,7 @@ def start_span(name: str, kind: str, *, root: bool = False, attributes: dict | N
         parent_id=parent.id if parent is not None else None,
         name=name,
         kind=kind,
-        started_at=time.time(),
+        started_at=_clock(),
         cell=CELL,
     )
     if not s.trace_id:
@@ -193,7 +204,7 @@ def start_span(name: str, kind: str, *, root: bool = False, attributes: dict | N
 
 
 def end_span(s: Span, exc: BaseException | None = None, latency_ms: float | None = None) -> None:
-    end = time.time()
+    end = _clock()
     s.ended_at = end
     s.latency_ms = latency_ms if latency_ms is not None else (end - s.started_at) * 1000.0
     if exc is not None and s.status != "error":
