@@ -8,6 +8,7 @@ Example::
     ld.calls()                        # a pandas DataFrame of every call
 """
 
+from .budgets import LLMDebugAlert, alert, alerts, budget
 from .capture import instrument, uninstrument
 from .query import calls, feedback, get, last, metrics, search, spans, traces
 from .pricing import register_price
@@ -37,6 +38,12 @@ __all__ = [
     "show",
     "diff",
     "playground",
+    "charts",
+    "dashboard",
+    "budget",
+    "alert",
+    "alerts",
+    "LLMDebugAlert",
     "replay",
     "replay_all",
     "edit",
@@ -81,6 +88,24 @@ def playground(span):
     from .widgets.playground import playground as _playground
 
     return _playground(span)
+
+
+def dashboard(**filters):
+    """Cost, tokens, latency, errors, time to first token, the costliest and slowest traces
+    and cost per notebook cell, as inline charts; filters (``since``, ``model``,
+    ``provider``, ``tag``, ``name``) redraw them, a click opens the calls behind a bar."""
+    from .widgets.dashboard import dashboard as _dashboard
+
+    return _dashboard(**filters)
+
+
+def __getattr__(name):
+    # ld.charts imports altair: only when first used
+    if name == "charts":
+        import importlib
+
+        return importlib.import_module(".charts", __name__)
+    raise AttributeError(f"module 'llmdebug' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython):

@@ -246,6 +246,32 @@ def trace_summaries(trace_ids: list[str]) -> list[tuple]:
     return _trace_summaries(f"s.trace_id IN ({', '.join('?' * len(trace_ids))})", list(trace_ids))
 
 
+def top_traces(order: str = "cost", n: int = 10, **filters: Any) -> "pd.DataFrame":
+    """The ``n`` costliest traces (LLM cost summed per trace) or slowest (root span
+    duration), as ``traces()`` rows. Filters select the LLM calls that count."""
+    flush()
+    if order not in ("cost", "duration"):
+        raise ValueError(f"order={order!r}: use 'cost' or 'duration'")
+    filters.pop("limit", None)
+    w, params = where(dict(filters, kind="llm"))
+    if order == "cost":
+        sql = (f"SELECT s.trace_id FROM spans s WHERE {w} AND s.cost_usd IS NOT NULL "
+               "GROUP BY s.trace_id ORDER BY SUM(s.cost_usd) DESC LIMIT ?")
+    else:
+        sql = (f"SELECT r.trace_id, r.latency_ms FROM spans r WHERE r.parent_id IS NULL AND r.latency_ms IS NOT NULL AND "
+               f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = r.trace_id AND {w}) "
+               "ORDER BY r.latency_ms DESC LIMIT ?")
+    found = get_store().read(sql, params + [int(n)])
+    ids = [r[0] for r in found]
+    df = _frame(trace_summaries(ids), TRACE_COLUMNS)
+    df.insert(4, "duration_ms", (df["ended_at"] - df["started_at"]).dt.total_seconds() * 1000.0)
+    if order == "duration":  # the root span's own latency is the trace's duration
+        df["duration_ms"] = df["trace_id"].map(dict(found)).astype(float)
+    df["status"] = ["error" if e else "ok" for e in df["errors"]]
+    key = "cost_usd" if order == "cost" else "duration_ms"
+    return df.sort_values(key, ascending=False, kind="stable").reset_index(drop=True)
+
+
 def _like(text: str) -> str:
     """A LIKE pattern (with ESCAPE '\\') matching ``text`` anywhere, wildcards taken literally."""
     return "%" + re.sub(r"([%_\\])", r"\\\1", text) + "%"

@@ -12,7 +12,15 @@ import re
 import time
 from pathlib import Path
 
-from playwright.sync_api import expect
+import pytest
+
+# Importing this module skips the test module that imports it when there is no browser.
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)", allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+
+from playwright.sync_api import expect  # noqa: E402
 
 TIMEOUT_S = float(os.environ.get("LLMDEBUG_BROWSER_TIMEOUT_S", "120"))  # as in conftest.py
 MS = int(TIMEOUT_S * 1000)

@@ -1,0 +1,251 @@
+"""The dashboard behind ``ld.dashboard(**filters)``: cost, tokens, latency, errors, time to
+first token, the costliest and slowest traces and cost per notebook cell, with filters
+that redraw every chart in place and clicks that open the calls behind a bar.
+
+The charts are ``ld.charts`` specs computed from one hourly-rollup query where they can
+share it; they are drawn by the Vega runtime llmdebug ships once (see ``vega.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import ipywidgets
+import traitlets as t
+
+from .. import charts, query
+from .._guard import report
+from .vega import ChartView
+
+_HERE = Path(__file__).parent
+
+TIME_RANGES = {"15m": "last 15 min", "1h": "last hour", "1d": "last day", "7d": "last 7 days", "30d": "last 30 days",
+               "": "all time"}
+CHARTS = ("cost", "tokens", "latency", "errors", "ttft", "costliest", "slowest", "cells")
+_FILTER_KEYS = ("since", "model", "provider", "tag", "name")
+
+
+class DashboardControls(anywidget.AnyWidget):
+    """The dashboard's filter bar, headline numbers and per-cell cost table."""
+
+    _esm = _HERE / "dashboard.js"
+    _css = _HERE / "dashboard.css"
+
+    filters = t.Dict().tag(sync=True)  # set by the filter bar
+    options = t.Dict().tag(sync=True)  # choices for the filter bar
+    summary = t.Dict().tag(sync=True)  # headline numbers
+    cells = t.List().tag(sync=True)  # per-cell cost table rows
+    message = t.Unicode("").tag(sync=True)
+    elapsed_ms = t.Float(0.0).tag(sync=True)
+
+
+class Dashboard(ipywidgets.VBox):
+    """Inline charts of the captured calls: a filter bar, eight charts drawn offline, and
+    the calls behind any clicked bar or point (with their trace tree) underneath."""
+
+    def __init__(self, **filters: Any):
+        unknown = set(filters) - set(_FILTER_KEYS)
+        if unknown:
+            raise TypeError(f"unknown filter(s) {sorted(unknown)}; the dashboard filters by {', '.join(_FILTER_KEYS)}")
+        self.controls = DashboardControls()
+        self.charts = {name: ChartView() for name in CHARTS}
+        grid = ipywidgets.GridBox(list(self.charts.values()), layout=ipywidgets.Layout(
+            grid_template_columns="repeat(auto-fill, minmax(460px, 1fr))", grid_gap="8px", width="100%"))
+        grid.add_class("llmdebug-dashboard-grid")
+        self.actions = ipywidgets.Output()
+        super().__init__([self.controls, grid, self.actions])
+        self.add_class("llmdebug-dashboard")
+        self.opened: Any = None
+        self.controls.options = self._options()
+        self.controls.observe(lambda change: self.refresh(), "filters")
+        for name, view in self.charts.items():
+            view.observe(lambda change, name=name: self._on_selection(name, change["new"]), "selection")
+        self.controls.filters = {k: ("" if v is None else str(v)) for k, v in filters.items()}
+        if not self.controls.summary and not self.controls.message:
+            self.refresh()
+
+    @property
+    def filters(self) -> dict:
+        return dict(self.controls.filters)
+
+    @filters.setter
+    def filters(self, value: dict) -> None:
+        self.controls.filters = dict(value)
+
+    # -- data -------------------------------------------------------------------------
+    def query_filters(self) -> dict:
+        return {k: v for k, v in (self.controls.filters or {}).items() if k in _FILTER_KEYS and v not in (None, "")}
+
+    def _options(self) -> dict:
+        store = query.get_store()
+        store.writer.index_now()  # the rollup (a few rows per hour) knows every model, provider, tag
+        rows = store.read("SELECT DISTINCT model, provider, tags FROM rollup WHERE kind = 'llm'")
+        from ..store.rows import decode_json
+
+        return {"models": sorted({r[0] for r in rows if r[0]}), "providers": sorted({r[1] for r in rows if r[1]}),
+                "tags": sorted({tg for r in rows for tg in (decode_json(r[2]) or []) if isinstance(tg, str)}),
+                "since": TIME_RANGES}
+
+    def refresh(self) -> None:
+        """Recompute every chart for the current filters (each redraws in place)."""
+        t0 = time.perf_counter()
+        f = self.query_filters()
+        c = self.controls
+        try:
+            with charts.shared_queries():
+                specs = build_specs(f, cell_since=_session_start())
+                m = charts._metrics(None, **f)
+            row = m.iloc[0] if not m.empty else None
+            summary = {} if row is None or not row["calls"] else {
+                k: (None if row[k] is None or row[k] != row[k] else float(row[k])) for k in
+                ("calls", "errors", "error_rate", "rate_limit_hits", "latency_p50_ms", "latency_p95_ms",
+                 "latency_p99_ms", "input_tokens", "output_tokens", "cost_usd")}
+            cells = _cell_rows(f)
+            for name, spec in specs.items():
+                self.charts[name].spec = spec
+            with c.hold_sync():
+                c.summary = summary
+                c.cells = cells
+                c.message = "" if summary else "no LLM calls match these filters"
+                c.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
+        except Exception as e:
+            report("computing the dashboard")
+            c.message = f"could not compute the dashboard: {type(e).__name__}: {e}"
+
+    # -- click-through ------------------------------------------------------------------
+    def calls_for(self, chart: str, datum: dict) -> Any:
+        """The calls behind a clicked mark (a DataFrame, newest last)."""
+        f = self.query_filters()
+        bucket = (self.charts[chart].spec.get("usermeta") or {}).get("llmdebug", {}).get("bucket")
+        if chart in ("costliest", "slowest") and datum.get("trace_id"):
+            return query.calls(trace_id=datum["trace_id"])
+        if chart == "cells" and datum.get("cell"):
+            n = int(str(datum["cell"]).strip("In []"))
+            df = query.calls(since=_session_start(), **{k: v for k, v in f.items() if k != "since"})
+            return df[df["cell"] == n]
+        for key in ("model", "provider"):
+            if datum.get(key):
+                f[key] = datum[key]
+        if datum.get("time") is not None and bucket in ("minute", "hour", "day"):
+            import pandas as pd
+
+            start = pd.Timestamp(datum["time"], unit="ms", tz="UTC") if isinstance(datum["time"], (int, float)) \
+                else pd.Timestamp(datum["time"])
+            start = start.tz_localize("UTC") if start.tzinfo is None else start
+            step = {"minute": pd.Timedelta(minutes=1), "hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}[bucket]
+            f["since"], f["until"] = start.to_pydatetime(), (start + step).to_pydatetime()
+        df = query.calls(**f)
+        if chart == "errors":
+            return df[(df["status"] == "error") | (df["rate_limit_hits"].fillna(0) > 0)]
+        if chart == "latency" and datum.get("lo_ms") is not None:
+            return df[(df["latency_ms"] >= datum["lo_ms"]) & (df["latency_ms"] < datum["hi_ms"])]
+        return df
+
+    def _on_selection(self, chart: str, datum: dict) -> None:
+        if not datum:
+            return
+        try:
+            df = self.calls_for(chart, datum)
+        except Exception as e:
+            report("opening the calls behind a chart")
+            self.controls.message = f"could not open these calls: {type(e).__name__}: {e}"
+            return
+        from IPython.display import display
+
+        from .trace_tree import TraceTree
+
+        cols = [c for c in ("started_at", "name", "model", "status", "input_tokens", "output_tokens", "cost_usd",
+                            "latency_ms", "retries", "rate_limit_hits", "trace_id") if c in df.columns]
+        self.opened = df
+        self.actions.clear_output()
+        with self.actions:  # inside a comm message: the Output widget routes these to itself
+            if df.empty:
+                display(_Text(f"no calls behind this {chart} mark"))
+                return
+            display(_Text(f"{len(df):,} call{'s' if len(df) != 1 else ''} behind this {chart} mark, newest last"))
+            display(df[cols].tail(50))
+            display(TraceTree(str(df.iloc[-1]["trace_id"]), select=str(df.iloc[-1]["id"])))
+
+    # -- display ---------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        s = self.controls.summary
+        if not s:
+            return "llmdebug dashboard: no LLM calls match"
+        cost = f"${s['cost_usd']:.4f}" if s.get("cost_usd") is not None else "cost unknown"
+        p95 = f"{s['latency_p95_ms']:,.0f} ms" if s.get("latency_p95_ms") is not None else "?"
+        return (f"llmdebug dashboard · {int(s['calls']):,} calls · {cost} · error rate {s['error_rate']:.1%} · "
+                f"{int(s['rate_limit_hits'] or 0):,} rate-limit hits · p95 {p95}")
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        import html
+
+        out = super()._repr_mimebundle_(**kwargs)
+        data, meta = out if isinstance(out, tuple) else (out or {}, {})
+        data = dict(data)
+        data["text/plain"] = repr(self)
+        data["text/html"] = f"<pre>{html.escape(repr(self))}</pre>"
+        return data, meta
+
+
+class _Text:
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _session_start() -> float:
+    from .. import magics
+
+    state = magics._state
+    return state.started if state is not None else _PROCESS_START
+
+
+_PROCESS_START = time.time()
+
+
+def _cell_rows(f: dict) -> list:
+    from .. import magics
+
+    heads = magics._state.cells if magics._state is not None else {}
+    g = {k: v for k, v in f.items() if k != "since"}
+    m = query.metrics(by="cell", since=_session_start(), **g).reset_index()
+    m = m[m["cell"].notna()].sort_values("cell")
+    return [[int(r["cell"]), heads.get(int(r["cell"]), ""), int(r["calls"]), int(r["input_tokens"] or 0),
+             int(r["output_tokens"] or 0), None if r["cost_usd"] != r["cost_usd"] else float(r["cost_usd"]),
+             int(r["errors"])] for _, r in m.iterrows()]
+
+
+def build_specs(f: dict, *, cell_since: float | None = None) -> dict:
+    """Every dashboard chart's Vega-Lite spec for the filters ``f``."""
+    with charts.shared_queries():
+        return _build_specs(f, cell_since)
+
+
+def _build_specs(f: dict, cell_since: float | None) -> dict:
+    bucket = charts.bucket_for(**f)
+    out = {
+        "cost": charts.cost(bucket=bucket, **f),
+        "tokens": charts.tokens(bucket=bucket, **f),
+        "latency": charts.latency(**f),
+        "errors": charts.errors(bucket=bucket, **f),
+        "ttft": charts.ttft(bucket=bucket, **f),
+        "costliest": charts.top_traces("cost", n=8, **f),
+        "slowest": charts.top_traces("duration", n=8, **f),
+        "cells": charts.cells(since=cell_since, **{k: v for k, v in f.items() if k != "since"}),
+    }
+    specs = {}
+    for name, chart in out.items():
+        spec = chart.properties(width="container").to_dict()
+        spec.setdefault("usermeta", {})["llmdebug"] = {"chart": name, "bucket": bucket}
+        specs[name] = spec
+    return specs
+
+
+def dashboard(**filters: Any) -> Dashboard:
+    """The dashboard for these filters (``since``, ``model``, ``provider``, ``tag``, ``name``)."""
+    return Dashboard(**filters)
