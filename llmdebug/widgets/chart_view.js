@@ -5,15 +5,7 @@
 
 const WAIT_MS = 30000;
 
-function h(tag, cls, ...children) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
+// h(): see _dom.js
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -2,15 +2,7 @@
 // table. The charts under it are ChartView widgets (chart_view.js); Python redraws them when
 // a filter changes. Every value goes into the DOM as text, never as HTML.
 
-function h(tag, cls, ...children) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
+// h(): see _dom.js
 
 const num = (v, d = 0) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: d }));
 const ms = (v) => (v === null || v === undefined ? "–" : `${num(v)} ms`);

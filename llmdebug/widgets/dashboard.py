@@ -18,6 +18,7 @@ import traitlets as t
 
 from .. import charts, query
 from .._guard import report
+from . import esm
 from .vega import ChartView
 
 _HERE = Path(__file__).parent
@@ -31,7 +32,7 @@ _FILTER_KEYS = ("since", "model", "provider", "tag", "name")
 class DashboardControls(anywidget.AnyWidget):
     """The dashboard's filter bar, headline numbers and per-cell cost table."""
 
-    _esm = _HERE / "dashboard.js"
+    _esm = esm("dashboard.js")
     _css = _HERE / "dashboard.css"
 
     filters = t.Dict().tag(sync=True)  # set by the filter bar

@@ -8,15 +8,7 @@ const FOLD_CONTEXT = 2;   // lines kept visible on each side of a fold
 const FOLD_CHARS = 1500;  // one-line unchanged runs longer than this fold too
 const FOLD_KEEP = 300;
 
-function h(tag, cls, ...children) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
+// h(): see _dom.js
 
 function button(cls, label, onClick) {
   const b = h("button", cls, label);

@@ -16,6 +16,7 @@ import traitlets as t
 
 from .. import query
 from ..diff import diff_calls, render_html, render_text, resolve_call
+from . import esm
 
 _HERE = Path(__file__).parent
 VIEWS = ("side", "unified")
@@ -31,7 +32,7 @@ class DiffView(anywidget.AnyWidget):
         w.update(original, other)   # compare another pair in the same widget
     """
 
-    _esm = _HERE / "diff_view.js"
+    _esm = esm("diff_view.js")
     _css = _HERE / "diff_view.css"
 
     diff = t.Dict().tag(sync=True)  # the dict of llmdebug.diff.diff_calls

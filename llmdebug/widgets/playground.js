@@ -2,15 +2,7 @@
 // (in the kernel, on a background thread), keep every attempt, diff any two.
 // Everything from prompts and responses is set as text, never as HTML.
 
-function h(tag, cls, ...children) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
+// h(): see _dom.js
 
 const ROLES = ["system", "developer", "user", "assistant", "tool"];
 const fmtMs = (v) => (v === null || v === undefined ? "" : `${Math.round(v).toLocaleString()} ms`);

@@ -22,6 +22,7 @@ from ..diff import diff_calls, render_text
 from ..replay import ReplayError, _load, replay
 from ..spans import Span
 from ..wire import ENDPOINT_FLAVORS, chat_messages, messages_of
+from . import esm
 
 _HERE = Path(__file__).parent
 
@@ -57,7 +58,7 @@ def _param_value(req: dict, name: str) -> Any:
 class Playground(anywidget.AnyWidget):
     """Edit and re-run one captured LLM call; every attempt kept and comparable."""
 
-    _esm = _HERE / "playground.js"
+    _esm = esm("playground.js")
     # the diff under the Run button is drawn by the diff widget's module: its CSS comes along
     _css = (_HERE / "playground.css").read_text() + (_HERE / "diff_view.css").read_text()
     _diff_esm = t.Unicode("").tag(sync=True)  # the diff view's module, for rendering diffs in place
@@ -81,7 +82,7 @@ class Playground(anywidget.AnyWidget):
         self._attempts: list[Span] = [s]
         self._raw = list(messages_of(None if s.provider == "litellm" else ENDPOINT_FLAVORS.get(s.endpoint or ""),
                                      s.request if isinstance(s.request, dict) else {}) or [])
-        self._diff_esm = (_HERE / "diff_view.js").read_text()
+        self._diff_esm = esm("diff_view.js")
         req = s.request if isinstance(s.request, dict) else {}
         self.original = {"id": s.id, "provider": s.provider, "endpoint": s.endpoint, "name": s.name}
         self.messages = [dict(self._editable(raw), source=i) for i, raw in enumerate(self._raw)]

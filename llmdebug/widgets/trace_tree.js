@@ -10,15 +10,7 @@ const F = Object.fromEntries(FIELDS.map((f, i) => [f, i]));
 const T = { id: 0, name: 1, started_at: 2, duration_ms: 3, spans: 4, calls: 5, input_tokens: 6,
   output_tokens: 7, cost_usd: 8, errors: 9, retries: 10, status: 11 };
 
-function h(tag, cls, ...children) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
+// h(): see _dom.js
 
 const fmtMs = (v) => v === null || v === undefined ? "" : v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v).toLocaleString()} ms`;
 const fmtInt = (v) => v === null || v === undefined ? "" : Number(v).toLocaleString();

@@ -19,6 +19,7 @@ from .. import query
 from .._guard import report
 from ..spans import Span
 from ..store.rows import from_iso
+from . import esm
 from .detail import span_detail
 from .text import TraceText
 
@@ -43,7 +44,7 @@ def _round(v: Any, digits: int) -> Any:
 class TraceTree(anywidget.AnyWidget):
     """A trace as a collapsible span tree and waterfall, with a lazily loaded detail pane."""
 
-    _esm = _HERE / "trace_tree.js"
+    _esm = esm("trace_tree.js")
     _css = _HERE / "trace_tree.css"
 
     # the tree

@@ -30,6 +30,8 @@ import altair as alt
 import anywidget
 import traitlets as t
 
+from . import esm
+
 _HERE = Path(__file__).parent
 BUNDLE = _HERE / "vega_runtime.js"
 
@@ -137,7 +139,7 @@ class ChartView(anywidget.AnyWidget):
     the message if the spec could not be drawn.
     """
 
-    _esm = _HERE / "chart_view.js"
+    _esm = esm("chart_view.js")
     _css = _HERE / "chart_view.css"
 
     spec = t.Dict().tag(sync=True)
