@@ -45,11 +45,12 @@ def shared_queries() -> Iterator[None]:
     if _memo.get() is not None:  # already sharing
         yield
         return
-    token = _memo.set({})
+    token, gtoken = _memo.set({}), query.groups_memo.set({})
     try:
         yield
     finally:
         _memo.reset(token)
+        query.groups_memo.reset(gtoken)
 
 
 def _metrics(by: Any, **filters: Any) -> "pd.DataFrame":
@@ -182,11 +183,7 @@ def _latency_hist(filters: dict) -> dict:
     f = dict(filters)
     f.pop("limit", None)
     query.flush()
-    if f.get("trace_id") is not None:
-        groups = query._groups_from_spans(None, f)
-    else:
-        groups = query._groups_from_rollup(None, f)
-    acc = groups.get("all")
+    acc = query.metric_groups(None, f).get("all")
     return dict(acc[13]) if acc else {}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+from contextvars import ContextVar
 import json
 import re
 import time
@@ -254,14 +255,13 @@ def top_traces(order: str = "cost", n: int = 10, **filters: Any) -> "pd.DataFram
         raise ValueError(f"order={order!r}: use 'cost' or 'duration'")
     filters.pop("limit", None)
     w, params = where(dict(filters, kind="llm"))
+    store = get_store()
     if order == "cost":
         sql = (f"SELECT s.trace_id FROM spans s WHERE {w} AND s.cost_usd IS NOT NULL "
                "GROUP BY s.trace_id ORDER BY SUM(s.cost_usd) DESC LIMIT ?")
+        found = store.read(sql, params + [int(n)])
     else:
-        sql = (f"SELECT r.trace_id, r.latency_ms FROM spans r WHERE r.parent_id IS NULL AND r.latency_ms IS NOT NULL AND "
-               f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = r.trace_id AND {w}) "
-               "ORDER BY r.latency_ms DESC LIMIT ?")
-    found = get_store().read(sql, params + [int(n)])
+        found = _slowest_roots(store, filters, w, params, int(n))
     ids = [r[0] for r in found]
     df = _frame(trace_summaries(ids), TRACE_COLUMNS)
     df.insert(4, "duration_ms", (df["ended_at"] - df["started_at"]).dt.total_seconds() * 1000.0)
@@ -270,6 +270,31 @@ def top_traces(order: str = "cost", n: int = 10, **filters: Any) -> "pd.DataFram
     df["status"] = ["error" if e else "ok" for e in df["errors"]]
     key = "cost_usd" if order == "cost" else "duration_ms"
     return df.sort_values(key, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _slowest_roots(store, filters: dict, w: str, params: list, n: int) -> list[tuple]:
+    """(trace_id, duration) of the slowest root spans whose trace holds a matching call.
+
+    Root spans come longest first in growing batches (a bounded top-k sort each); only
+    the candidates are checked against the filters, through the trace_id index. (One
+    correlated EXISTS over every root made SQLite scan the table once per root.)"""
+    time_only = {k for k, v in filters.items() if v is not None} <= {"since", "until"}
+    rw, rparams = where({k: filters[k] for k in ("since", "until") if filters.get(k) is not None}, alias="r")
+    check = f"SELECT 1 FROM spans s INDEXED BY idx_spans_trace_id WHERE s.trace_id = ? AND {w} LIMIT 1"
+    found: list[tuple] = []
+    batch = max(4 * n, 64)
+    while batch <= 4096:
+        rows = store.read(f"SELECT r.trace_id, r.latency_ms FROM spans r WHERE r.parent_id IS NULL AND "
+                          f"r.latency_ms IS NOT NULL AND {rw} ORDER BY r.latency_ms DESC LIMIT ?", rparams + [batch])
+        found = [r for r in rows if time_only or store.read(check, [r[0]] + params)][:n]
+        if len(found) >= n or len(rows) < batch:
+            return found
+        batch *= 8
+    # A selective filter: from the matching calls to their roots instead.
+    return store.read(
+        f"SELECT r.trace_id, r.latency_ms FROM spans s JOIN spans r INDEXED BY idx_spans_trace_id "
+        f"ON r.trace_id = s.trace_id AND r.parent_id IS NULL WHERE {w} AND r.latency_ms IS NOT NULL "
+        "GROUP BY r.trace_id ORDER BY r.latency_ms DESC LIMIT ?", params + [n])
 
 
 def _like(text: str) -> str:
@@ -329,10 +354,7 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     by = dims[0] if len(dims) == 1 else (dims or None)
     filters.pop("limit", None)
     where(filters)  # validate names early
-    if filters.get("trace_id") is not None or any(d in _SPAN_ONLY for d in dims):
-        groups = _groups_from_spans(by, filters)
-    else:
-        groups = _groups_from_rollup(by, filters)
+    groups = metric_groups(by, filters)
     total = sum(a[0] for a in groups.values())
     exact = _exact_percentiles(by, filters) if 0 < total <= EXACT_PERCENTILES_UP_TO else None
     out = []
@@ -358,6 +380,25 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     else:
         df = df.sort_values("calls", ascending=False, kind="stable")
     return df.reset_index(drop=True).set_index(names[0] if len(names) == 1 else names)
+
+
+# Set by llmdebug.charts.shared_queries(): charts drawn together reuse each other's passes.
+groups_memo: ContextVar[dict | None] = ContextVar("llmdebug_groups_memo", default=None)
+
+
+def metric_groups(by: Any, filters: dict) -> dict:
+    """Per-group accumulators (sums and latency histograms) of the matching LLM calls."""
+    memo = groups_memo.get()
+    key = (by, tuple(sorted((k, repr(v)) for k, v in filters.items())))
+    if memo is not None and key in memo:
+        return memo[key]
+    if filters.get("trace_id") is not None or any(d in _SPAN_ONLY for d in _dims(by)):
+        groups = _groups_from_spans(by, filters)
+    else:
+        groups = _groups_from_rollup(by, filters)
+    if memo is not None:
+        memo[key] = groups
+    return groups
 
 
 _ROLLUP_KEYS = {"model", "provider", "name", "endpoint", "status"}

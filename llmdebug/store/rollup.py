@@ -18,6 +18,7 @@ import math
 import sqlite3
 from typing import Any
 
+from .._json import loads
 from .tx import get_state, immediate, set_state
 
 RATIO = 1.01
@@ -102,7 +103,7 @@ def _hist_text(h: dict) -> str:
 
 
 def parse_hist(text: str | None) -> dict:
-    return {int(k): v for k, v in json.loads(text).items()} if text else {}
+    return {int(k): v for k, v in loads(text).items()} if text else {}
 
 
 def write(conn: sqlite3.Connection, acc: dict) -> None:
