@@ -200,8 +200,9 @@ def latency(**filters: Any) -> "alt.LayerChart":
     marks = pd.DataFrame({"label": ["p50", "p95", "p99"],
                           "ms": [total["latency_p50_ms"], total["latency_p95_ms"], total["latency_p99_ms"]]})
     x = alt.X("lo_ms:Q", title="latency (ms, log scale)", scale=alt.Scale(type="log"))
-    bars = _chart(h).mark_bar(opacity=0.8).encode(
-        x=x, x2="hi_ms:Q", y=alt.Y("calls:Q", title="calls"),
+    # rect, not bar: a bar with x and x2 both set draws horizontally, one pixel high
+    bars = _chart(h).mark_rect(opacity=0.8).encode(
+        x=x, x2="hi_ms:Q", y=alt.Y("calls:Q", title="calls"), y2=alt.datum(0),
         tooltip=[alt.Tooltip("lo_ms:Q", format=",.0f", title="from ms"), alt.Tooltip("hi_ms:Q", format=",.0f", title="to ms"),
                  "calls:Q"])
     rules = _chart(marks).mark_rule(strokeDash=[4, 3], color="#d62728").encode(

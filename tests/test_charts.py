@@ -37,6 +37,7 @@ def test_tokens_latency_errors_ttft(traffic):
     assert t[("local-llama", "output")] == traffic[traffic.model == "local-llama"]["output_tokens"].sum()
 
     lat = ld.charts.latency()
+    assert lat.to_dict()["layer"][0]["mark"]["type"] == "rect"  # columns from 0 up, not 1-px bars
     bars, rules = (pd.DataFrame(layer["data"]["values"]) if "values" in layer.get("data", {}) else None
                    for layer in lat.to_dict()["layer"][:2])
     h = ld.charts.latency_histogram()
