@@ -264,7 +264,8 @@ class Notice:
     def _repr_html_(self) -> str:
         import html
 
-        return (f'<div class="llmdebug-alert" style="border-left:4px solid #f57c00;padding:4px 8px;'
+        # tex2jax_ignore: the $ amounts must not be typeset as math
+        return (f'<div class="llmdebug-alert tex2jax_ignore" style="border-left:4px solid #f57c00;padding:4px 8px;'
                 f'background:rgba(245,124,0,0.12)">⚠ {html.escape(self.message)}</div>')
 
 

@@ -261,7 +261,8 @@ def top_traces(order: str = "cost", n: int = 10, **filters: Any) -> "alt.Chart":
     title = f"{'Costliest' if order == 'cost' else 'Slowest'} {n} traces"
     if df.empty:
         return _empty(title)
-    df = df.assign(label=[f"{nm} · {tid[:8]}" for nm, tid in zip(df["name"], df["trace_id"])])
+    # ids start with their time: the random end tells traces of the same second apart
+    df = df.assign(label=[f"{nm} · {tid[-8:]}" for nm, tid in zip(df["name"], df["trace_id"])])
     return _chart(df).mark_bar().encode(
         y=alt.Y("label:N", sort="-x", title=None), x=alt.X(f"{col}:Q", title=axis),
         color=alt.condition("datum.errors > 0", alt.value("#d62728"), alt.value("#4c78a8")),

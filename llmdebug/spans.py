@@ -190,13 +190,15 @@ def start_span(name: str, kind: str, *, root: bool = False, attributes: dict | N
         started_at=_clock(),
         cell=CELL,
     )
+    if parent is not None and parent.tags:  # a trace's tags apply to every span in it
+        s.tags = list(parent.tags)
     if not s.trace_id:
         s.trace_id = s.id
     if attributes:
         tags = attributes.pop("tags", None)
         meta = attributes.pop("metadata", None)
         if tags:
-            s.tags = [tags] if isinstance(tags, str) else list(tags)
+            s.add_tag(*([tags] if isinstance(tags, str) else tags))
         if meta:
             s.metadata = dict(meta)
         s.attributes = attributes

@@ -5,5 +5,6 @@
 
 from .cassettes import load_cassette
 from .server import FakeLLMServer
+from .traffic import simulate_traffic
 
-__all__ = ["FakeLLMServer", "load_cassette"]
+__all__ = ["FakeLLMServer", "load_cassette", "simulate_traffic"]
