@@ -389,9 +389,19 @@ groups_memo: ContextVar[dict | None] = ContextVar("llmdebug_groups_memo", defaul
 def metric_groups(by: Any, filters: dict) -> dict:
     """Per-group accumulators (sums and latency histograms) of the matching LLM calls."""
     memo = groups_memo.get()
-    key = (by, tuple(sorted((k, repr(v)) for k, v in filters.items())))
+    fkey = tuple(sorted((k, repr(v)) for k, v in filters.items()))
+    key = (by, fkey)
     if memo is not None and key in memo:
         return memo[key]
+    if memo is not None and by is None:  # the total of a finer grouping already computed
+        finer = next((g for (b, f), g in memo.items() if f == fkey and b is not None and "tag" not in _dims(b)), None)
+        if finer is not None:
+            total = rollup.new_acc() + [0]
+            for acc in finer.values():
+                rollup.merge(total, acc)
+                total[15] += acc[15]
+            memo[key] = groups = {"all": total} if total[0] else {}
+            return groups
     if filters.get("trace_id") is not None or any(d in _SPAN_ONLY for d in _dims(by)):
         groups = _groups_from_spans(by, filters)
     else:

@@ -11,6 +11,7 @@ import os
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,6 +25,7 @@ from playwright.sync_api import expect  # noqa: E402
 
 TIMEOUT_S = float(os.environ.get("LLMDEBUG_BROWSER_TIMEOUT_S", "120"))  # as in conftest.py
 MS = int(TIMEOUT_S * 1000)
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 BAD_TEXTS = ("Loading widget", "Error displaying widget", "Failed to load model class",
              "Error loading script", "Javascript Error")
 
@@ -82,17 +84,31 @@ def _run_all_cells(page, attempts: int = 3) -> None:
 
 
 @contextlib.contextmanager
-def run_notebook(browser, lab, artifacts, nb_rel: str, cells: dict):
+def run_notebook(browser, lab, artifacts, nb_rel: str, cells: dict, *, offline: bool = False):
     """Open ``nb_rel`` in JupyterLab, run every cell from the Run menu, wait until all
-    ``cells["n_code"]`` prompts are numbered; yields a :class:`_Run`."""
+    ``cells["n_code"]`` prompts are numbered; yields a :class:`_Run`. With ``offline``,
+    every request to a host other than this machine is aborted from before the page
+    loads, and recorded in ``r.blocked``."""
     # clipboard permissions: the widgets' copy buttons are checked by reading it back
     ctx = browser.new_context(viewport={"width": 1280, "height": 1100},
                               permissions=["clipboard-read", "clipboard-write"])
+    blocked: list[str] = []
+
+    def gate(route):
+        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    if offline:
+        ctx.route("**/*", gate)
     page = ctx.new_page()
     console, page_errors = [], []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: (console.append(f"pageerror: {e}"), page_errors.append(str(e))))
     r = _Run(page, ctx, console, page_errors, cells, lab, artifacts)
+    r.blocked = blocked
     t0 = time.monotonic()
     with r.shot(f"{Path(nb_rel).stem}-00-run-all"):
         page.goto(f"{lab.base}/lab/tree/{nb_rel}?token={lab.token}", timeout=MS)
@@ -113,6 +129,8 @@ def run_notebook(browser, lab, artifacts, nb_rel: str, cells: dict):
     try:
         yield r
     finally:
+        if blocked:
+            print("[blocked requests]\n" + "\n".join(blocked))
         ctx.close()
 
 

@@ -10,13 +10,11 @@ reaches Python, that the dark theme recolours the charts, and what a saved noteb
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -28,10 +26,9 @@ pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 import nbformat  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
-from jlab import MS, TIMEOUT_S, _dismiss_kernel_dialog, _Run, _run_all_cells, assert_clean  # noqa: E402
+from jlab import assert_clean, run_notebook  # noqa: E402
 
 NB_REL = "notebooks/chart-check.ipynb"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 SETUP = '''\
 import json
@@ -84,55 +81,10 @@ def _write_notebook(path: Path) -> dict:
             "scratch": SOURCES.index(SCRATCH), **CHARTS}
 
 
-@contextlib.contextmanager
-def run_offline(browser, lab, artifacts, nb_rel: str, cells: dict):
-    """jlab.run_notebook, with every non-local request aborted (and recorded in
-    ``r.blocked``) from before the page loads."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1100})
-    blocked: list[str] = []
-
-    def gate(route):
-        url = route.request.url
-        if urlsplit(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort("internetdisconnected")
-
-    ctx.route("**/*", gate)
-    page = ctx.new_page()
-    console, page_errors = [], []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: (console.append(f"pageerror: {e}"), page_errors.append(str(e))))
-    r = _Run(page, ctx, console, page_errors, cells, lab, artifacts)
-    r.blocked = blocked
-    t0 = time.monotonic()
-    try:
-        with r.shot(f"{Path(nb_rel).stem}-00-run-all"):
-            page.goto(f"{lab.base}/lab/tree/{nb_rel}?token={lab.token}", timeout=MS)
-            expect(page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(timeout=MS)
-            _dismiss_kernel_dialog(page)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=MS)
-            _run_all_cells(page)
-            numbered = page.locator(".jp-CodeCell .jp-InputArea-prompt", has_text=re.compile(r"^\s*\[\d+\]"))
-            deadline = time.monotonic() + TIMEOUT_S
-            while numbered.count() < cells["n_code"]:
-                assert not page_errors, f"JavaScript page errors while running: {page_errors}"
-                assert time.monotonic() < deadline, f"only {numbered.count()}/{cells['n_code']} cells ran"
-                page.wait_for_timeout(250)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=MS)
-        print(f"[timing] notebook opened and executed in {time.monotonic() - t0:.1f}s")
-        yield r
-    finally:
-        if blocked:
-            print("[blocked requests]\n" + "\n".join(blocked))
-        ctx.close()
-
-
 @pytest.fixture(scope="module")
 def run(browser, lab, lab_root, artifacts):
     cells = _write_notebook(lab_root / NB_REL)
-    with run_offline(browser, lab, artifacts, NB_REL, cells) as r:
+    with run_notebook(browser, lab, artifacts, NB_REL, cells, offline=True) as r:
         yield r
 
 

@@ -5,22 +5,19 @@ filter change redraws them, and a click on a cost bar opens the calls behind it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from jlab import BAD_TEXTS, MS, TIMEOUT_S, _dismiss_kernel_dialog, _Run, _run_all_cells  # skips without a browser
+from jlab import BAD_TEXTS, run_notebook  # skips without a browser
 
 import nbformat  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 NB_REL = "notebooks/04-costs-and-latency.ipynb"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 PROBE_SRC = '''\
 import json
 print("selection:", json.dumps(dash.charts["cost"].selection, sort_keys=True))
@@ -51,53 +48,10 @@ def _prepare(path: Path) -> dict:
     }
 
 
-@contextlib.contextmanager
-def run_offline(browser, lab, artifacts, cells: dict):
-    """jlab.run_notebook with every non-local request aborted (recorded in ``r.blocked``)."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1100})
-    blocked: list[str] = []
-
-    def gate(route):
-        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("internetdisconnected")
-
-    ctx.route("**/*", gate)
-    page = ctx.new_page()
-    console, page_errors = [], []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: (console.append(f"pageerror: {e}"), page_errors.append(str(e))))
-    r = _Run(page, ctx, console, page_errors, cells, lab, artifacts)
-    r.blocked = blocked
-    t0 = time.monotonic()
-    try:
-        with r.shot("dashboard-00-run-all"):
-            page.goto(f"{lab.base}/lab/tree/{NB_REL}?token={lab.token}", timeout=MS)
-            expect(page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(timeout=MS)
-            _dismiss_kernel_dialog(page)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=MS)
-            _run_all_cells(page)
-            numbered = page.locator(".jp-CodeCell .jp-InputArea-prompt", has_text=re.compile(r"^\s*\[\d+\]"))
-            deadline = time.monotonic() + TIMEOUT_S
-            while numbered.count() < cells["n_code"]:
-                assert not page_errors, f"JavaScript page errors while running: {page_errors}"
-                assert time.monotonic() < deadline, f"only {numbered.count()}/{cells['n_code']} cells ran"
-                page.wait_for_timeout(250)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=MS)
-        print(f"[timing] notebook opened and executed in {time.monotonic() - t0:.1f}s")
-        yield r
-    finally:
-        if blocked:
-            print("[blocked requests]\n" + "\n".join(blocked))
-        ctx.close()
-
-
 @pytest.fixture(scope="module")
 def run(browser, lab, lab_root, artifacts):
     cells = _prepare(lab_root / NB_REL)
-    with run_offline(browser, lab, artifacts, cells) as r:
+    with run_notebook(browser, lab, artifacts, NB_REL, cells, offline=True) as r:
         yield r
 
 
