@@ -71,7 +71,7 @@ def test_word_diff_folds_single_spaces_between_changes():
                     ["delete", "fox"], ["insert", "dog"], ["equal", " jumps"]]
 
 
-def _check_exact(a, b):
+def assert_exact(a, b):
     segs = word_diff(a, b)
     assert joined(segs, ("equal", "delete")) == a
     assert joined(segs, ("equal", "insert")) == b
@@ -94,13 +94,13 @@ def test_word_diff_is_exact_on_many_random_texts():
             else:
                 b.insert(pos, rng.choice(alphabet))
         b = "".join(b) if rng.random() < 0.8 else "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
-        _check_exact(a, b)
+        assert_exact(a, b)
 
 
 def test_word_diff_unicode_words_and_cjk_characters():
-    segs = _check_exact("Grüße aus Köln 🙂", "Grüße aus München 🙂")
+    segs = assert_exact("Grüße aus Köln 🙂", "Grüße aus München 🙂")
     assert ["delete", "Köln"] in segs and ["insert", "München"] in segs
-    segs = _check_exact("我喜欢猫", "我喜欢狗")  # CJK compares character by character
+    segs = assert_exact("我喜欢猫", "我喜欢狗")  # CJK compares character by character
     assert segs == [["equal", "我喜欢"], ["delete", "猫"], ["insert", "狗"]]
 
 
@@ -116,7 +116,7 @@ def test_word_diff_of_huge_texts_is_exact_and_finds_the_edits():
     b = "\n".join(b_lines)
     assert len(a) > 100_000
     t0 = time.perf_counter()
-    segs = _check_exact(a, b)
+    segs = assert_exact(a, b)
     elapsed = time.perf_counter() - t0
     changed = [t for op, t in segs if op != "equal"]
     assert "rewritten entirely" in "".join(t for op, t in segs if op == "insert")
@@ -125,13 +125,13 @@ def test_word_diff_of_huge_texts_is_exact_and_finds_the_edits():
     print(f"[info] 110 KB word_diff in {elapsed:.2f}s")  # reported, not asserted
     # every one of 60 long lines edited: still word by word, line against line
     long_lines = [" ".join(rng.choice(words) for _ in range(300)) for _ in range(60)]
-    segs = _check_exact("\n".join(long_lines), "\n".join("EDIT " + ln for ln in long_lines))
+    segs = assert_exact("\n".join(long_lines), "\n".join("EDIT " + ln for ln in long_lines))
     assert [t for op, t in segs if op != "equal"] == ["EDIT "] * 60 or \
         sum(len(t) for op, t in segs if op == "insert") == 5 * 60
     # a single 100 KB line without any newline, and two unrelated texts
     one = " ".join(rng.choice(words) for _ in range(25_000))
-    _check_exact(one, one.replace("w7 ", "CHANGED ", 3))
-    _check_exact(one, " ".join(rng.choice(words) for _ in range(25_000)))
+    assert_exact(one, one.replace("w7 ", "CHANGED ", 3))
+    assert_exact(one, " ".join(rng.choice(words) for _ in range(25_000)))
 
 
 # ------------------------------------------------------------------ json_diff
