@@ -910,15 +910,19 @@ def _jv(v: Any) -> str:
     return _short(json.dumps(v, ensure_ascii=False, default=str), 160)
 
 
+def _change_line(m: _Plain, pad: str, label: str, op: str, old: Any, new: Any) -> str:
+    """One added (+), removed (-) or changed (~) value, as a text line."""
+    if op == "added":
+        return f"{pad}+ {m.esc(label)}: {m.ins(_jv(new))}"
+    if op == "removed":
+        return f"{pad}- {m.esc(label)}: {m.dele(_jv(old))}"
+    return f"{pad}~ {m.esc(label)}: {m.dele(_jv(old))} → {m.ins(_jv(new))}"
+
+
 def _json_change_lines(changes: list, m: _Plain, pad: str, limit: int = 50) -> list[str]:
     out = []
     for c in changes[:limit]:
-        if c["op"] == "added":
-            out.append(f"{pad}+ {m.esc(c['path'])}: {m.ins(_jv(c['new']))}")
-        elif c["op"] == "removed":
-            out.append(f"{pad}- {m.esc(c['path'])}: {m.dele(_jv(c['old']))}")
-        else:
-            out.append(f"{pad}~ {m.esc(c['path'])}: {m.dele(_jv(c['old']))} → {m.ins(_jv(c['new']))}")
+        out.append(_change_line(m, pad, c["path"], c["op"], c.get("old"), c.get("new")))
     if len(changes) > limit:
         out.append(f"{pad}… {len(changes) - limit} more changes")
     return out
@@ -990,12 +994,7 @@ def _render(d: dict, m: _Plain, a_label: str = "A", b_label: str = "B") -> str:
         for p in params:
             if p["op"] == "equal":
                 continue
-            if p["op"] == "added":
-                L.append(f"  + {m.esc(p['key'])}: {m.ins(_jv(p['new']))}")
-            elif p["op"] == "removed":
-                L.append(f"  - {m.esc(p['key'])}: {m.dele(_jv(p['old']))}")
-            else:
-                L.append(f"  ~ {m.esc(p['key'])}: {m.dele(_jv(p['old']))} → {m.ins(_jv(p['new']))}")
+            L.append(_change_line(m, "  ", p["key"], p["op"], p.get("old"), p.get("new")))
         if same:
             L.append(m.esc("    unchanged: " + ", ".join(f"{k}={_short(_jv(next(p['new'] for p in params if p['key'] == k)), 40)}" for k in same)))
 

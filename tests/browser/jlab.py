@@ -134,6 +134,18 @@ def run_notebook(browser, lab, artifacts, nb_rel: str, cells: dict, *, offline: 
         ctx.close()
 
 
+def keep_fake_server(path: Path) -> list:
+    """Drop a notebook's last cell (it stops the fake server), so tests can make calls
+    after Run All; returns the notebook's code cells."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    assert "server.stop()" in nb.cells[-1].source
+    nb.cells.pop()
+    nbformat.write(nb, path)
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
 def assert_clean(r: "_Run") -> None:
     """No traceback or stderr output, no widget-loading failure text, no page error."""
     page = r.page

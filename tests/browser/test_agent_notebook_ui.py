@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from jlab import assert_clean, run_notebook, widget  # skips without a browser
+from jlab import assert_clean, keep_fake_server, run_notebook, widget  # skips without a browser
 
-import nbformat  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 
@@ -19,12 +18,7 @@ NB_REL = "notebooks/02-debug-an-agent.ipynb"
 
 
 def _cells(path: Path) -> dict:
-    nb = nbformat.read(path, as_version=4)
-    # keep the fake server running after Run All: the playground test replays through it
-    assert "server.stop()" in nb.cells[-1].source
-    nb.cells.pop()
-    nbformat.write(nb, path)
-    code = [c for c in nb.cells if c.cell_type == "code"]
+    code = keep_fake_server(path)  # the playground test replays through it after Run All
     return {
         "n_code": len(code),
         "run": next(i for i, c in enumerate(code) if 'with ld.trace("refund agent"' in c.source),
