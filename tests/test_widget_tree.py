@@ -259,3 +259,38 @@ def test_chat_messages_normalise_every_provider_shape():
     assert m[1]["tool_calls"] == [{"id": "t", "name": "h", "arguments": '{"q": 1}'}] and m[2]["tool_call_id"] == "t"
     assert chat_messages("openai-embeddings", {"input": ["a", "b"]})[0]["role"] == "user"
     assert chat_messages("openai-chat", None) == []
+
+
+def test_names_and_models_with_bidi_and_invisible_characters_are_drawn_visibly(ld_on, openai_client):
+    from llmdebug.widgets.text import CellSummary, span_line
+
+    with ld.trace("agent\u202eevil") as t:
+        with ld.span("step\u200b1", kind="tool"):
+            openai_client.chat.completions.create(
+                model="gpt-4o-mini\u202e-x\u200b",
+                messages=[{"role": "user", "content": "hi \u202eworld 👨\u200d👩"}])
+    ld.flush()
+    w = ld.show(t.trace_id)
+    # synced values stay real (search, filters and copy use them); the JavaScript draws them
+    rows = w.span_rows()
+    assert w.title == "agent\u202eevil" and rows[1]["name"] == "step\u200b1"
+    assert rows[2]["model"] == "gpt-4o-mini\u202e-x\u200b"
+    w.selected = 2
+    assert w.detail["messages"][0]["text"] == "hi \u202eworld 👨\u200d👩"
+    # the text and HTML fallbacks show them
+    data, _ = w._repr_mimebundle_()
+    for text in (data["text/plain"], data["text/html"]):
+        assert "agent⟨U+202E⟩evil" in text and "step⟨U+200B⟩1" in text
+        assert "gpt-4o-mini⟨U+202E⟩-x⟨U+200B⟩" in text
+        assert "\u202e" not in text and "\u200b" not in text
+    # the traces browser's text, the cell summary, and a failed span's line
+    b = TraceTree(browser=True)
+    assert "agent⟨U+202E⟩evil" in repr(b) and "\u202e" not in repr(b)
+    calls = [dict(r, input_tokens=1, output_tokens=1) for r in w.span_rows() if r["kind"] == "llm"]
+    summary = CellSummary(calls, {t.trace_id: w._rows_plain})
+    assert "(gpt-4o-mini⟨U+202E⟩-x⟨U+200B⟩)" in repr(summary)
+    assert "⟨U+202E⟩" in summary._repr_html_() and "\u202e" not in summary._repr_html_()
+    line = span_line({"status": "error", "kind": "llm", "name": "n", "error_type": "Bad\u200dError",
+                      "error_message": "model \u202eX\u202c said 👨\u200d👩 no"})
+    # the error type is a label (every character shown); its message is content (a ZWJ stays)
+    assert line.endswith("· Bad⟨U+200D⟩Error: model ⟨U+202E⟩X⟨U+202C⟩ said 👨\u200d👩 no")

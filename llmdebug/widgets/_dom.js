@@ -24,6 +24,8 @@ function visibleText(text, label) {
   return text.replace(LD_CONTENT, (m, keep, show) => keep || ldMark(show));
 }
 
+const ldLabel = (text) => visibleText(text, true);
+
 // Strings become text nodes with the content rule applied; labels pass visibleText(s, true).
 function h(tag, cls, ...children) {
   const e = document.createElement(tag);

@@ -2,13 +2,16 @@
 
 They are what saved notebooks, nbviewer, GitHub, nbval and terminals show, and what
 the per-cell summary expands into. Every string that came from a prompt, a response
-or a user goes through ``html.escape``: it shows as characters and never runs.
+or a user goes through ``html.escape``: it shows as characters and never runs; bidi
+controls and invisible characters in it are written as ``⟨U+XXXX⟩`` (see visible.py).
 """
 
 from __future__ import annotations
 
 import html
 from typing import Any
+
+from .visible import visible_text
 
 _STATUS = {"ok": "✓", "error": "✗"}
 
@@ -24,11 +27,15 @@ def _num(v: Any) -> int | float | None:
     return v
 
 
+def _label(v: Any) -> str:
+    return visible_text(str(v), label=True)
+
+
 def span_line(row: dict) -> str:
     """One line for a span: status, kind, name, model, duration, tokens, cost, error."""
-    bits = [_STATUS.get(row.get("status") or "ok", "?"), f"[{row.get('kind')}]", str(row.get("name"))]
+    bits = [_STATUS.get(row.get("status") or "ok", "?"), f"[{_label(row.get('kind'))}]", _label(row.get("name"))]
     if row.get("model") and row.get("model") == row.get("model"):
-        bits.append(f"· {row['model']}")
+        bits.append(f"· {_label(row['model'])}")
     lat = _num(row.get("latency_ms"))
     if lat is not None:
         bits.append(f"· {lat:,.0f} ms")
@@ -42,7 +49,7 @@ def span_line(row: dict) -> str:
     if retries:
         bits.append(f"· {int(retries)} retr{'y' if retries == 1 else 'ies'}")
     if row.get("status") == "error":
-        bits.append(f"· {row.get('error_type')}: {str(row.get('error_message') or '')[:120]}")
+        bits.append(f"· {_label(row.get('error_type'))}: {visible_text(str(row.get('error_message') or '')[:120])}")
     elif row.get("_error_inside"):
         bits.append("· ● error inside")
     return " ".join(bits)
@@ -76,12 +83,12 @@ def tree_lines(rows: list[dict]) -> list[str]:
 
 def tree_text(rows: list[dict], title: str | None = None) -> str:
     lines = tree_lines(rows)
-    return "\n".join(([title] if title else []) + lines)
+    return "\n".join(([_label(title)] if title else []) + lines)
 
 
 def tree_html(rows: list[dict], title: str | None = None) -> str:
     body = html.escape(tree_text(rows, None))
-    head = f"<strong>{html.escape(title)}</strong>" if title else ""
+    head = f"<strong>{html.escape(_label(title))}</strong>" if title else ""
     return f'<div class="llmdebug-tree">{head}<pre style="margin:0">{body}</pre></div>'
 
 
@@ -105,7 +112,7 @@ def summary_line(calls: list[dict]) -> str:
         parts.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
     lat = _num(slowest.get("latency_ms"))
     if lat is not None:
-        parts.append(f"slowest {lat:,.0f} ms ({slowest.get('model') or slowest.get('name')})")
+        parts.append(f"slowest {lat:,.0f} ms ({_label(slowest.get('model') or slowest.get('name'))})")
     return "llmdebug: " + " · ".join(parts)
 
 

@@ -1,6 +1,8 @@
 // llmdebug trace tree: a span tree on a shared timeline, a detail pane loaded on
 // selection, and a browser of recent traces. Every string from a prompt, response or
-// user goes into the DOM as text (textContent), never as HTML.
+// user goes into the DOM as text (textContent), never as HTML, with bidi controls and
+// invisible characters drawn as ⟨U+XXXX⟩ (visibleText in _dom.js; ldLabel for names,
+// models, kinds, tags...). The model's values stay real: search and copy use them.
 
 const ROW_H = 24;
 const OVERSCAN = 8;
@@ -53,7 +55,7 @@ function kv(pairs) {
   const dl = h("dl", "ldt-kv");
   for (const [k, v] of pairs) {
     if (v === null || v === undefined || v === "") continue;
-    dl.append(h("dt", null, k), h("dd", null, v));
+    dl.append(h("dt", null, ldLabel(k)), h("dd", null, v));
   }
   return dl;
 }
@@ -71,16 +73,16 @@ function collapsible(title, text, open) {
 function toolCalls(calls) {
   const box = h("div", "ldt-toolcalls");
   for (const c of calls) {
-    box.append(h("div", "ldt-toolcall", h("div", "ldt-toolcall-name", `→ ${c.name ?? "?"}`,
-      c.id ? h("span", "ldt-dim", `  ${c.id}`) : null), pre(c.arguments || "")));
+    box.append(h("div", "ldt-toolcall", h("div", "ldt-toolcall-name", `→ ${ldLabel(c.name ?? "?")}`,
+      c.id ? h("span", "ldt-dim", `  ${ldLabel(c.id)}`) : null), pre(c.arguments || "")));
   }
   return box;
 }
 
 function message(m) {
-  const head = h("div", "ldt-msg-head", h("span", `ldt-role ldt-role-${/^[a-z_]+$/.test(m.role) ? m.role : "other"}`, m.role));
-  if (m.name) head.append(h("span", "ldt-dim", ` ${m.name}`));
-  if (m.tool_call_id) head.append(h("span", "ldt-dim", ` result of ${m.tool_call_id}`));
+  const head = h("div", "ldt-msg-head", h("span", `ldt-role ldt-role-${/^[a-z_]+$/.test(m.role) ? m.role : "other"}`, ldLabel(m.role)));
+  if (m.name) head.append(h("span", "ldt-dim", ` ${ldLabel(m.name)}`));
+  if (m.tool_call_id) head.append(h("span", "ldt-dim", ` result of ${ldLabel(m.tool_call_id)}`));
   const card = h("div", `ldt-msg ldt-msg-${/^[a-z_]+$/.test(m.role) ? m.role : "other"}`, head);
   if (m.text) card.append(pre(m.text, "ldt-text"));
   if (m.tool_calls && m.tool_calls.length) card.append(toolCalls(m.tool_calls));
@@ -94,14 +96,14 @@ function renderDetail(d, act) {
     return pane;
   }
   const badges = h("div", "ldt-badges",
-    h("span", `ldt-badge ldt-kind-${d.kind}`, d.kind),
-    h("span", `ldt-badge ldt-status-${d.status === "error" ? "error" : "ok"}`, d.status),
-    d.provider ? h("span", "ldt-badge", d.provider) : null,
-    d.model ? h("span", "ldt-badge ldt-model", d.model) : null,
+    h("span", `ldt-badge ldt-kind-${/^[a-z_]+$/.test(d.kind) ? d.kind : "span"}`, ldLabel(d.kind)),
+    h("span", `ldt-badge ldt-status-${d.status === "error" ? "error" : "ok"}`, ldLabel(d.status)),
+    d.provider ? h("span", "ldt-badge", ldLabel(d.provider)) : null,
+    d.model ? h("span", "ldt-badge ldt-model", ldLabel(d.model)) : null,
     d.retries ? h("span", "ldt-badge ldt-retry", `${d.retries} retr${d.retries === 1 ? "y" : "ies"}`) : null,
     d.rate_limit_hits ? h("span", "ldt-badge ldt-retry", `${d.rate_limit_hits} rate-limited`) : null,
     d.replay_of ? h("span", "ldt-badge", `replay of ${d.replay_of.slice(0, 12)}`) : null);
-  pane.append(h("div", "ldt-detail-title", d.name), badges);
+  pane.append(h("div", "ldt-detail-title", ldLabel(d.name)), badges);
   if (d.kind === "llm" && act) {
     const replay = h("button", "ldt-btn ldt-act", "Replay…");
     replay.type = "button";
@@ -115,7 +117,7 @@ function renderDetail(d, act) {
   }
   if (d.status === "error") {
     pane.append(h("div", "ldt-error-box",
-      h("strong", null, `${d.error_type || "Error"}${d.http_status ? ` (HTTP ${d.http_status})` : ""}`),
+      h("strong", null, `${ldLabel(d.error_type || "Error")}${d.http_status ? ` (HTTP ${d.http_status})` : ""}`),
       pre(d.error_message || "")));
   }
   const usage = [];
@@ -132,11 +134,11 @@ function renderDetail(d, act) {
       : d.kind !== "llm" ? null : d.input_tokens === null || d.input_tokens === undefined ? "none (no usage reported)"
       : "unknown (no price for this model)"],
     ["HTTP", d.http_status],
-    ["endpoint", d.endpoint ? `${d.endpoint}${d.stream ? " (stream)" : ""}` : null],
-    ["base URL", d.base_url],
+    ["endpoint", d.endpoint ? `${ldLabel(d.endpoint)}${d.stream ? " (stream)" : ""}` : null],
+    ["base URL", ldLabel(d.base_url)],
     ["started", d.started_at],
-    ["span id", d.id],
-    ["tags", d.tags && d.tags.length ? d.tags.join(", ") : null],
+    ["span id", ldLabel(d.id)],
+    ["tags", d.tags && d.tags.length ? d.tags.map(ldLabel).join(", ") : null],
   ]));
 
   if (d.messages) {
@@ -158,7 +160,7 @@ function renderDetail(d, act) {
   }
   if (d.tools && d.tools.length) {
     pane.append(section(`Tools offered (${d.tools.length})`, ...d.tools.map((t) =>
-      collapsible(t.description ? `${t.name} — ${t.description}` : t.name, t.parameters || "", false))));
+      collapsible(t.description ? `${ldLabel(t.name)} — ${t.description}` : ldLabel(t.name), t.parameters || "", false))));
   }
   if (d.params && Object.keys(d.params).length) pane.append(section("Parameters", kv(Object.entries(d.params))));
   if (d.input) pane.append(section("Input", pre(d.input)));
@@ -169,7 +171,7 @@ function renderDetail(d, act) {
     const table = h("table", "ldt-events");
     const attemptsOnly = d.events.every((e) => e.type === "http_attempt");
     const keys = [...new Set(d.events.flatMap((e) => Object.keys(e)))].filter((k) => !(attemptsOnly && k === "type"));
-    table.append(h("tr", null, ...keys.map((k) => h("th", null, k))));
+    table.append(h("tr", null, ...keys.map((k) => h("th", null, ldLabel(k)))));
     for (const e of d.events) {
       const tr = h("tr", e.status >= 400 ? "ldt-bad" : null, ...keys.map((k) => h("td", null, e[k] ?? "")));
       table.append(tr);
@@ -223,7 +225,7 @@ function render({ model, el }) {
     const current = model.get("trace_id");
     for (const r of model.get("traces")) {
       const tr = h("tr", `ldt-trace-row${r[T.status] === "error" ? " ldt-bad" : ""}${r[T.id] === current ? " ldt-current" : ""}`,
-        h("td", "ldt-trace-name", r[T.name] ?? ""),
+        h("td", "ldt-trace-name", ldLabel(r[T.name] ?? "")),
         h("td", null, r[T.started_at] ? new Date(r[T.started_at]).toLocaleString() : ""),
         h("td", "ldt-num", fmtMs(r[T.duration_ms])),
         h("td", "ldt-num", fmtInt(r[T.spans])),
@@ -301,7 +303,7 @@ function render({ model, el }) {
       tin += r[F.input_tokens] || 0; tout += r[F.output_tokens] || 0; retries += r[F.retries] || 0;
       if (r[F.cost_usd] !== null) { cost += r[F.cost_usd]; priced = true; }
     }
-    title.textContent = model.get("title") || "";
+    title.textContent = ldLabel(model.get("title") || "");
     stats.textContent = rows.length ? [`${rows.length.toLocaleString()} span${rows.length === 1 ? "" : "s"}`,
       `${calls} call${calls === 1 ? "" : "s"}`, fmtMs(total), `${fmtTokens(tin, tout)} tok`,
       priced ? fmtCost(cost) : null, errors ? `${errors} error${errors === 1 ? "" : "s"}` : null,
@@ -317,8 +319,9 @@ function render({ model, el }) {
     else {
       matches = new Set();
       rows.forEach((r, i) => {
-        const hay = [str(r[F.name]), str(r[F.model]), str(r[F.kind]), str(r[F.error_type]), str(r[F.status])]
-          .filter(Boolean).join(" ").toLowerCase();
+        const parts = [str(r[F.name]), str(r[F.model]), str(r[F.kind]), str(r[F.error_type]), str(r[F.status])].filter(Boolean);
+        // the real text and what is drawn: typing "U+202E" finds the span that shows it
+        const hay = [...parts, ...parts.map(ldLabel)].join(" ").toLowerCase();
         if (hay.includes(q) || textHits.has(i)) matches.add(i);
       });
       ancestorsOnly = new Set();
@@ -358,11 +361,11 @@ function render({ model, el }) {
       const twisty = h("span", "ldt-twisty", children[i].length ? (collapsed.has(i) ? "▸" : "▾") : "");
       twisty.dataset.toggle = "1";
       const nameCell = h("div", "ldt-cell-name", twisty,
-        h("span", `ldt-kind ldt-kind-${/^[a-z_]+$/.test(kind) ? kind : "span"}`, kind),
-        h("span", "ldt-name", str(r[F.name]) ?? ""),
-        r[F.model] !== null ? h("span", "ldt-model", str(r[F.model])) : null,
+        h("span", `ldt-kind ldt-kind-${/^[a-z_]+$/.test(kind) ? kind : "span"}`, ldLabel(kind)),
+        h("span", "ldt-name", ldLabel(str(r[F.name]) ?? "")),
+        r[F.model] !== null ? h("span", "ldt-model", ldLabel(str(r[F.model]))) : null,
         r[F.retries] ? h("span", "ldt-badge ldt-retry", `↻${r[F.retries]}`) : null,
-        err ? h("span", "ldt-badge ldt-status-error", str(r[F.error_type]) || "error") : null,
+        err ? h("span", "ldt-badge ldt-status-error", ldLabel(str(r[F.error_type]) || "error")) : null,
         !err && errBelow[i] ? h("span", "ldt-err-below", "● error inside") : null);
       nameCell.style.paddingLeft = `${4 + depth[i] * 14}px`;
       const bar = h("div", `ldt-bar${err ? " ldt-bar-error" : ""} ldt-bar-${/^[a-z_]+$/.test(kind) ? kind : "span"}`);
@@ -381,7 +384,7 @@ function render({ model, el }) {
         h("div", "ldt-num", fmtMs(r[F.latency_ms])));
       row.dataset.index = i;
       row.setAttribute("role", "treeitem");
-      row.title = `${str(r[F.name])}${r[F.model] !== null ? " · " + str(r[F.model]) : ""} · ${fmtMs(r[F.latency_ms])}`;
+      row.title = `${ldLabel(str(r[F.name]))}${r[F.model] !== null ? " · " + ldLabel(str(r[F.model])) : ""} · ${fmtMs(r[F.latency_ms])}`;
       frag.append(row);
     }
     rowsBox.replaceChildren(frag);
@@ -423,7 +426,7 @@ function render({ model, el }) {
     replay: (i) => sendAction({ kind: "replay", index: i }),
     compare: (i) => {
       pickFrom = i;
-      note.textContent = `Click another LLM call to compare with ${str(rows[i][F.name])} (Esc cancels).`;
+      note.textContent = `Click another LLM call to compare with ${ldLabel(str(rows[i][F.name]))} (Esc cancels).`;
       note.style.display = "";
       root.classList.add("ldt-picking");
       tree.focus({ preventScroll: true });
@@ -506,7 +509,7 @@ function render({ model, el }) {
     if (on) drawTraces();
   }
   function drawMessage() {
-    note.textContent = model.get("message") || "";
+    note.textContent = visibleText(model.get("message") || "");
     note.style.display = note.textContent ? "" : "none";
   }
 
@@ -524,7 +527,7 @@ function render({ model, el }) {
   model.on("change:browser", drawBrowser);
   model.on("change:traces", drawTraces);
   model.on("change:message", drawMessage);
-  const onTitle = () => { title.textContent = model.get("title") || ""; };
+  const onTitle = () => { title.textContent = ldLabel(model.get("title") || ""); };
   model.on("change:title", onTitle);
 
   drawBrowser();

@@ -3,7 +3,8 @@ pane, and a browser of recent traces.
 
 Only span summaries are synced to the browser (strings interned, numbers rounded); a
 span's payload (messages, tool calls, raw JSON) is loaded when it is selected. Every
-string is rendered by the JavaScript as text, never as HTML.
+string is rendered by the JavaScript as text, never as HTML, with bidi controls and
+invisible characters drawn as ``⟨U+XXXX⟩`` (visible.py); the synced values stay real.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..store.rows import from_iso
 from . import esm
 from .detail import span_detail
 from .text import TraceText
+from .visible import visible_text
 
 _HERE = Path(__file__).parent
 
@@ -260,7 +262,8 @@ class TraceTree(anywidget.AnyWidget):
             return repr(fb)
         if self.browser:
             return f"llmdebug traces: {len(self.traces)} recent" + "".join(
-                f"\n  {r[11] == 'error' and '✗' or '✓'} {r[1]} · {r[2]} · {r[5] or 0} calls" for r in self.traces[:20])
+                f"\n  {r[11] == 'error' and '✗' or '✓'} {visible_text(str(r[1]), label=True)} · {r[2]} · {r[5] or 0} calls"
+                for r in self.traces[:20])
         return "llmdebug trace (empty)"
 
     def _repr_mimebundle_(self, **kwargs: Any):
