@@ -136,3 +136,25 @@ def test_cross_provider_diff_of_openai_and_anthropic_calls(ld_on, openai_client,
     assert changed["temperature"] == (0.3, None)  # sent on one side only
     assert d["output"]["a_text"] and d["output"]["b_text"]
     assert "max_tokens: [-64-] → {+128+}" in repr(w)
+
+
+def test_text_fallback_draws_bidi_and_invisible_characters_visibly(ld_on, openai_client):
+    from llmdebug.widgets.diff_view import visible_diff
+
+    # the prompts differ by one ZWJ only; the second model name holds U+202E
+    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "👨 👩 \u202eok"}])
+    a = ld.last()
+    openai_client.chat.completions.create(model="gpt-4o-mini\u202e-x",
+                                          messages=[{"role": "user", "content": "👨\u200d👩 \u202eok"}])
+    b = ld.last()
+    w = DiffView.from_calls(a, b, b_label="B\u200b")
+    # synced: the real strings (diff_view.js draws them)
+    assert w.diff["b"]["model"] == "gpt-4o-mini\u202e-x"
+    data, _ = w._repr_mimebundle_()
+    for text in (data["text/plain"], data["text/html"]):
+        assert "gpt-4o-mini⟨U+202E⟩-x" in text and "B⟨U+200B⟩" in text and "⟨U+202E⟩ok" in text
+        assert "\u202e" not in text and "\u200b" not in text
+    # a change made only of a ZWJ is shown (label rule), where a ZWJ inside content stays
+    assert "{+⟨U+200D⟩+}" in data["text/plain"]
+    v = visible_diff({"a": {"model": "m\u200d"}, "output": {"a_text": "👨\u200d👩", "text": [["insert", "\u200c"]]}})
+    assert v == {"a": {"model": "m⟨U+200D⟩"}, "output": {"a_text": "👨\u200d👩", "text": [["insert", "⟨U+200C⟩"]]}}

@@ -1,7 +1,8 @@
 // llmdebug diff: two LLM calls compared part by part (system prompt, messages, tools,
 // parameters, output), side by side or unified. The diff itself is computed in Python
 // (llmdebug/diff.py); this file only draws it. Every string from a prompt, response or
-// user goes into the DOM as text (textContent), never as HTML.
+// user goes into the DOM as text (textContent), never as HTML, with bidi controls and
+// invisible characters drawn as ⟨U+XXXX⟩ (visibleText in _dom.js; ldLabel for names).
 
 const FOLD_LINES = 7;     // unchanged runs longer than this many lines fold
 const FOLD_CONTEXT = 2;   // lines kept visible on each side of a fold
@@ -27,6 +28,13 @@ const FMT = { input_tokens: fmtInt, output_tokens: fmtInt, cost_usd: fmtCost, la
 const DELTA_LABEL = { input_tokens: "input tokens", output_tokens: "output tokens", cost_usd: "cost", latency_ms: "latency" };
 const OP_LABEL = { equal: "unchanged", changed: "changed", added: "added", removed: "removed", moved: "moved" };
 const MARK = { equal: " ", changed: "~", added: "+", removed: "−", moved: "↕" };
+
+// An inserted or deleted run made only of invisible characters (a ZWJ too) is drawn with
+// the label rule: a change is never invisible. The same rule as diff_view.py.
+function changeText(text) {
+  const shown = ldLabel(text);
+  return text && /^(⟨U\+[0-9A-F]{4,6}⟩)+$/.test(shown) ? shown : text;
+}
 
 function jsonText(v) {
   if (v === undefined) return "";
@@ -98,8 +106,8 @@ function textKit(expanded, root) {
     });
     shown.forEach(([op, text, k], n) => {
       if (op === "equal") pre.append(equalRun(text, n === 0, n === shown.length - 1, key ? `${key}:${k}` : null));
-      else if (op === "delete") pre.append(h("del", "ldd-del", text));
-      else pre.append(h("ins", "ldd-ins", text));
+      else if (op === "delete") pre.append(h("del", "ldd-del", changeText(text)));
+      else pre.append(h("ins", "ldd-ins", changeText(text)));
     });
     if (!shown.length) pre.append(h("span", "ldd-dim", "(empty)"));
     return pre;
@@ -127,7 +135,7 @@ function jsonChanges(changes, limit = 200) {
   const box = h("div", "ldd-jchanges");
   for (const c of changes.slice(0, limit)) {
     const row = h("div", `ldd-jc ldd-jc-${safeCls(c.op)}`, h("span", "ldd-mark", MARK[c.op === "changed" ? "changed" : c.op] || "?"),
-      h("code", "ldd-path", c.path));
+      h("code", "ldd-path", ldLabel(c.path)));
     if (c.op !== "added") row.append(h("del", "ldd-del", jsonShort(c.old)));
     if (c.op === "changed") row.append(h("span", "ldd-arrow", "→"));
     if (c.op !== "removed") row.append(h("ins", "ldd-ins", jsonShort(c.new)));
@@ -169,10 +177,10 @@ function render({ model, el }) {
   function sideCard(s, label, which) {
     const status = s.status === "error" ? "error" : "ok";
     const card = h("div", `ldd-call ldd-call-${which}`,
-      h("span", `ldd-label ldd-label-${which}`, label),
-      h("span", "ldd-model", s.model || "?"),
-      s.provider ? h("span", "ldd-badge", s.provider) : null,
-      h("span", `ldd-badge ldd-status-${status}`, s.status === "error" ? (s.error_type || "error") : "ok"));
+      h("span", `ldd-label ldd-label-${which}`, ldLabel(label)),
+      h("span", "ldd-model", ldLabel(s.model || "?")),
+      s.provider ? h("span", "ldd-badge", ldLabel(s.provider)) : null,
+      h("span", `ldd-badge ldd-status-${status}`, s.status === "error" ? ldLabel(s.error_type || "error") : "ok"));
     const stats = [];
     if (isNum(s.input_tokens) || isNum(s.output_tokens)) stats.push(`${fmtInt(s.input_tokens || 0)}→${fmtInt(s.output_tokens || 0)} tok`);
     if (isNum(s.cost_usd)) stats.push(fmtCost(s.cost_usd));
@@ -180,7 +188,7 @@ function render({ model, el }) {
     card.append(h("span", "ldd-stats", stats.join(" · ")));
     if (s.id) {
       const id = h("span", "ldd-id", s.id.slice(0, 12));
-      id.title = s.id;
+      id.title = ldLabel(s.id);
       card.append(id);
     }
     return card;
@@ -203,7 +211,7 @@ function render({ model, el }) {
       }
       const chip = h("span", cls, text);
       chip.dataset.key = k;
-      chip.title = `${labels.a}: ${fmt(v.a)}   ${labels.b}: ${fmt(v.b)}`;
+      chip.title = `${ldLabel(labels.a)}: ${fmt(v.a)}   ${ldLabel(labels.b)}: ${fmt(v.b)}`;
       deltas.append(chip);
     }
     const s = d.summary;
@@ -261,20 +269,20 @@ function render({ model, el }) {
 
   // --- messages ------------------------------------------------------------------------------
   function role(m) {
-    return h("span", `ldd-role ldd-role-${safeCls(m.role)}`, m.role);
+    return h("span", `ldd-role ldd-role-${safeCls(m.role)}`, ldLabel(m.role));
   }
 
   function msgHead(e, m, which) {
     const idx = which === "a" ? e.a_index : e.b_index;
     const head = h("div", "ldd-msg-head");
     if (e.op === "changed" && e.role_changed && which === "u") {
-      head.append(h("del", "ldd-del ldd-role", e.a.role), h("span", "ldd-arrow", "→"), h("ins", "ldd-ins ldd-role", e.b.role));
+      head.append(h("del", "ldd-del ldd-role", ldLabel(e.a.role)), h("span", "ldd-arrow", "→"), h("ins", "ldd-ins ldd-role", ldLabel(e.b.role)));
     } else if (e.op === "changed" && e.role_changed) {
-      head.append(h(which === "a" ? "del" : "ins", `${which === "a" ? "ldd-del" : "ldd-ins"} ldd-role`, m.role));
+      head.append(h(which === "a" ? "del" : "ins", `${which === "a" ? "ldd-del" : "ldd-ins"} ldd-role`, ldLabel(m.role)));
     } else head.append(role(m));
     if (idx !== null && idx !== undefined) head.append(h("span", "ldd-idx", `#${idx}`));
-    if (m.name) head.append(h("span", "ldd-dim", m.name));
-    if (m.tool_call_id) head.append(h("span", "ldd-dim", `result of ${m.tool_call_id}`));
+    if (m.name) head.append(h("span", "ldd-dim", ldLabel(m.name)));
+    if (m.tool_call_id) head.append(h("span", "ldd-dim", `result of ${ldLabel(m.tool_call_id)}`));
     if (e.op === "moved" && which !== "a") head.append(h("span", "ldd-chip ldd-chip-moved", `moved from #${e.a_index}`));
     if (e.op === "moved" && which === "a") head.append(h("span", "ldd-chip ldd-chip-moved", `moved to #${e.b_index}`));
     if (e.op !== "equal" && e.op !== "moved" && which === "u") head.append(h("span", `ldd-chip ldd-chip-${safeCls(e.op)}`, OP_LABEL[e.op]));
@@ -286,7 +294,7 @@ function render({ model, el }) {
     const box = h("div", "ldd-toolcalls");
     (calls || []).forEach((c, i) => {
       const args = prettyArgs(c.arguments);
-      box.append(h("div", `ldd-toolcall${op ? " ldd-op-" + op : ""}`, h("div", "ldd-toolcall-name", `→ ${c.name ?? "?"}`),
+      box.append(h("div", `ldd-toolcall${op ? " ldd-op-" + op : ""}`, h("div", "ldd-toolcall-name", `→ ${ldLabel(c.name ?? "?")}`),
         op === "added" || op === "removed" ? wholeText(args, op) : plainText(args, `${key}:c${i}`)));
     });
     return box;
@@ -305,9 +313,9 @@ function render({ model, el }) {
       const row = h("div", `ldd-toolcall ldd-op-${safeCls(c.op)}`);
       row.dataset.op = c.op;
       const name = h("div", "ldd-toolcall-name", "→ ");
-      if (c.name_changed && which === "u") name.append(h("del", "ldd-del", c.a.name), " ", h("ins", "ldd-ins", c.b.name));
-      else if (c.name_changed) name.append(h(which === "a" ? "del" : "ins", which === "a" ? "ldd-del" : "ldd-ins", call.name ?? "?"));
-      else name.append(call.name ?? "?");
+      if (c.name_changed && which === "u") name.append(h("del", "ldd-del", ldLabel(c.a.name)), " ", h("ins", "ldd-ins", ldLabel(c.b.name)));
+      else if (c.name_changed) name.append(h(which === "a" ? "del" : "ins", which === "a" ? "ldd-del" : "ldd-ins", ldLabel(call.name ?? "?")));
+      else name.append(ldLabel(call.name ?? "?"));
       if (c.op !== "equal") name.append(h("span", `ldd-chip ldd-chip-${safeCls(c.op)}`, OP_LABEL[c.op]));
       row.append(name);
       if (c.op === "added" || c.op === "removed") row.append(wholeText(prettyArgs(call.arguments), c.op));
@@ -393,7 +401,8 @@ function render({ model, el }) {
   function toolCard(t, which) {
     const def = which === "a" ? t.a : which === "b" ? t.b : (t.b || t.a);
     const card = h("div", `ldd-tool ldd-op-${safeCls(t.op)}`);
-    const name = h("div", "ldd-tool-name", t.op === "added" ? h("ins", "ldd-ins", t.name) : t.op === "removed" ? h("del", "ldd-del", t.name) : t.name);
+    const tname = ldLabel(t.name);
+    const name = h("div", "ldd-tool-name", t.op === "added" ? h("ins", "ldd-ins", tname) : t.op === "removed" ? h("del", "ldd-del", tname) : tname);
     if (t.op !== "equal" && which === "u") name.append(h("span", `ldd-chip ldd-chip-${safeCls(t.op)}`, OP_LABEL[t.op]));
     card.append(name);
     if (t.op === "changed" && t.description) card.append(segText(t.description, which, `tool:${t.name}:d`, "ldd-desc"));
@@ -425,7 +434,7 @@ function render({ model, el }) {
     const params = d.params || [];
     if (!params.length) return section("params", "Parameters", [], h("div", "ldd-dim", "no parameters"));
     const table = h("table", "ldd-params");
-    if (view === "side") table.append(h("tr", null, h("th", null, "parameter"), h("th", null, labels.a), h("th", null, labels.b)));
+    if (view === "side") table.append(h("tr", null, h("th", null, "parameter"), h("th", null, ldLabel(labels.a)), h("th", null, ldLabel(labels.b))));
     const value = (v, present, tag) => {
       if (!present) return h("span", "ldd-dim", "—");
       const text = jsonShort(v);
@@ -437,7 +446,7 @@ function render({ model, el }) {
       tr.dataset.key = p.key;
       const changed = p.op !== "equal";
       if (view === "side") {
-        tr.append(h("td", "ldd-pkey", p.key),
+        tr.append(h("td", "ldd-pkey", ldLabel(p.key)),
           h("td", "ldd-pval", value(p.old, p.op !== "added", changed ? "del" : null)),
           h("td", "ldd-pval", value(p.new, p.op !== "removed", changed ? "ins" : null)));
       } else {
@@ -446,7 +455,7 @@ function render({ model, el }) {
         if (p.op === "changed" || p.op === "removed") td.append(value(p.old, true, "del"));
         if (p.op === "changed") td.append(h("span", "ldd-arrow", "→"));
         if (p.op === "changed" || p.op === "added") td.append(value(p.new, true, "ins"));
-        tr.append(h("td", "ldd-mark", MARK[p.op] || ""), h("td", "ldd-pkey", p.key), td);
+        tr.append(h("td", "ldd-mark", MARK[p.op] || ""), h("td", "ldd-pkey", ldLabel(p.key)), td);
       }
       if (p.changes && p.changes.length) {
         const sub = h("tr", "ldd-param-changes", h("td", null), h("td", null, jsonChanges(p.changes)));
@@ -477,8 +486,8 @@ function render({ model, el }) {
 
   // --- output ---------------------------------------------------------------------------------
   function statusText(s) {
-    let t = s.status || "?";
-    if (s.error_type) t += ` — ${s.error_type}${s.http_status ? ` (HTTP ${s.http_status})` : ""}`;
+    let t = ldLabel(s.status || "?");
+    if (s.error_type) t += ` — ${ldLabel(s.error_type)}${s.http_status ? ` (HTTP ${s.http_status})` : ""}`;
     if (s.error_message) t += `: ${s.error_message.length > 300 ? s.error_message.slice(0, 299) + "…" : s.error_message}`;
     return t;
   }

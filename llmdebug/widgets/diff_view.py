@@ -3,12 +3,14 @@ the system prompt, messages, tools, parameters and outputs compared part by part
 
 The comparison itself is :func:`llmdebug.diff.diff_calls` (pure Python); this widget
 only syncs its JSON-safe dict to the browser, where every string is rendered as text,
-never as HTML. Saved notebooks and terminals get :func:`llmdebug.diff.render_text`.
+never as HTML. Saved notebooks and terminals get :func:`llmdebug.diff.render_text` of
+:func:`visible_diff`: bidi controls and invisible characters written as ``⟨U+XXXX⟩``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+import re
 from typing import Any
 
 import anywidget
@@ -17,9 +19,37 @@ import traitlets as t
 from .. import query
 from ..diff import diff_calls, render_html, render_text, resolve_call
 from . import esm
+from .visible import visible_text
 
 _HERE = Path(__file__).parent
 VIEWS = ("side", "unified")
+# Strings under these keys are names (label rule); every other string is content.
+_LABEL_KEYS = {"id", "name", "provider", "model", "endpoint", "status", "error_type", "role", "tool_call_id",
+               "key", "path", "replay_of"}
+_ONLY_MARKERS = re.compile(r"(⟨U\+[0-9A-F]{4,6}⟩)+")
+
+
+def _change(text: str) -> str:
+    # an inserted or deleted run of invisible characters only (a ZWJ too) is shown with the
+    # label rule, so that no change is invisible; the same rule as changeText in diff_view.js
+    shown = visible_text(text, label=True)
+    return shown if text and _ONLY_MARKERS.fullmatch(shown) else visible_text(text)
+
+
+def visible_diff(d: Any, label: bool = False) -> Any:
+    """A copy of a :func:`llmdebug.diff.diff_calls` dict for the text fallbacks, its strings
+    passed through :func:`visible_text` (names with the label rule)."""
+    if isinstance(d, dict):
+        return {visible_text(k, label=True): visible_diff(v, label=k in _LABEL_KEYS) for k, v in d.items()}
+    if isinstance(d, list):
+        if len(d) == 2 and d[0] in ("insert", "delete") and isinstance(d[1], str):  # a changed text run
+            return [d[0], _change(d[1])]
+        return [visible_diff(v, label) for v in d]
+    return visible_text(d, label=label)
+
+
+def _labels(*labels: str) -> list[str]:
+    return [visible_text(x, label=True) for x in labels]
 
 
 class DiffView(anywidget.AnyWidget):
@@ -56,7 +86,7 @@ class DiffView(anywidget.AnyWidget):
     def __repr__(self) -> str:
         if not self.diff:
             return "llmdebug diff (empty)"
-        return render_text(self.diff, self.a_label, self.b_label)
+        return render_text(visible_diff(self.diff), *_labels(self.a_label, self.b_label))
 
     def _repr_mimebundle_(self, **kwargs: Any):
         # The live widget view, plus text and HTML for saved notebooks, nbviewer, GitHub
@@ -66,7 +96,7 @@ class DiffView(anywidget.AnyWidget):
         data = dict(data)
         data["text/plain"] = repr(self)
         if self.diff:
-            data["text/html"] = render_html(self.diff, self.a_label, self.b_label)
+            data["text/html"] = render_html(visible_diff(self.diff), *_labels(self.a_label, self.b_label))
         else:
             data["text/html"] = "<pre>llmdebug diff (empty)</pre>"
         return data, meta
