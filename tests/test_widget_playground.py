@@ -130,3 +130,34 @@ def test_trace_tree_actions_open_playground_and_diff(ld_on, openai_client):
     assert "one" in json.dumps(d) and "two" in json.dumps(d)
     w.action = {"kind": "replay", "index": 0, "n": 3}  # the trace span itself
     assert "not an LLM call" in w.message
+
+
+def test_boxes_shown_with_markers_send_back_the_real_characters(ld_on, openai_client):
+    from llmdebug.widgets.visible import visible_text
+
+    prompt = "say \u202eolleh\u202c 👨\u200d👩"
+    openai_client.chat.completions.create(model="gpt-4o-mini\u200b",
+                                          messages=[{"role": "user", "content": prompt}, {"role": "user", "content": "x"}])
+    pg = ld.playground(ld.last())
+    assert pg.messages[0]["content"] == prompt and pg.params["model"] == "gpt-4o-mini\u200b"  # synced real
+    # what playground.js puts in the boxes, and sends back from them
+    shown = [dict(m, content=visible_text(m["content"])) for m in pg.messages]
+    assert shown[0]["content"] == "say ⟨U+202E⟩olleh⟨U+202C⟩ 👨\u200d👩"
+    messages, params = pg.from_browser({"messages": shown, "params": {"model": "gpt-4o-mini⟨U+200B⟩"}})
+    assert messages[0]["content"] == prompt and params == {"model": "gpt-4o-mini\u200b"}
+    assert pg._changes(params) == {}  # the model shown visibly is the same model
+    # an edited box: the markers left in it become the characters, deleted ones are gone
+    shown[0]["content"] = "say ⟨U+202E⟩hello 👨\u200d👩"
+    shown[1]["content"] = "x\u200b"  # typed as a real character
+    shown.append({"role": "user", "content": "new ⟨U+200B⟩", "locked": False, "source": None})
+    messages, _ = pg.from_browser({"messages": shown, "params": {}})
+    assert [m["content"] for m in messages] == ["say \u202ehello 👨\u200d👩", "x\u200b", "new \u200b"]
+    # the Run button's path does this before replaying
+    pg.run_request = {"n": 1, "messages": [dict(m) for m in shown[:1]], "params": {"model": "gpt-4o-mini⟨U+200B⟩"}}
+    _wait(lambda: len(pg.history) == 2 and not pg.running, "the replay")
+    new = ld.get(pg.history[1]["id"])
+    assert new.request["messages"][0]["content"] == "say \u202ehello 👨\u200d👩"
+    assert new.request["model"] == "gpt-4o-mini\u200b"
+    # the text fallback draws them visibly
+    text = repr(pg)
+    assert "gpt-4o-mini⟨U+200B⟩" in text and "\u202e" not in text and "\u200b" not in text

@@ -1,6 +1,8 @@
 // llmdebug playground: edit a captured call's messages and parameters, run it again
 // (in the kernel, on a background thread), keep every attempt, diff any two.
-// Everything from prompts and responses is set as text, never as HTML.
+// Everything from prompts and responses is set as text, never as HTML, with bidi controls
+// and invisible characters drawn as ⟨U+XXXX⟩ (visibleText in _dom.js), in the editable
+// boxes too: Python turns what comes back into the real characters (Playground.from_browser).
 
 // h(): see _dom.js
 
@@ -48,7 +50,7 @@ function render({ model, el }) {
     boxes.forEach((m, i) => {
       const role = h("select", "ldp-role");
       for (const r of new Set([...ROLES, m.role])) {
-        const o = h("option", null, r);
+        const o = h("option", null, ldLabel(r));
         o.value = r;
         role.append(o);
       }
@@ -56,7 +58,7 @@ function render({ model, el }) {
       role.disabled = !!m.locked;
       role.addEventListener("change", () => { m.role = role.value; });
       const text = ownKeys(h("textarea", "ldp-text"));
-      text.value = m.content;
+      text.value = visibleText(m.content);
       text.readOnly = !!m.locked;
       text.rows = Math.min(12, Math.max(2, (m.content.match(/\n/g) || []).length + 1));
       text.addEventListener("input", () => { m.content = text.value; });
@@ -77,9 +79,15 @@ function render({ model, el }) {
   const fields = {};
   const paramsRow = h("div", "ldp-params");
   const original = model.get("params");
+  // a field as first shown (the model with the label rule): Run sends only fields that differ
+  const shownParam = (name) => {
+    const o = original[name];
+    const v = o === null || o === undefined ? "" : String(o);
+    return name === "model" ? ldLabel(v) : visibleText(v);
+  };
   for (const name of Object.keys(original)) {
     const input = ownKeys(h("input", "ldp-input"));
-    input.value = original[name] === null || original[name] === undefined ? "" : String(original[name]);
+    input.value = shownParam(name);
     input.placeholder = name === "model" ? "model" : name === "response_format" ? '{"type": "json_object"}' : "unset";
     if (!["model", "response_format"].includes(name)) input.inputMode = "decimal";
     if (name === "response_format") input.classList.add("ldp-wide");
@@ -89,9 +97,8 @@ function render({ model, el }) {
   const runBtn = button("Run", "ldp-run", () => {
     const params = {};
     for (const [name, input] of Object.entries(fields)) {
-      const o = original[name];
       const v = input.value.trim();
-      if (v !== (o === null || o === undefined ? "" : String(o))) params[name] = v;
+      if (v !== shownParam(name)) params[name] = v;
     }
     model.set("run_request", { n: Date.now(), messages: boxes.map((m) => ({ ...m })), params });
     model.save_changes();
@@ -99,12 +106,12 @@ function render({ model, el }) {
   const reset = button("Reset", "", () => {
     boxes = model.get("messages").map((m) => ({ ...m }));
     drawMessages();
-    for (const [name, input] of Object.entries(fields)) input.value = original[name] ?? "";
+    for (const [name, input] of Object.entries(fields)) input.value = shownParam(name);
   });
   const status = h("span", "ldp-status");
   const o = model.get("original");
   const head = h("div", "ldp-head", h("strong", null, "Playground"),
-    h("span", "ldp-dim", ` ${o.provider} ${o.endpoint} · call ${String(o.id).slice(0, 12)}`));
+    h("span", "ldp-dim", ` ${ldLabel(o.provider)} ${ldLabel(o.endpoint)} · call ${String(o.id).slice(0, 12)}`));
   const editor = h("div", "ldp-editor", msgList, h("div", "ldp-row", add), paramsRow,
     h("div", "ldp-row", runBtn, reset, status));
 
@@ -121,10 +128,10 @@ function render({ model, el }) {
 
   function attemptView(a) {
     const box = h("div", `ldp-attempt ldp-${a.status === "error" ? "error" : "ok"}`,
-      h("div", "ldp-meta", [a.label, a.status, a.model, fmtTok(a), fmtCost(a.cost_usd), fmtMs(a.latency_ms)].filter(Boolean).join(" · ")));
+      h("div", "ldp-meta", [a.label, a.status, a.model, fmtTok(a), fmtCost(a.cost_usd), fmtMs(a.latency_ms)].filter(Boolean).map(ldLabel).join(" · ")));
     if (a.error) box.append(h("pre", "ldp-pre ldp-err", a.error));
     if (a.output_text) box.append(h("pre", "ldp-pre ldp-output", a.output_text));
-    for (const c of a.tool_calls || []) box.append(h("pre", "ldp-pre", `→ ${c.name}(${c.arguments})`));
+    for (const c of a.tool_calls || []) box.append(h("pre", "ldp-pre", `→ ${ldLabel(c.name)}(${c.arguments})`));
     return box;
   }
 
@@ -146,10 +153,10 @@ function render({ model, el }) {
         });
         return r;
       };
-      const out = a.error || a.output_text || (a.tool_calls || []).map((c) => `→ ${c.name}`).join(", ");
+      const out = a.error || a.output_text || (a.tool_calls || []).map((c) => `→ ${ldLabel(c.name)}`).join(", ");
       historyBody.append(h("tr", `ldp-hrow${a.status === "error" ? " ldp-bad" : ""}`,
-        h("td", null, pick("a")), h("td", null, pick("b")), h("td", null, a.label), h("td", null, a.status),
-        h("td", null, a.model ?? ""), h("td", null, fmtTok(a)), h("td", null, fmtCost(a.cost_usd)),
+        h("td", null, pick("a")), h("td", null, pick("b")), h("td", null, ldLabel(a.label)), h("td", null, ldLabel(a.status)),
+        h("td", null, ldLabel(a.model ?? "")), h("td", null, fmtTok(a)), h("td", null, fmtCost(a.cost_usd)),
         h("td", null, fmtMs(a.latency_ms)), h("td", "ldp-snip", out.slice(0, 120))));
     });
   }
@@ -191,7 +198,7 @@ function render({ model, el }) {
     const running = model.get("running");
     runBtn.disabled = running;
     runBtn.textContent = running ? "Running…" : "Run";
-    status.textContent = model.get("message") || (running ? "the kernel is free meanwhile" : "");
+    status.textContent = visibleText(model.get("message") || (running ? "the kernel is free meanwhile" : ""));
     status.classList.toggle("ldp-err", !!model.get("message"));
     root.dataset.running = running ? "1" : "0";
   }

@@ -4,6 +4,9 @@ and parameters, run it again, and compare any two attempts.
 Runs happen on a background thread, so the notebook stays usable while a model
 answers; every attempt is a normal captured call with ``replay_of`` set, kept in the
 widget's history.
+
+The browser shows bidi controls and invisible characters as ``⟨U+XXXX⟩`` (visible.py), in
+the editable boxes too: what comes back is turned into the real characters again.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from ..replay import ReplayError, _load, replay
 from ..spans import Span
 from ..wire import ENDPOINT_FLAVORS, chat_messages, messages_of
 from . import esm
+from .diff_view import visible_diff
+from .visible import from_visible, visible_text
 
 _HERE = Path(__file__).parent
 
@@ -156,6 +161,23 @@ class Playground(anywidget.AnyWidget):
             finally:
                 self.running = False
 
+    def from_browser(self, req: dict) -> tuple[list[dict] | None, dict]:
+        """The messages and parameters of a Run request with the ``⟨U+XXXX⟩`` the boxes
+        showed turned back into characters; a message left as shown stays as captured."""
+        shown = {m.get("source"): m["content"] for m in self.messages}
+        messages = req.get("messages")
+        if isinstance(messages, list):
+            messages = [dict(m) for m in messages if isinstance(m, dict)]
+            for m in messages:
+                content, src = m.get("content"), m.get("source")
+                original = shown.get(src) if isinstance(src, int) else None
+                if original is not None and content in (original, visible_text(original)):
+                    m["content"] = original
+                else:
+                    m["content"] = from_visible(content)
+        params = {k: from_visible(v) for k, v in (req.get("params") or {}).items()}
+        return messages, params
+
     def _on_run(self, change: dict) -> None:
         req = change["new"] or {}
         if not req or self.running:
@@ -163,7 +185,7 @@ class Playground(anywidget.AnyWidget):
 
         def work() -> None:
             try:
-                self.run(req.get("messages"), req.get("params"))
+                self.run(*self.from_browser(req))
             except ReplayError as e:
                 self.message = str(e)
             except Exception as e:
@@ -187,12 +209,15 @@ class Playground(anywidget.AnyWidget):
 
     # -- fallbacks ---------------------------------------------------------------------
     def __repr__(self) -> str:
-        lines = [f"llmdebug playground · {self.original.get('name')} · {len(self.history) - 1} attempt(s)"]
+        def label(v: Any) -> str:
+            return visible_text(str(v), label=True)
+
+        lines = [f"llmdebug playground · {label(self.original.get('name'))} · {len(self.history) - 1} attempt(s)"]
         for h in self.history:
-            out = h["error"] or h["output_text"] or ", ".join(c["name"] or "" for c in h["tool_calls"])
-            lines.append(f"  {h['label']}: {h['status']} · {h['model']} · {out[:100]!r}")
+            out = h["error"] or h["output_text"] or ", ".join(label(c["name"] or "") for c in h["tool_calls"])
+            lines.append(f"  {h['label']}: {label(h['status'])} · {label(h['model'])} · {visible_text(out[:100])!r}")
         if self.diff:
-            lines.append(render_text(self.diff))
+            lines.append(render_text(visible_diff(self.diff)))
         return "\n".join(lines)
 
     def _repr_mimebundle_(self, **kwargs: Any):
