@@ -12,6 +12,11 @@ Example::
 
     ld.charts.cost(since="7d")                     # cost per hour or day, stacked by model
     ld.charts.latency(model="gpt-4o-mini")         # latency histogram with p50/p95/p99
+
+Model, provider, tag and span names are drawn with bidi controls and invisible characters
+written as ``⟨U+XXXX⟩`` (see ``llmdebug/widgets/visible.py``): the chart's data holds them
+so, and ``usermeta.llmdebug.values`` maps each changed one back to the real value
+(:func:`real_datum` does it for a clicked datum).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from . import query
 from .store import rollup
+from .widgets.visible import visible_text
 
 if TYPE_CHECKING:
     import altair as alt
@@ -62,6 +68,40 @@ def _metrics(by: Any, **filters: Any) -> "pd.DataFrame":
     if memo is not None:
         memo[key] = df
     return df.copy()
+
+
+def _shown(df: "pd.DataFrame", col: str) -> "tuple[pd.DataFrame, dict]":
+    """``df`` with the values of ``col`` as drawn (label rule of visible_text), and
+    {drawn: real} for those that changed. Distinct real values stay distinct labels."""
+    real: dict[str, str] = {}
+    label_of: dict[Any, Any] = {}
+    taken = {v for v in df[col].unique() if isinstance(v, str) and visible_text(v, label=True) == v}
+    for v in df[col].unique():
+        shown = visible_text(v, label=True)
+        if not isinstance(v, str) or shown == v:
+            continue
+        base, n = shown, 1
+        while shown in taken:  # a real value that reads like this one's marker text
+            n += 1
+            shown = f"{base} ({n})"
+        taken.add(shown)
+        label_of[v] = shown
+        real[shown] = v
+    if not real:
+        return df, {}
+    return df.assign(**{col: df[col].map(lambda v: label_of.get(v, v))}), real
+
+
+def _with_values(chart: Any, values: dict) -> Any:
+    """The chart with ``usermeta.llmdebug.values`` = {field: {drawn: real}}, when any."""
+    values = {k: v for k, v in values.items() if v}
+    return chart.properties(usermeta={"llmdebug": {"values": values}}) if values else chart
+
+
+def real_datum(spec: dict, datum: dict) -> dict:
+    """A clicked datum of an ``ld.charts`` spec with the real model, name... values back."""
+    values = ((spec or {}).get("usermeta") or {}).get("llmdebug", {}).get("values") or {}
+    return {k: values.get(k, {}).get(v, v) if isinstance(v, str) else v for k, v in (datum or {}).items()}
 
 
 def _chart(data: Any) -> "alt.Chart":
@@ -120,14 +160,14 @@ def cost(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "al
     df = df[df["cost_usd"].notna()]
     if df.empty:
         return _empty(title)
-    df = df[["time", by, "cost_usd", "calls"]]
-    return _chart(df).mark_bar().encode(
+    df, real = _shown(df[["time", by, "cost_usd", "calls"]], by)
+    return _with_values(_chart(df).mark_bar().encode(
         x=_time_x(bucket),
         y=alt.Y("sum(cost_usd):Q", title="USD", stack="zero"),
         color=alt.Color(f"{by}:N", title=by),
         tooltip=[alt.Tooltip("time:T", title=bucket), f"{by}:N", alt.Tooltip("sum(cost_usd):Q", format="$.6f"),
                  alt.Tooltip("sum(calls):Q", title="calls")],
-    ).properties(title=title, width=WIDTH, height=HEIGHT)
+    ).properties(title=title, width=WIDTH, height=HEIGHT), {by: real})
 
 
 def tokens(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "alt.Chart":
@@ -143,16 +183,17 @@ def tokens(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "
         m = _metrics(by, **filters).reset_index()
     if m.empty:
         return _empty(title)
+    m, real = _shown(m, by)
     long = pd.concat([
         pd.DataFrame({by: m[by], "direction": "input", "tokens": m["input_tokens"].astype("float")}),
         pd.DataFrame({by: m[by], "direction": "output", "tokens": m["output_tokens"].astype("float")}),
     ])
-    return _chart(long).mark_bar().encode(
+    return _with_values(_chart(long).mark_bar().encode(
         y=alt.Y(f"{by}:N", title=None, sort="-x"),
         x=alt.X("sum(tokens):Q", title="tokens"),
         color=alt.Color("direction:N", title=None, scale=alt.Scale(domain=["input", "output"])),
         tooltip=[f"{by}:N", "direction:N", alt.Tooltip("sum(tokens):Q", format=",.0f")],
-    ).properties(title=title, width=WIDTH, height=max(60, 26 * len(m)))
+    ).properties(title=title, width=WIDTH, height=max(60, 26 * len(m))), {by: real})
 
 
 def latency_histogram(bins: int = 40, **filters: Any) -> "pd.DataFrame":
@@ -246,10 +287,11 @@ def ttft(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "al
     df = df[df["ttft_p50_ms"].notna()][["time", by, "ttft_p50_ms"]]
     if df.empty:
         return _empty(title)
-    return _chart(df).mark_line(point=True).encode(
+    df, real = _shown(df, by)
+    return _with_values(_chart(df).mark_line(point=True).encode(
         x=_time_x(bucket), y=alt.Y("ttft_p50_ms:Q", title="ms"), color=alt.Color(f"{by}:N", title=by),
         tooltip=[alt.Tooltip("time:T", title=bucket), f"{by}:N", alt.Tooltip("ttft_p50_ms:Q", format=",.0f")],
-    ).properties(title=title, width=WIDTH, height=HEIGHT)
+    ).properties(title=title, width=WIDTH, height=HEIGHT), {by: real})
 
 
 def top_traces(order: str = "cost", n: int = 10, **filters: Any) -> "alt.Chart":
@@ -261,7 +303,9 @@ def top_traces(order: str = "cost", n: int = 10, **filters: Any) -> "alt.Chart":
     title = f"{'Costliest' if order == 'cost' else 'Slowest'} {n} traces"
     if df.empty:
         return _empty(title)
-    # ids start with their time: the random end tells traces of the same second apart
+    # ids start with their time: the random end tells traces of the same second apart; a click
+    # maps back by trace_id, so the drawn name needs no way back
+    df = df.assign(name=[visible_text(nm, label=True) for nm in df["name"]])
     df = df.assign(label=[f"{nm} · {tid[-8:]}" for nm, tid in zip(df["name"], df["trace_id"])])
     return _chart(df).mark_bar().encode(
         y=alt.Y("label:N", sort="-x", title=None), x=alt.X(f"{col}:Q", title=axis),

@@ -83,3 +83,66 @@ def test_charts_leave_altair_settings_alone(traffic):
     c._repr_mimebundle_()
     assert alt.renderers.active == renderer
     assert (alt.theme.active if hasattr(alt, "theme") else alt.themes.active) == theme
+
+
+# -- names holding bidi controls and invisible characters ---------------------------------
+
+RLO_MODEL = "gpt-4o-mini\u202e-x"    # drawn raw, it would read "gpt-4o-minix-"
+ZWSP_MODEL = "gpt\u200b-4o"          # drawn raw, it would look like "gpt-4o"
+LITERAL_MODEL = "gpt⟨U+200B⟩-4o"     # a real name that reads like ZWSP_MODEL drawn
+
+
+@pytest.fixture
+def trojan_traffic(ld_on):
+    """Calls of three look-alike models (and a real one), in traces whose names hold U+202E."""
+    from llmdebug.session import get_store
+    from llmdebug.spans import Span, new_id
+    from test_query import T0
+
+    store = get_store()
+    models = ["gpt-4o-mini", RLO_MODEL, ZWSP_MODEL, LITERAL_MODEL]
+    for i in range(40):
+        model = models[i % 4]
+        store.put(Span(id=new_id(), trace_id=f"t{i}", name=f"chat\u202e{i % 2}", kind="llm", model=model,
+                       provider="openai\u200b" if i % 4 == 1 else "openai", status="ok", input_tokens=10 + i,
+                       output_tokens=5, total_tokens=15 + i, latency_ms=100.0 + i, ttft_ms=30.0,
+                       started_at=T0 + i * 60, cost_usd=0.001 * (i + 1), priced=True, tags=["prod\u200d"]))
+    ld.flush()
+    return ld.calls()
+
+
+def _values(chart) -> tuple[dict, list]:
+    spec = chart.to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    return spec, rows
+
+
+def test_chart_data_draws_names_visibly_and_maps_back(trojan_traffic):
+    for chart in (ld.charts.cost(), ld.charts.tokens(), ld.charts.ttft(bucket="hour")):
+        spec, rows = _values(chart)
+        drawn = {r["model"] for r in rows}
+        assert drawn == {"gpt-4o-mini", "gpt-4o-mini⟨U+202E⟩-x", "gpt⟨U+200B⟩-4o", "gpt⟨U+200B⟩-4o (2)"}, drawn
+        assert not any("\u202e" in m or "\u200b" in m for m in drawn)
+        # the real model behind each changed label; distinct models stay distinct (a real name
+        # that reads like a marker keeps its name, the invisible one gets a number)
+        values = spec["usermeta"]["llmdebug"]["values"]["model"]
+        assert values == {"gpt-4o-mini⟨U+202E⟩-x": RLO_MODEL, "gpt⟨U+200B⟩-4o (2)": ZWSP_MODEL}
+        assert ld.charts.real_datum(spec, {"model": "gpt-4o-mini⟨U+202E⟩-x", "n": 1}) == {"model": RLO_MODEL, "n": 1}
+        assert ld.charts.real_datum(spec, {"model": "gpt-4o-mini"}) == {"model": "gpt-4o-mini"}
+    # the drawn labels still add up to each real model's numbers
+    spec, rows = _values(ld.charts.cost(bucket="day"))
+    real = spec["usermeta"]["llmdebug"]["values"]["model"]
+    got = pd.DataFrame(rows).assign(model=lambda d: d["model"].map(lambda m: real.get(m, m)))
+    np.testing.assert_allclose(got.groupby("model")["cost_usd"].sum().sort_index(),
+                               trojan_traffic.groupby("model")["cost_usd"].sum().sort_index())
+    # other groupings and the top traces too
+    spec, rows = _values(ld.charts.cost(by="provider"))
+    assert {r["provider"] for r in rows} == {"openai", "openai⟨U+200B⟩"}
+    spec, rows = _values(ld.charts.cost(by="tag"))
+    assert {r["tag"] for r in rows} == {"prod⟨U+200D⟩"}  # a label: even a ZWJ is shown
+    spec, rows = _values(ld.charts.top_traces("cost", n=4))
+    assert all(r["name"].startswith("chat⟨U+202E⟩") and r["label"].startswith("chat⟨U+202E⟩") for r in rows)
+
+
+def test_charts_without_such_names_have_no_value_map(traffic):
+    assert "usermeta" not in ld.charts.cost().to_dict()

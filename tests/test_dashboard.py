@@ -6,6 +6,7 @@ import pytest
 
 import llmdebug as ld
 from llmdebug.widgets.dashboard import CHARTS, Dashboard
+from test_charts import trojan_traffic  # noqa: F401  (look-alike model names)
 from test_query import traffic  # noqa: F401  (the shared synthetic traffic)
 
 
@@ -54,3 +55,28 @@ def test_text_fallback(traffic):
     d = ld.dashboard(since="30d")
     data, _ = d._repr_mimebundle_()
     assert data["text/plain"].startswith("llmdebug dashboard") and "application/vnd.jupyter.widget-view+json" in data
+
+
+def test_look_alike_models_filter_and_click_by_their_real_names(trojan_traffic):
+    from test_charts import RLO_MODEL, ZWSP_MODEL
+
+    d = ld.dashboard()
+    # the filter bar's options are the real names (dashboard.js draws them visibly, and
+    # sends the real one back as the filter)
+    assert RLO_MODEL in d.controls.options["models"] and ZWSP_MODEL in d.controls.options["models"]
+    d.filters = {"model": RLO_MODEL}
+    assert d.controls.summary["calls"] == (trojan_traffic["model"] == RLO_MODEL).sum() == 10
+    d.filters = {}
+    # a click on the bar drawn "gpt-4o-mini⟨U+202E⟩-x" opens that model's calls, not another's
+    rows = next(iter(d.charts["cost"].spec["datasets"].values()))
+    bar = next(r for r in rows if r["model"] == "gpt-4o-mini⟨U+202E⟩-x")
+    d.charts["cost"].selection = {"time": bar["time"], "model": bar["model"], "cost_usd": bar["cost_usd"]}
+    assert set(d.opened["model"]) == {RLO_MODEL} and len(d.opened) >= 1
+    bar = next(r for r in rows if r["model"] == "gpt⟨U+200B⟩-4o (2)")
+    d.charts["cost"].selection = {"time": bar["time"], "model": bar["model"]}
+    assert set(d.opened["model"]) == {ZWSP_MODEL}
+    # the table shown under the charts draws the names visibly; d.opened keeps them real
+    from llmdebug.widgets.dashboard import _drawn
+
+    shown = _drawn(d.opened[["name", "model"]])
+    assert set(shown["model"]) == {"gpt⟨U+200B⟩-4o"} and shown["name"].str.startswith("chat⟨U+202E⟩").all()

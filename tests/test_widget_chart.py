@@ -250,3 +250,14 @@ console.log(JSON.stringify({embed: typeof m.vegaEmbed, vega: m.vega.version, vl:
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["embed"] == "function" and got["vl"] == _build_script().PINS["vega-lite"]
     assert got["bars"] >= 3 and got["title"]
+
+
+def test_text_fallback_draws_bidi_and_invisible_characters_visibly():
+    from llmdebug.widgets.vega import LLMDebugChart
+
+    df = pd.DataFrame({"model": ["a"], "cost": [1.0]})
+    chart = LLMDebugChart(df).mark_bar().encode(x=alt.X("model:N", title="model\u200b"), y="cost:Q").properties(
+        title="Cost of gpt\u202e-x")
+    text = repr(chart.widget())
+    assert 'llmdebug chart: "Cost of gpt⟨U+202E⟩-x"' in text and '"model⟨U+200B⟩"' in text
+    assert "\u202e" not in text and "\u200b" not in text

@@ -169,7 +169,7 @@ function render({ model, el, host, signal }) {
     } catch (e) {
       if (stale()) return;
       const text = String((e && e.message) || e);
-      message.textContent = `could not draw this chart: ${text}`;
+      message.textContent = visibleText(`could not draw this chart: ${text}`);
       root.dataset.error = "1";
       setError(text);
       console.error("llmdebug chart:", e);

@@ -1,6 +1,7 @@
 // llmdebug dashboard controls: the filter bar, the headline numbers and the per-cell cost
 // table. The charts under it are ChartView widgets (chart_view.js); Python redraws them when
-// a filter changes. Every value goes into the DOM as text, never as HTML.
+// a filter changes. Every value goes into the DOM as text, never as HTML, with bidi controls
+// and invisible characters drawn as ⟨U+XXXX⟩ (visibleText in _dom.js).
 
 // h(): see _dom.js
 
@@ -33,7 +34,9 @@ function render({ model, el }) {
   function drawBar() {
     const o = model.get("options") || {};
     const f = model.get("filters") || {};
-    const any = (xs, what) => [["", `any ${what}`], ...(xs || []).map((x) => [x, x])];
+    // an option shows its name visibly and keeps the real one as its value: the filter
+    // Python gets is the real model, provider or tag
+    const any = (xs, what) => [["", `any ${what}`], ...(xs || []).map((x) => [x, ldLabel(x)])];
     inputs = {
       since: select("time range", Object.entries(o.since || { "": "all time" }), f.since),
       model: select("model", any(o.models, "model"), f.model),
@@ -77,7 +80,7 @@ function render({ model, el }) {
       );
     }
     const m = model.get("message");
-    note.textContent = m || "";
+    note.textContent = visibleText(m || "");
     note.style.display = m ? "" : "none";
     const el = model.get("elapsed_ms");
     root.title = el ? `computed in ${num(el)} ms` : "";

@@ -4,6 +4,8 @@ that redraw every chart in place and clicks that open the calls behind a bar.
 
 The charts are ``ld.charts`` specs computed from one hourly-rollup query where they can
 share it; they are drawn by the Vega runtime llmdebug ships once (see ``vega.py``).
+Names are drawn with bidi controls and invisible characters as ``⟨U+XXXX⟩`` (visible.py);
+the filters and the calls behind a click use the real values.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .. import charts, query
 from .._guard import report
 from . import esm
 from .vega import ChartView
+from .visible import visible_text
 
 _HERE = Path(__file__).parent
 
@@ -120,7 +123,9 @@ class Dashboard(ipywidgets.VBox):
     def calls_for(self, chart: str, datum: dict) -> Any:
         """The calls behind a clicked mark (a DataFrame, newest last)."""
         f = self.query_filters()
-        bucket = (self.charts[chart].spec.get("usermeta") or {}).get("llmdebug", {}).get("bucket")
+        spec = self.charts[chart].spec
+        datum = charts.real_datum(spec, datum)  # a drawn "gpt⟨U+202E⟩x" back to the model's real name
+        bucket = (spec.get("usermeta") or {}).get("llmdebug", {}).get("bucket")
         if chart in ("costliest", "slowest") and datum.get("trace_id"):
             return query.calls(trace_id=datum["trace_id"])
         if chart == "cells" and datum.get("cell"):
@@ -167,7 +172,7 @@ class Dashboard(ipywidgets.VBox):
                 display(_Text(f"no calls behind this {chart} mark"))
                 return
             display(_Text(f"{len(df):,} call{'s' if len(df) != 1 else ''} behind this {chart} mark, newest last"))
-            display(df[cols].tail(50))
+            display(_drawn(df[cols].tail(50)))
             display(TraceTree(str(df.iloc[-1]["trace_id"]), select=str(df.iloc[-1]["id"])))
 
     # -- display ---------------------------------------------------------------------------
@@ -189,6 +194,12 @@ class Dashboard(ipywidgets.VBox):
         data["text/plain"] = repr(self)
         data["text/html"] = f"<pre>{html.escape(repr(self))}</pre>"
         return data, meta
+
+
+def _drawn(df: Any) -> Any:
+    """A copy of a calls table for display, its names drawn visibly (``self.opened`` keeps the real ones)."""
+    cols = [c for c in ("name", "model", "status") if c in df.columns]
+    return df.assign(**{c: df[c].map(lambda v: visible_text(v, label=True)) for c in cols}) if cols else df
 
 
 class _Text:
@@ -242,7 +253,7 @@ def _build_specs(f: dict, cell_since: float | None) -> dict:
     specs = {}
     for name, chart in out.items():
         spec = chart.properties(width="container").to_dict()
-        spec.setdefault("usermeta", {})["llmdebug"] = {"chart": name, "bucket": bucket}
+        spec.setdefault("usermeta", {}).setdefault("llmdebug", {}).update(chart=name, bucket=bucket)
         specs[name] = spec
     return specs
 

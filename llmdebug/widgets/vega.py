@@ -31,6 +31,7 @@ import anywidget
 import traitlets as t
 
 from . import esm
+from .visible import visible_text
 
 _HERE = Path(__file__).parent
 BUNDLE = _HERE / "vega_runtime.js"
@@ -249,7 +250,7 @@ def describe_spec(spec: dict) -> str:
         head += f': "{_text(spec["title"])}"'
     out = [head]
     _describe(spec, spec.get("datasets") or {}, "  ", out, top=True)
-    return "\n".join(out)
+    return visible_text("\n".join(out), label=True)
 
 
 # -- altair -------------------------------------------------------------------------
