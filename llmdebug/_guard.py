@@ -26,13 +26,27 @@ def raise_errors() -> bool:
     return os.environ.get("LLMDEBUG_RAISE_ERRORS", "") not in ("", "0", "false", "False")
 
 
+def warn(message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
+    """``warnings.warn`` that never raises: under an "error" filter (``-W error``,
+    pytest's ``filterwarnings = error``) the message is logged instead, because a
+    warning of llmdebug's must not become an exception in the user's code or kill
+    the writer thread."""
+    try:
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
+    except Exception:
+        try:
+            log.warning("%s: %s", category.__name__, message)
+        except Exception:
+            pass
+
+
 def warn_once(key: str, message: str) -> bool:
     """Show ``message`` as a warning the first time ``key`` is seen; True if shown."""
     with _lock:
         if key in _warned:
             return False
         _warned.add(key)
-    warnings.warn(message, LLMDebugWarning, stacklevel=3)
+    warn(message, LLMDebugWarning, stacklevel=3)
     return True
 
 

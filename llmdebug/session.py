@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from .store import Store, connect, default_path
-from .store.writer import warn_store_problem
+from .store.problems import warn_store_problem
 
 _store: Store | None = None
 _lock = threading.Lock()

@@ -91,6 +91,7 @@ class Span:
     attributes: dict | None = None
     # capture-side scratch (never stored): raw bytes/objects the writer turns into fields
     _raw: Any = None
+    _nbytes: int = 0  # the writer's estimate of the memory this span holds while queued
 
     # -- user-facing helpers ------------------------------------------------------
     def set_output(self, value: Any) -> None:

@@ -18,7 +18,7 @@ def test_completion_openai_route(ld_on, fake_llm):
     assert c.provider == "litellm" and c.endpoint == "completion"
     assert c.output_text == r.choices[0].message.content
     assert c.input_tokens == r.usage.prompt_tokens
-    assert c.request["model"] == "openai/gpt-4o-mini" and c.request["api_key"] == "REDACTED"
+    assert c.request["model"] == "openai/gpt-4o-mini" and c.request["api_key"] == "[llmdebug: redacted]"
     assert c.base_url == fake_llm.openai_base_url
 
 

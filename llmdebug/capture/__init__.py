@@ -19,6 +19,7 @@ from typing import Any
 import wrapt
 
 from .._guard import report
+from . import frames
 from ._patch import Endpoint, deferred_request_wrapper, method_wrapper
 from .http import make_send_wrapper
 
@@ -98,6 +99,8 @@ def instrument(*providers: str) -> list[str]:
             if importlib.util.find_spec(name) is None:
                 raise ImportError(f"cannot instrument {name!r}: it is not installed (pip install {name})")
         _wanted.update(wanted)
+        if _wanted:
+            frames.install()
         for name in (*_HTTP_LIBS, *wanted) if _wanted else ():
             if name in sys.modules:
                 _on_import(sys.modules[name])
@@ -131,6 +134,7 @@ def uninstrument(*providers: str) -> list[str]:
             for owner, attr, original in reversed(_installed.pop(name, [])):
                 setattr(owner, attr, original)
         if not _wanted:
+            frames.uninstall()
             for lib in _HTTP_LIBS:
                 for owner, attr, original in reversed(_installed.pop(lib, [])):
                     setattr(owner, attr, original)

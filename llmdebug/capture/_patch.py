@@ -9,6 +9,7 @@ SDK returned: streams are observed underneath, at the HTTP byte level (see
 
 from __future__ import annotations
 
+import functools
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -53,6 +54,22 @@ class Call:
         self.result = None
         self.stream_error: BaseException | None = None
         self.t0 = time.perf_counter()
+
+    def approx_bytes(self) -> int:
+        """Roughly the memory this call holds until it is written (request and response
+        bytes; the user's own kwargs are about the request's size again)."""
+        n = 0
+        try:
+            req = self.request
+            if req is not None:
+                n += 2 * len(req.content)
+        except Exception:  # a streamed request body has no .content
+            pass
+        if self.body is not None:
+            n += len(self.body)
+        if self.chunks:
+            n += sum(len(c) for _, c in self.chunks) + 64 * len(self.chunks)
+        return n
 
     def finalize(self, span: Span) -> None:
         from .extract import finalize
@@ -138,49 +155,72 @@ def call_async(endpoint: Endpoint, instance: Any, info: dict, fn: Callable, args
     call = begin(endpoint, instance, info)
     if call is None:
         return fn(*args, **kwargs)
+    return _run_async(call, fn, args, kwargs)
 
-    async def run():
-        token = active.set(call)
-        try:
-            result = await fn(*args, **kwargs)
-        except BaseException as e:
-            active.reset(token)
-            failed(call, e)
-            raise
+
+async def _run_async(call: Call, fn: Callable, args: tuple, kwargs: dict):
+    token = active.set(call)
+    try:
+        result = await fn(*args, **kwargs)
+    except BaseException as e:
         active.reset(token)
-        succeeded(call, result)
-        return result
-
-    return run()
+        failed(call, e)
+        raise
+    active.reset(token)
+    succeeded(call, result)
+    return result
 
 
 def method_wrapper(endpoint: Endpoint, is_async: bool) -> Callable:
     """A wrapt wrapper for an SDK resource method such as ``Completions.create``."""
-    run = call_async if is_async else call_sync
+    return functools.partial(_async_method if is_async else _sync_method, endpoint)
 
-    def wrapper(wrapped, instance, args, kwargs):
-        return run(endpoint, instance, kwargs, wrapped, args, kwargs)
 
-    return wrapper
+def _sync_method(endpoint, wrapped, instance, args, kwargs):
+    return call_sync(endpoint, instance, kwargs, wrapped, args, kwargs)
+
+
+def _async_method(endpoint, wrapped, instance, args, kwargs):
+    return call_async(endpoint, instance, kwargs, wrapped, args, kwargs)
+
+
+class _Deferred:
+    """The request callable of a stream manager, run as a captured call when entered."""
+
+    __slots__ = ("endpoint", "instance", "info", "original")
+
+    def __init__(self, endpoint, instance, info, original):
+        self.endpoint, self.instance, self.info, self.original = endpoint, instance, info, original
+
+    def __call__(self):
+        return call_sync(self.endpoint, self.instance, self.info, self.original, (), {})
 
 
 def deferred_request_wrapper(endpoint: Endpoint, attr: str, is_async: bool) -> Callable:
     """For helpers such as ``anthropic.messages.stream()`` that return a manager whose
     ``__enter__`` sends the request later: wrap the manager's stored request callable."""
-    run = call_async if is_async else call_sync
+    return functools.partial(_deferred, endpoint, attr, is_async)
 
-    def wrapper(wrapped, instance, args, kwargs):
-        manager = wrapped(*args, **kwargs)
-        try:
-            original = getattr(manager, attr)
-            info = dict(kwargs, stream=True)
-            if is_async:
-                # The async manager holds an awaitable (a coroutine), not a callable.
-                setattr(manager, attr, run(endpoint, instance, info, lambda: original, (), {}))
-            else:
-                setattr(manager, attr, lambda: run(endpoint, instance, info, original, (), {}))
-        except Exception:
-            report("instrumenting a stream helper")
-        return manager
 
-    return wrapper
+def _deferred(endpoint, attr, is_async, wrapped, instance, args, kwargs):
+    manager = wrapped(*args, **kwargs)
+    try:
+        original = getattr(manager, attr)
+        info = dict(kwargs, stream=True)
+        if is_async:
+            # The async manager holds an awaitable (a coroutine), not a callable.
+            setattr(manager, attr, call_async(endpoint, instance, info, _awaiting, (original,), {}))
+        else:
+            setattr(manager, attr, _Deferred(endpoint, instance, info, original))
+    except Exception:
+        report("instrumenting a stream helper")
+    return manager
+
+
+async def _awaiting(awaitable):
+    return await awaitable
+
+
+# Frames of these functions sit between an SDK method and its caller: SDK warnings skip them.
+WRAPPER_CODES = frozenset(f.__code__ for f in (
+    call_sync, _run_async, _sync_method, _async_method, _Deferred.__call__, _deferred, _awaiting))

@@ -14,13 +14,9 @@ from typing import Any
 
 from .. import pricing
 from .._json import loads
+from ..redaction import redact_body, redact_kwargs, redact_url
 from ..wire import messages_of
 from .usage import normalize_usage
-
-SECRET_KEYS = {
-    "api_key", "api-key", "authorization", "x-api-key", "azure_ad_token", "aws_secret_access_key",
-    "aws_session_token", "aws_access_key_id", "vertex_credentials", "client_secret", "password",
-}
 
 _PATH_FLAVORS = (
     ("/chat/completions", "openai-chat"),
@@ -38,19 +34,6 @@ def flavor_for_path(path: str) -> tuple[str | None, str]:
         if path.endswith(suffix):
             return flavor, path[: -len(suffix)]
     return None, path
-
-
-def redact(obj: Any) -> Any:
-    """Drop credentials from user-supplied kwargs (litellm takes ``api_key=``)."""
-    if isinstance(obj, dict):
-        return {
-            k: ("REDACTED" if str(k).lower() in SECRET_KEYS else redact(v))
-            for k, v in obj.items()
-            if v is not None
-        }
-    if isinstance(obj, (list, tuple)):
-        return [redact(v) for v in obj]
-    return obj
 
 
 def _loads(data: bytes | str | None) -> Any:
@@ -356,7 +339,8 @@ def finalize(span, call) -> None:
     body: bytes | None = None
     if call.request is not None:
         url = str(call.request.url).partition("?")[0]
-        path_flavor, span.base_url = flavor_for_path(url)
+        path_flavor, base_url = flavor_for_path(url)
+        span.base_url = redact_url(base_url)
         flavor = flavor or path_flavor
         try:
             body = call.request.content
@@ -367,9 +351,9 @@ def finalize(span, call) -> None:
     # The request is stored as sent (no second JSON encoding); the conversation is
     # derived from it when read. litellm keeps the user's own (OpenAI-style) kwargs.
     if call.endpoint.provider != "litellm" and body and body[:1] == b"{":
-        span.request = body
+        span.request = redact_body(body, loads)
     else:
-        span.request = redact(call.kwargs)
+        span.request = redact_kwargs(call.kwargs)
         span.messages = messages_of(None if call.endpoint.provider == "litellm" else flavor, span.request)
 
     resp: Any = None

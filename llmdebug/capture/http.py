@@ -30,6 +30,13 @@ def _recorder_classes(mod: Any) -> tuple[type, type]:
             self._inner = inner
             self._call = call
 
+        # Everything else the SDK or the user reads from the stream it replaced
+        # (httpx2's ``response.elapsed`` reads ``stream.elapsed``) comes from the original.
+        def __getattr__(self, name: str):
+            if name in ("_inner", "_call"):
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
         def __iter__(self):
             call, chunks = self._call, self._call.chunks
             try:
@@ -50,6 +57,11 @@ def _recorder_classes(mod: Any) -> tuple[type, type]:
         def __init__(self, inner, call: Call):
             self._inner = inner
             self._call = call
+
+        def __getattr__(self, name: str):
+            if name in ("_inner", "_call"):
+                raise AttributeError(name)
+            return getattr(self._inner, name)
 
         async def __aiter__(self):
             call, chunks = self._call, self._call.chunks

@@ -1,10 +1,13 @@
 """The SQLite trace store: one file, WAL mode, migrated on open, written by a background thread.
 
-Capture code only calls :meth:`Store.put` (a queue append). The writer thread turns
+Capture code only calls :meth:`Store.put` (a buffer append). The writer thread turns
 spans into rows and inserts them in batches, one transaction per batch. If the file
-cannot be written (missing directory, read-only, locked by another process), spans
-stay in memory, one clear warning is shown, and the writer retries; nothing captured
-is dropped unless the in-memory backlog passes ``MAX_PENDING``.
+cannot be written (missing directory, read-only, locked by another process, full
+disk), spans stay in memory, one clear warning names the cause, and the writer
+retries; memory is bounded by ``LLMDEBUG_MAX_BUFFER_MB`` (see writer.py). A file that
+is not llmdebug's (another application's database, one made by a newer llmdebug, not
+SQLite at all) is refused with :class:`StoreError` and left unchanged. New files are
+created readable by their owner only (0600), and SQLite gives -wal and -shm the same.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .migrations import migrations
+from .problems import StoreError, check_file
 from .tx import immediate
 from .writer import Writer
 
-__all__ = ["Store", "connect", "default_path"]
+__all__ = ["Store", "StoreError", "connect", "default_path"]
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -35,9 +39,15 @@ def default_path() -> Path:
 
 def connect(path: str | Path, *, busy_timeout: float | None = None) -> sqlite3.Connection:
     """Open ``path``, switch it to WAL and apply pending migrations (safe when several
-    processes open a new file at once: migrations run under a write lock)."""
+    processes open a new file at once: migrations run under a write lock).
+
+    Raises :class:`StoreError` for a file llmdebug must not write (checked read-only
+    first, so such a file is left byte-for-byte unchanged)."""
     if busy_timeout is None:
         busy_timeout = BUSY_TIMEOUT_S
+    path = Path(path)
+    check_file(path, known=_KNOWN, timeout=busy_timeout)
+    _create_private(path)
     conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     deadline = time.monotonic() + busy_timeout
@@ -65,6 +75,18 @@ def connect(path: str | Path, *, busy_timeout: float | None = None) -> sqlite3.C
     return conn
 
 
+_KNOWN = {m.name for m in migrations._migrations}
+
+
+def _create_private(path: Path) -> None:
+    """Create a new trace file readable by its owner only: prompts are often confidential."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError:
+        return  # exists already (kept as it is), or cannot be created: sqlite says why
+    os.close(fd)
+
+
 class Store:
     """A trace file and its writer thread.
 
@@ -80,6 +102,7 @@ class Store:
         self.path = Path(path).expanduser()
         self.writer = Writer(self)
         self._read_db: Database | None = None
+        self._read_ident: tuple[int, int] | None = None
         self._read_lock = threading.RLock()
         _open_stores.add(self)
 
@@ -98,12 +121,27 @@ class Store:
 
     @property
     def db(self) -> Database:
-        """A sqlite-utils Database for reading (opened on first use)."""
+        """A sqlite-utils Database for reading (opened on first use, reopened if the file
+        at ``path`` was deleted or replaced)."""
+        if self._read_db is not None and self._read_ident != _ident(self.path):
+            self.file_changed()
         if self._read_db is None:
             with self._read_lock:
                 if self._read_db is None:
-                    self._read_db = Database(connect(self.path))
+                    db = Database(connect(self.path))
+                    self._read_ident = _ident(self.path)
+                    self._read_db = db
         return self._read_db
+
+    def file_changed(self) -> None:
+        """The file at ``path`` is not the one opened: read from the new one next time."""
+        with self._read_lock:
+            if self._read_db is not None:
+                try:
+                    self._read_db.close()
+                except Exception:
+                    pass
+                self._read_db = None
 
     def read(self, sql: str, params=()) -> list[tuple]:
         with self._read_lock:
@@ -118,6 +156,14 @@ class Store:
                 self._read_db = None
         _open_stores.discard(self)
         return pending
+
+
+def _ident(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 _open_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()

@@ -18,6 +18,7 @@ from time import gmtime as _gmtime
 from typing import Any
 
 from .._json import STRICT_UTF8, dumps, loads
+from ..redaction import redact_fields, redact_text, redact_url
 from ..spans import Span
 from .migrations import PAYLOAD_COLUMNS, SPAN_COLUMNS
 
@@ -219,10 +220,10 @@ def span_row(s: Span) -> tuple:
         _t(s.model),
         _t(s.request_model),
         _t(s.endpoint),
-        _t(s.base_url),
+        _t(redact_url(s.base_url)),
         _t(s.status),
         _t(s.error_type),
-        _cell(clip(s.error_message, 20_000)) if s.error_message else None,
+        _cell(clip(redact_text(s.error_message), 20_000)) if s.error_message else None,
         _n(s.http_status),
         _n(s.input_tokens),
         _n(s.output_tokens),
@@ -241,7 +242,7 @@ def span_row(s: Span) -> tuple:
         _n(s.rate_limit_hits),
         _t(s.replay_of),
         to_json(s.tags) if s.tags else None,
-        to_json(s.metadata) if s.metadata else None,
+        to_json(redact_fields(s.metadata)) if s.metadata else None,
         _n(s.cell),
     )
 
@@ -270,9 +271,9 @@ def payload_row(s: Span) -> tuple | None:
         None if s.kind == "llm" else to_json(s.messages),  # llm: derived from the request on read
         to_json(s.tool_calls),
         to_json(s.events) if s.events else None,
-        to_json(s.input),
+        to_json(redact_fields(s.input)),
         to_json(s.output),
-        to_json(s.attributes) if s.attributes else None,
+        to_json(redact_fields(s.attributes)) if s.attributes else None,
         None,
         safe_text(clip(output_text)) if output_text is not None else None,
     )

@@ -1,16 +1,35 @@
-"""The background writer: drains a queue of spans into SQLite in batched transactions."""
+"""The background writer: drains captured spans into SQLite in batched transactions.
+
+Capture hands spans over with :meth:`Writer.put` (an append under a lock). One daemon
+thread takes them in arrival order, turns them into rows and inserts a batch per
+transaction. What cannot be written yet (a locked, read-only or vanished file) stays
+at the front of the buffer and is retried with backoff. Nothing is lost silently:
+
+- the buffer is bounded in bytes (``LLMDEBUG_MAX_BUFFER_MB``, default 256): past it the
+  payloads of the oldest spans are shed first (their narrow row, with tokens, cost,
+  latency and status, is kept), then the oldest spans; one warning says how much;
+- the thread outlives any exception, and if it ever stops, the next ``put`` starts a
+  new one and says so;
+- a trace file deleted or replaced while in use is noticed at the next write and
+  recreated, with one warning.
+"""
 
 from __future__ import annotations
 
-import queue
+import collections
+import ctypes
+import ctypes.util
+import os
 import sqlite3
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import budgets
-from .._guard import log, report, warn_once
+from .._guard import log, raise_errors, report, warn_once
+from ..spans import Span
 from . import fts, rollup
+from .problems import StoreError, warn_store_problem
 from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, payload_row, span_row
 from .tx import immediate
 
@@ -19,8 +38,10 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 5000
 LINGER_S = 0.1
-MAX_PENDING = 200_000
 RETRY_S = (0.5, 1, 2, 5, 10, 30)
+FTS_IDLE_S = 0.5
+SPAN_OVERHEAD = 1200  # bytes a finalised span and its rows take beyond its payloads
+SHED_NOTE = "llmdebug.payload_shed"
 
 _SPAN_SQL = "INSERT OR REPLACE INTO spans ({}) VALUES ({})".format(
     ", ".join(SPAN_FIELDS), ", ".join("?" * len(SPAN_FIELDS))
@@ -30,7 +51,16 @@ _PAYLOAD_SQL = "INSERT OR REPLACE INTO payloads ({}) VALUES ({})".format(
 )
 
 _STOP = object()
-FTS_IDLE_S = 0.5
+
+
+def max_buffer_bytes() -> int:
+    """``LLMDEBUG_MAX_BUFFER_MB`` (default 256) in bytes."""
+    raw = os.environ.get("LLMDEBUG_MAX_BUFFER_MB", "").strip()
+    try:
+        mb = float(raw) if raw else 256.0
+    except ValueError:
+        mb = 256.0
+    return int(max(mb, 1.0) * 1024 * 1024)
 
 
 class _IndexNow:
@@ -40,124 +70,290 @@ class _IndexNow:
         self.done = threading.Event()
 
 
+def approx_bytes(obj: Any, _depth: int = 0) -> int:
+    """A cheap, bounded estimate of the memory a user span's input or output holds."""
+    if obj is None or isinstance(obj, (bool, int, float)):
+        return 0
+    if isinstance(obj, (str, bytes, bytearray)):
+        return len(obj) + 50
+    if _depth >= 3:
+        return 200
+    if isinstance(obj, dict):
+        items = list(obj.items())[:200]
+        n = sum(approx_bytes(k, _depth + 1) + approx_bytes(v, _depth + 1) for k, v in items)
+        return n * max(len(obj), 1) // max(len(items), 1) + 100
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        items = list(obj)[:200]
+        n = sum(approx_bytes(v, _depth + 1) for v in items)
+        return n * max(len(obj), 1) // max(len(items), 1) + 60
+    return 200
+
+
+def span_bytes(s: Span) -> int:
+    raw = s._raw
+    if raw is not None:
+        return SPAN_OVERHEAD + raw.approx_bytes()
+    if s.input is None and s.output is None and s.request is None and s.response is None:
+        return SPAN_OVERHEAD + (approx_bytes(s.attributes) if s.attributes else 0)
+    return SPAN_OVERHEAD + sum(approx_bytes(x) for x in (s.input, s.output, s.request, s.response, s.messages,
+                                                         s.attributes, s.output_text))
+
+
+def _release_memory() -> None:
+    """Give freed heap back to the OS after a large backlog drains (glibc keeps it otherwise)."""
+    try:
+        name = ctypes.util.find_library("c")
+        if name:
+            trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+            if trim is not None:
+                trim(0)
+    except Exception:  # not glibc: nothing to do
+        pass
+
 
 class Writer:
     """Owns one connection on its own daemon thread. ``put`` is the capture hot path."""
 
     def __init__(self, store: "Store"):
         self.store = store
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._items: collections.deque = collections.deque()  # spans and control markers, oldest first
+        self._bytes = 0  # estimated bytes held by the spans in _items and the batch being written
+        self.cap = max_buffer_bytes()
+        self._wakeup = threading.Event()  # set by put() when the thread sleeps with nothing to do
+        self._urgent = threading.Event()  # a flush, index or stop: skip the linger and the backoff
+        self._sleeping = False
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._alive = False
+        self._stopping = False
         self._conn: sqlite3.Connection | None = None
-        self.pending: list = []  # finalised spans waiting for a writable store
-        self.dropped = 0
+        self._ident: tuple[int, int] | None = None  # (st_dev, st_ino) of the file the connection has open
+        self.held = False  # the last write failed: spans wait in memory
         self.written = 0
+        self.shed_payloads = 0
+        self.shed_bytes = 0
+        self.dropped = 0
+        self.restarts = 0
+        self.reopened = 0
+        self.peak_bytes = 0
+        self.last_batch_ms: float | None = None
         self.last_error: str | None = None
         self.fts_dirty = False
         self._failures = 0
 
     # -- caller side ------------------------------------------------------------------
     def put(self, span) -> None:
-        self._q.put(span)
-        if self._thread is None:
+        size = span_bytes(span)
+        span._nbytes = size
+        with self._lock:
+            self._items.append(span)
+            self._bytes += size
+            over = self._bytes > self.cap
+        if self._sleeping:
+            self._sleeping = False
+            self._wakeup.set()
+        if not self._alive:
             self._start()
+        if over:
+            self._shed()
 
     def adopt(self, spans: list) -> None:
         """Take over spans another store could not write."""
         for s in spans:
             self.put(s)
 
+    def _control(self, item: Any) -> None:
+        with self._lock:
+            self._items.append(item)
+        self._urgent.set()
+        self._sleeping = False
+        self._wakeup.set()
+        if not self._alive:
+            self._start()
+
     def flush(self, timeout: float | None = 30.0) -> bool:
-        if self._thread is None and not self.pending:
-            return True
-        if self._thread is not None and not self._thread.is_alive():
-            return not self.pending and self._q.empty()
+        """Block until every span handed over so far was written; False if some could not be."""
+        with self._lock:
+            if not self._items and self._thread is None:
+                return True
         done = threading.Event()
-        self.put(done)
+        self._control(done)
         if not done.wait(timeout):
             return False
-        return not self.pending
+        return not self.held
+
+    def index_now(self, timeout: float | None = 30.0) -> bool:
+        """Write everything queued, then bring search and the metrics rollup up to date."""
+        req = _IndexNow()
+        self._control(req)
+        return req.done.wait(timeout)
 
     def stop(self, timeout: float = 30.0) -> list:
+        """Flush, stop the thread and return the spans that could not be written."""
         self.flush(timeout)
         t = self._thread
         if t is not None and t.is_alive():
-            self._q.put(_STOP)
+            self._stopping = True
+            self._control(_STOP)
             t.join(timeout)
-        pending, self.pending = self.pending, []
-        return pending
+        with self._lock:
+            left = [x for x in self._items if isinstance(x, Span)]
+            self._items.clear()
+            self._bytes = 0
+        return left
+
+    def stats(self) -> dict:
+        """Queue depth, bytes buffered, what was shed or dropped, the last error."""
+        with self._lock:
+            spans = sum(1 for x in self._items if isinstance(x, Span))
+            buffered = self._bytes
+        return {"queued_spans": spans, "buffered_bytes": buffered, "cap_bytes": self.cap,
+                "peak_bytes": self.peak_bytes, "written": self.written, "shed_payloads": self.shed_payloads,
+                "shed_bytes": self.shed_bytes, "dropped_spans": self.dropped, "restarts": self.restarts,
+                "reopened": self.reopened, "last_batch_ms": self.last_batch_ms, "last_error": self.last_error,
+                "writing": not self.held}
 
     def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                t = threading.Thread(target=self._run, name="llmdebug-writer", daemon=True)
-                self._thread = t
-                t.start()
-
-    # -- writer thread --------------------------------------------------------------
-    def _run(self) -> None:
-        q = self._q
-        while True:
-            if self.pending:
-                timeout: float | None = self._retry_delay()
-            elif self.fts_dirty:
-                timeout = FTS_IDLE_S
-            else:
-                timeout = None
-            try:
-                item = q.get(timeout=timeout)
-            except queue.Empty:
-                if not self.pending and self.fts_dirty:
-                    self._index()
-                    continue
-                item = None
-            batch: list = []
-            waiters: list[threading.Event] = []
-            index_waiters: list[threading.Event] = []
-            stop = False
-            # Linger briefly after the first span so a burst shares one transaction:
-            # a commit costs far more than a row. A flush or stop cuts the wait short.
-            deadline = time.monotonic() + LINGER_S
-            while item is not None:
-                if item is _STOP:
-                    stop = True
-                elif isinstance(item, _IndexNow):
-                    index_waiters.append(item.done)
-                elif isinstance(item, threading.Event):
-                    waiters.append(item)
-                else:
-                    batch.append(item)
-                if len(batch) >= MAX_BATCH:
-                    break
-                try:
-                    item = q.get_nowait()
-                except queue.Empty:
-                    left = deadline - time.monotonic()
-                    if waiters or index_waiters or stop or left <= 0:
-                        break
-                    try:
-                        item = q.get(timeout=left)
-                    except queue.Empty:
-                        break
-            try:
-                self._write(batch)
-            except Exception:
-                report("writing spans")
-            for w in waiters:
-                w.set()
-            if index_waiters:
-                self._index()
-                for w in index_waiters:
-                    w.set()
-            if stop:
-                self._close()
+        with self._lock:
+            if self._alive:
                 return
+            restarted = self._thread is not None
+            self._alive = True
+            t = threading.Thread(target=self._run, name="llmdebug-writer", daemon=True)
+            self._thread = t
+        if restarted:
+            self.restarts += 1
+            warn_once(f"writer-restart:{self.store.path}",
+                      f"llmdebug: the writer thread of {str(self.store.path)!r} had stopped "
+                      f"({self.last_error or 'unknown cause'}); a new one took over and nothing queued was lost.")
+        t.start()
 
-    def _retry_delay(self) -> float:
-        return RETRY_S[min(self._failures, len(RETRY_S) - 1)]
+    # -- memory bound --------------------------------------------------------------------
+    def _shed(self) -> None:
+        """Bring the buffer under ``cap``: the oldest payloads first, then the oldest spans."""
+        target = int(self.cap * 0.8)  # some room, so that not every put sheds again
+        shed = dropped = freed = 0
+        with self._lock:
+            if self._bytes <= self.cap:
+                return
+            for s in self._items:
+                if self._bytes <= target:
+                    break
+                if not isinstance(s, Span) or s._nbytes <= SPAN_OVERHEAD:
+                    continue
+                before = s._nbytes
+                _drop_payload(s)
+                s._nbytes = SPAN_OVERHEAD
+                self._bytes -= before - SPAN_OVERHEAD
+                freed += before - SPAN_OVERHEAD
+                shed += 1
+            while self._bytes > target:
+                victim = next((x for x in self._items if isinstance(x, Span)), None)
+                if victim is None:
+                    break
+                self._items.remove(victim)
+                self._bytes -= victim._nbytes
+                freed += victim._nbytes
+                dropped += 1
+            self.shed_payloads += shed
+            self.shed_bytes += freed
+            self.dropped += dropped
+        if shed or dropped:
+            cause = self.last_error or "the writer is not keeping up"
+            warn_once(f"shed:{self.store.path}",
+                      f"llmdebug: more than {self.cap / 2**20:.0f} MB of captured spans were waiting to be written "
+                      f"to {str(self.store.path)!r} ({cause}). To stay within that, llmdebug kept the narrow rows "
+                      f"(tokens, cost, latency, status) but shed the payloads of the oldest spans"
+                      + (" and dropped the oldest spans" if dropped else "")
+                      + "; %llmdebug shows the counts. Raise the cap with LLMDEBUG_MAX_BUFFER_MB if you have the "
+                      "memory. This warning is shown once.")
 
-    def _write(self, batch: list) -> None:
+    # -- writer thread ----------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    if not self._cycle():
+                        return
+                except BaseException as e:  # the thread must outlive anything a batch throws
+                    self.last_error = f"{type(e).__name__}: {e}"
+                    try:
+                        report("writing spans")
+                    except BaseException:
+                        if raise_errors():
+                            raise  # tests: let the bug be seen (the next put restarts the thread)
+                    time.sleep(0.05)
+        finally:
+            self._alive = False
+
+    def _wait_for_work(self) -> bool:
+        """Sleep until there is something to do; False when only idle work is due."""
+        if self.held:  # the last write failed: back off (a flush or stop tries at once)
+            self._urgent.wait(RETRY_S[min(self._failures, len(RETRY_S)) - 1])
+            self._urgent.clear()
+            return True
+        while not self._items:
+            self._sleeping = True
+            if self._items:  # appended before the flag was seen
+                self._sleeping = False
+                break
+            woke = self._wakeup.wait(FTS_IDLE_S if self.fts_dirty else None)
+            self._wakeup.clear()
+            self._sleeping = False
+            if not woke:
+                return False
+        # Linger briefly after the first span so a burst shares one transaction:
+        # a commit costs far more than a row. A flush or stop cuts the wait short.
+        if not self._urgent.is_set():
+            self._urgent.wait(LINGER_S)
+        self._urgent.clear()
+        return True
+
+    def _cycle(self) -> bool:
+        if not self._wait_for_work():
+            if self.fts_dirty:
+                self._index()
+            return True
+        batch: list = []
+        waiters: list[threading.Event] = []
+        index_waiters: list[threading.Event] = []
+        stop = False
+        budget = max(self.cap // 4, 1)
+        taken = 0
+        with self._lock:
+            items = self._items
+            while items and len(batch) < MAX_BATCH and taken < budget:
+                x = items.popleft()
+                if isinstance(x, Span):
+                    batch.append(x)
+                    taken += x._nbytes
+                elif x is _STOP:
+                    stop = True
+                    break
+                elif isinstance(x, _IndexNow):
+                    index_waiters.append(x.done)
+                else:
+                    waiters.append(x)
+            more = bool(items)
+        if batch:
+            self._write(batch, taken)
+        elif waiters or index_waiters:
+            self._check_file()
+        for w in waiters:
+            w.set()
+        if index_waiters:
+            self._index()
+            for w in index_waiters:
+                w.set()
+        if more:
+            self._urgent.set()  # the rest of a long backlog: no linger
+        if stop:
+            self._close()
+            return False
+        return True
+
+    def _write(self, batch: list, nbytes: int) -> None:
+        t0 = time.perf_counter()
         for s in batch:
             raw = s._raw
             if raw is not None:
@@ -167,7 +363,7 @@ class Writer:
                 except Exception:
                     report("reading an SDK response")
         spans_rows, payload_rows = [], []
-        for s in self.pending + batch:
+        for s in batch:
             try:
                 spans_rows.append(span_row(s))
                 p = payload_row(s)
@@ -175,68 +371,93 @@ class Writer:
                     payload_rows.append(p)
             except Exception:
                 report("serialising a span")
-        all_spans = self.pending + batch
-        if not spans_rows:
-            return
         try:
-            with immediate(self._conn or self._open()) as conn:
-                conn.executemany(_SPAN_SQL, spans_rows)
+            with immediate(self._connection()) as conn:
+                if spans_rows:
+                    conn.executemany(_SPAN_SQL, spans_rows)
                 if payload_rows:
                     conn.executemany(_PAYLOAD_SQL, payload_rows)
-        except sqlite3.Error as e:
-            self._failed(all_spans, e)
+        except (sqlite3.Error, StoreError, OSError) as e:
+            self._failed(batch, e)
             return
+        with self._lock:
+            if self._bytes > self.peak_bytes:
+                self.peak_bytes = self._bytes
+            self._bytes -= nbytes
+            drained = not self._items
         self.written += len(spans_rows)
+        self.last_batch_ms = (time.perf_counter() - t0) * 1000.0
         self.fts_dirty = True
-        self.pending = []
-        try:
-            budgets.observe(all_spans, self._conn)
-        except Exception:
-            report("checking budgets and alerts")
-        if self._failures:
+        if self.held:
             log.warning("llmdebug: trace store %s is writable again", self.store.path)
+        self.held = False
         self._failures = 0
         self.last_error = None
+        if drained and self.peak_bytes > 32 * 2**20:
+            self.peak_bytes = 0
+            _release_memory()
+        try:
+            budgets.observe(batch, self._conn)
+        except Exception:
+            report("checking budgets and alerts")
 
-    def _open(self) -> sqlite3.Connection:
-        self._conn = self.store.open_writer_connection()
-        self.fts_dirty = True  # rows another process wrote may still need indexing
+    def _failed(self, batch: list, e: BaseException) -> None:
+        self._failures += 1
+        self.last_error = f"{type(e).__name__}: {e}"
+        if self._conn is not None and "locked" not in str(e) and "busy" not in str(e):
+            self._close()
+        with self._lock:
+            self._items.extendleft(reversed(batch))  # back at the front, in order
+            over = self._bytes > self.cap
+        self.held = True
+        warn_store_problem(self.store.path, e)
+        if over:
+            self._shed()
+
+    # -- the file -----------------------------------------------------------------------
+    def _file_ident(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.store.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _check_file(self) -> None:
+        """Notice a trace file deleted or replaced since it was opened."""
+        if self._conn is None:
+            return
+        ident = self._file_ident()
+        if ident == self._ident:
+            return
+        self._close()
+        self.reopened += 1
+        what = "deleted" if ident is None else "replaced by another file"
+        warn_once(f"store-gone:{self.store.path}",
+                  f"llmdebug: the trace file {str(self.store.path)!r} was {what} while in use. "
+                  "llmdebug opened the file now at that path (creating and migrating it if needed) and writes "
+                  "the next spans there; spans written before are only in the old file. This warning is shown once.")
+        self.store.file_changed()
+
+    def _connection(self) -> sqlite3.Connection:
+        self._check_file()
+        if self._conn is None:
+            self._conn = self.store.open_writer_connection()
+            self._ident = self._file_ident()
+            self.fts_dirty = True  # rows another process wrote may still need indexing
         return self._conn
 
     def _index(self) -> None:
         """Bring full-text search and the metrics rollup up to date (when the queue is idle)."""
         try:
-            conn = self._conn or self._open()
+            conn = self._connection()
             fts.catch_up(conn)
             rollup.catch_up(conn)
             self.fts_dirty = False
-        except sqlite3.Error:
+        except (sqlite3.Error, StoreError, OSError):
             pass  # locked or unwritable: the spans' own warning covers it; retried when idle
         except Exception:
             self.fts_dirty = False
             report("indexing spans for search and metrics")
-
-    def index_now(self, timeout: float | None = 30.0) -> bool:
-        """Write everything queued, then bring search and the metrics rollup up to date."""
-        req = _IndexNow()
-        self.put(req)
-        return req.done.wait(timeout)
-
-    def _failed(self, spans: list, e: Exception) -> None:
-        self._failures += 1
-        self.last_error = f"{type(e).__name__}: {e}"
-        if self._conn is not None and "locked" not in str(e):
-            try:
-                self._conn.close()
-            except Exception:
-                pass
-            self._conn = None
-        if len(spans) > MAX_PENDING:
-            self.dropped += len(spans) - MAX_PENDING
-            spans = spans[-MAX_PENDING:]
-        self.pending = spans
-        warn_store_problem(self.store.path, e)
-
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -245,19 +466,20 @@ class Writer:
             except Exception:
                 pass
             self._conn = None
+            self._ident = None
 
 
-def warn_store_problem(path, e: Exception) -> None:
-    """One clear warning per file, whoever meets the problem first."""
-    if "locked" in str(e) or "busy" in str(e):
-        hint = "another process holds a lock on it; llmdebug keeps retrying"
-    elif not path.parent.exists():
-        hint = f"its directory {str(path.parent)!r} does not exist"
-    else:
-        hint = "check that the file and its directory are writable"
-    warn_once(
-        f"store:{path}",
-        f"llmdebug cannot write traces to {str(path)!r} ({e}): {hint}. Your calls still run; "
-        f"captured spans are kept in memory and retried. Use ld.init(path=...) or set "
-        f"LLMDEBUG_DB to choose another file.",
-    )
+def _drop_payload(s: Span) -> None:
+    """Keep a span's narrow row, free its payloads (finalising an LLM call first, so
+    its tokens, cost and status survive)."""
+    raw = s._raw
+    if raw is not None:
+        s._raw = None
+        try:
+            raw.finalize(s)
+        except Exception:
+            report("reading an SDK response")
+    s.request = s.response = s.messages = s.output_text = s.tool_calls = None
+    s.input = s.output = None
+    s.events = None
+    s.attributes = {SHED_NOTE: "payload not stored: llmdebug's buffer was full (LLMDEBUG_MAX_BUFFER_MB)"}

@@ -1,0 +1,168 @@
+"""The one rule for secrets: what llmdebug never stores, and the marker it stores instead.
+
+Applied on the writer thread to everything that reaches the file: request bodies,
+SDK keyword arguments (litellm takes ``api_key=``, ``headers=``), base URLs, error
+messages, and the input, attributes and metadata of user spans.
+
+- URLs: userinfo (``http://user:KEY@host``) and credential-like query parameters
+  (``?key=``, ``api-key=``, ``sig=``, ``token=``, AWS/Azure signatures).
+- Headers: every header whose name looks like a credential (auth, key, token, secret,
+  signature, cookie, password, session, credential); in litellm's ``headers`` /
+  ``extra_headers`` every value but a few harmless protocol headers.
+- Fields: credential-named keys with a string value (``api_key``, ``client_secret``,
+  ``access_token``, ``password``, AWS and Vertex credentials ...). Keys whose value is
+  a dict or list (a tool's JSON schema with an ``api_key`` property) are walked, not
+  replaced. ``max_tokens`` or ``prompt_cache_key`` are not credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = ["MARKER", "URL_MARKER", "redact_fields", "redact_url", "redact_text", "redact_body", "redact_kwargs",
+           "is_secret_field", "is_secret_header"]
+
+MARKER = "[llmdebug: redacted]"
+URL_MARKER = "REDACTED"  # inside URLs: stays a valid URL
+
+_FIELD = re.compile(
+    r"(?:^|_)(?:api_?key|apikey|secret|secret_key|private_key|access_key|subscription_key|password|passwd|"
+    r"token|credentials?|auth|authorization|cookie|bearer)$"
+)
+_FIELD_EXACT = frozenset({
+    "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "vertex_credentials",
+    "azure_ad_token", "client_secret", "x_api_key", "api_key", "sas_token", "session_id_token",
+})
+_HEADER = re.compile(r"auth|key|token|secret|signature|cookie|password|passwd|session|credential")
+_QUERY = re.compile(r"key|token|sig|secret|password|passwd|auth|credential|security")
+# Sent by the SDKs themselves; never a credential.
+_SAFE_HEADERS = frozenset({
+    "content-type", "accept", "accept-encoding", "user-agent", "anthropic-version", "anthropic-beta",
+    "openai-beta", "openai-organization", "openai-project", "x-stainless-retry-count", "x-stainless-timeout",
+    "x-stainless-lang", "x-stainless-package-version", "x-stainless-runtime", "x-stainless-runtime-version",
+    "x-stainless-os", "x-stainless-arch", "x-stainless-async", "idempotency-key",
+})
+_HEADER_DICTS = frozenset({"headers", "extra_headers", "default_headers"})
+_URL_FIELDS = frozenset({"api_base", "base_url", "url", "endpoint", "azure_endpoint"})
+
+
+def _norm(name: Any) -> str:
+    return str(name).strip().lower().replace("-", "_")
+
+
+def is_secret_field(name: Any) -> bool:
+    """A body field or keyword argument whose string value is a credential."""
+    n = _norm(name)
+    return n in _FIELD_EXACT or bool(_FIELD.search(n))
+
+
+def is_secret_header(name: Any) -> bool:
+    return bool(_HEADER.search(str(name).lower()))
+
+
+def redact_url(url: Any) -> Any:
+    """``url`` without userinfo and with credential-like query values replaced."""
+    if not isinstance(url, str) or ("@" not in url and "?" not in url):
+        return url
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = URL_MARKER + "@" + netloc.rpartition("@")[2]
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            if any(_QUERY.search(k.lower()) for k, _ in pairs):
+                query = urlencode([(k, URL_MARKER if _QUERY.search(k.lower()) else v) for k, v in pairs])
+        if netloc == parts.netloc and query == parts.query:
+            return url
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return redact_text(url)
+
+
+_TEXT_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@?#]+@")
+_TEXT_QUERY = re.compile(r"([?&][^=&\s#]*(?:key|token|sig|secret|password|passwd|auth|credential|security)[^=&\s#]*=)"
+                         r"[^&\s#\"']+", re.I)
+_TEXT_BEARER = re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+
+
+def redact_text(text: Any) -> Any:
+    """Credentials inside free text (error messages quoting a URL or a header)."""
+    if not isinstance(text, str) or not ("@" in text or "=" in text or "earer" in text):
+        return text
+    text = _TEXT_USERINFO.sub(r"\1" + URL_MARKER + "@", text)
+    text = _TEXT_QUERY.sub(r"\1" + URL_MARKER, text)
+    return _TEXT_BEARER.sub(r"\1" + URL_MARKER, text)
+
+
+def _headers(value: Any, all_values: bool) -> Any:
+    if not isinstance(value, dict):
+        return value
+    return {k: (MARKER if isinstance(v, str) and (is_secret_header(k) or (all_values and str(k).lower()
+                                                                             not in _SAFE_HEADERS)) else v)
+            for k, v in value.items()}
+
+
+def redact_fields(obj: Any, _depth: int = 0) -> Any:
+    """A copy of ``obj`` with credential fields replaced; ``obj`` itself when nothing is."""
+    if _depth > 40:
+        return obj
+    if isinstance(obj, dict):
+        out = None
+        for k, v in obj.items():
+            n = _norm(k)
+            if isinstance(v, str) and is_secret_field(n):
+                new = MARKER
+            elif n in _HEADER_DICTS and isinstance(v, dict):
+                new = _headers(v, all_values=False)
+            elif n in _URL_FIELDS and isinstance(v, str):
+                new = redact_url(v)
+            elif isinstance(v, (dict, list, tuple)):
+                new = redact_fields(v, _depth + 1)
+            else:
+                continue
+            if new is not v:
+                if out is None:
+                    out = dict(obj)
+                out[k] = new
+        return obj if out is None else out
+    if isinstance(obj, (list, tuple)):
+        items = [redact_fields(v, _depth + 1) for v in obj]
+        return obj if all(a is b for a, b in zip(items, obj)) else items
+    return obj
+
+
+def redact_kwargs(kwargs: dict) -> dict:
+    """SDK keyword arguments as stored (litellm's): credentials, every custom header
+    value and URL userinfo replaced; ``None`` values dropped."""
+    out = {}
+    for k, v in kwargs.items():
+        if v is None:
+            continue
+        if _norm(k) in _HEADER_DICTS and isinstance(v, dict):
+            out[k] = _headers(v, all_values=True)
+        else:
+            out[k] = v
+    return redact_fields(out)
+
+
+# A key ending like a credential field, or a URL field: only such bodies are parsed.
+_BODY_HINT = re.compile(
+    rb'(?:api[_-]?key|apikey|secret|private[_-]key|access[_-]key|subscription[_-]key|password|passwd|token|'
+    rb'credentials?|auth|authorization|cookie|bearer|key[_-]id|api[_-]base|base[_-]url|url|endpoint)"\s*:', re.I)
+
+
+def redact_body(body: bytes, loads) -> bytes | Any:
+    """A JSON request body as sent: returned as is unless it holds a field the rule
+    redacts (one regex scan decides); then the parsed body, redacted."""
+    if not _BODY_HINT.search(body):
+        return body
+    try:
+        parsed = loads(body)
+    except ValueError:
+        return body
+    cleaned = redact_fields(parsed)
+    return body if cleaned is parsed else cleaned
