@@ -80,3 +80,10 @@ def test_look_alike_models_filter_and_click_by_their_real_names(trojan_traffic):
 
     shown = _drawn(d.opened[["name", "model"]])
     assert set(shown["model"]) == {"gpt⟨U+200B⟩-4o"} and shown["name"].str.startswith("chat⟨U+202E⟩").all()
+
+
+def test_the_name_box_shows_markers_and_filters_by_the_real_name(trojan_traffic):
+    d = ld.dashboard(name="chat\u202e1")
+    assert d.controls.summary["calls"] == 20
+    d.filters = {"name": "chat⟨U+202E⟩1"}  # what the box sends back after an edit elsewhere
+    assert d.query_filters() == {"name": "chat\u202e1"} and d.controls.summary["calls"] == 20

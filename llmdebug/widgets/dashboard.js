@@ -45,7 +45,7 @@ function render({ model, el }) {
       name: h("input", "lld-input"),
     };
     inputs.name.placeholder = "span name";
-    inputs.name.value = f.name || "";
+    inputs.name.value = ldLabel(f.name || "");  // Python turns ⟨U+XXXX⟩ back into the character
     inputs.name.addEventListener("keydown", (ev) => ev.stopPropagation());
     let timer = null;
     const push = () => {
@@ -90,7 +90,7 @@ function render({ model, el }) {
     const rows = model.get("cells") || [];
     const body = h("tbody");
     for (const [n, head, calls, tin, tout, cost, errors] of rows) {
-      body.append(h("tr", errors ? "lld-bad" : null, h("td", "lld-num", `In [${n}]`), h("td", "lld-src", head || ""),
+      body.append(h("tr", errors ? "lld-bad" : null, h("td", "lld-num", `In [${n}]`), h("td", "lld-src", ldLabel(head || "")),
         h("td", "lld-num", num(calls)), h("td", "lld-num", `${num(tin)} / ${num(tout)}`), h("td", "lld-num", usd(cost)),
         h("td", "lld-num", num(errors))));
     }

@@ -22,7 +22,7 @@ from .. import charts, query
 from .._guard import report
 from . import esm
 from .vega import ChartView
-from .visible import visible_text
+from .visible import from_visible, visible_text
 
 _HERE = Path(__file__).parent
 
@@ -81,7 +81,10 @@ class Dashboard(ipywidgets.VBox):
 
     # -- data -------------------------------------------------------------------------
     def query_filters(self) -> dict:
-        return {k: v for k, v in (self.controls.filters or {}).items() if k in _FILTER_KEYS and v not in (None, "")}
+        f = {k: v for k, v in (self.controls.filters or {}).items() if k in _FILTER_KEYS and v not in (None, "")}
+        if "name" in f:  # the name box shows ⟨U+XXXX⟩ for what it holds: back to the characters
+            f["name"] = from_visible(f["name"])
+        return f
 
     def _options(self) -> dict:
         store = query.get_store()
