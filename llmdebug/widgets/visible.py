@@ -17,11 +17,13 @@ check both on one list of cases):
   what text legitimately needs: ZWNJ U+200C and ZWJ U+200D (emoji sequences, Persian and
   Indic text), a lone variation selector (U+FE0F after an emoji; a run of two or more, a
   known way to hide data, is shown), and an emoji flag tag sequence (U+1F3F4, one to six
-  tag letters or digits, U+E007F).
+  tag letters or digits, U+E007F). In a diff, an inserted or deleted run made only of BIDI
+  or INVISIBLE characters takes the label rule, so that no change is invisible.
 
 Each shown character becomes ``⟨U+`` + at least four upper-case hex digits + ``⟩``. Nothing
 else changes and the rule is idempotent. Only what is drawn changes: the stored and synced
-values stay real, so filters, searches, clicks and copy buttons use the real strings.
+values stay real, so filters, searches, clicks and copy buttons use the real strings
+(an editable box shows markers and :func:`from_visible` reads them back).
 """
 
 from __future__ import annotations
