@@ -4,9 +4,10 @@ rate, rate-limit events and p95 latency of recent calls.
 Rules are checked on the writer thread as calls are stored. A rule fires once when its
 value crosses the threshold (and again only after it went back under it, or on a new
 day for a daily budget). Firing records the event in the store's ``alerts`` table
-(``ld.alerts()``), calls the rule's callback, and raises an :class:`LLMDebugAlert`
-warning; in a notebook the warning and a visible notice appear under the cell that was
-running when it fired.
+(``ld.alerts()``), hands the event to the rule's callback, and raises an
+:class:`LLMDebugAlert` warning; in a notebook the warning and a visible notice appear
+under the cell that was running when it fired. Callbacks run one at a time, in firing
+order, on a thread of their own: a slow or failing callback never holds up the writer.
 
 Example::
 
@@ -19,12 +20,14 @@ from __future__ import annotations
 import collections
 import datetime as _dt
 import math
+import numbers
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import durations
 from ._guard import report
 
 if TYPE_CHECKING:
@@ -70,14 +73,28 @@ _session_cost = 0.0
 _day_cost: dict[str, float] = {}
 _deliver_now = True  # False while the IPython extension shows alerts after each cell
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+def _number(name: str, value: Any, accepted: str, ok: Callable[[float], bool], *, whole: bool = False) -> float:
+    """``value`` as a float if it is a finite real number (a whole one if ``whole``) that
+    ``ok`` accepts; otherwise a ValueError saying what ``accepted`` is."""
+    kinds = numbers.Integral if whole else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or not ok(value):
+        raise ValueError(f"{name}={value!r}: {accepted}")
+    return float(value)
 
 
-def _seconds(window: str | float) -> float:
-    if isinstance(window, (int, float)):
-        return float(window)
-    w = window.strip()
-    return float(w[:-1]) * _UNITS[w[-1]] if w and w[-1] in _UNITS else float(w)
+def _callback(callback: Any) -> Callable[[dict], Any] | None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback={callback!r}: give a function taking the alert's event dict, or None")
+    return callback
+
+
+# What each threshold accepts (the rule fires when the value goes over it).
+_THRESHOLDS = {
+    "error_rate": ("the error rate is a fraction of calls, 0 ≤ error_rate < 1 (0.2 means 20 %)",
+                   lambda v: 0 <= v < 1),
+    "rate_limit_events": ("a whole number ≥ 0 of rate-limit events in the window", lambda v: v >= 0),
+    "p95_latency_ms": ("a latency in milliseconds > 0", lambda v: v > 0),
+}
 
 
 def _today() -> str:
@@ -91,9 +108,8 @@ def budget(usd: float, per: str = "session", *, callback: Callable[[dict], Any] 
     writing the store)."""
     if per not in ("session", "day"):
         raise ValueError(f"per={per!r}: use 'session' or 'day'")
-    if not usd > 0:
-        raise ValueError("usd must be a positive amount")
-    rule = Rule(name or f"budget ${usd:g}/{per}", "budget", float(usd), per=per, callback=callback)
+    usd = _number("usd", usd, "the budget in US dollars is a finite amount > 0, e.g. usd=2.00", lambda v: v > 0)
+    rule = Rule(name or f"budget ${usd:g}/{per}", "budget", usd, per=per, callback=_callback(callback))
     if per == "day":
         _load_day_cost()
     with _lock:
@@ -105,16 +121,22 @@ def budget(usd: float, per: str = "session", *, callback: Callable[[dict], Any] 
 def alert(*, error_rate: float | None = None, rate_limit_events: int | None = None,
           p95_latency_ms: float | None = None, window: str | float = "15m", min_calls: int = 10,
           callback: Callable[[dict], Any] | None = None, name: str | None = None) -> Rule:
-    """Warn once when, over the last ``window`` of calls, the error rate (0–1), the number
-    of rate-limit events (429s, retried or not) or the p95 latency passes its threshold.
-    Rates and percentiles wait for ``min_calls`` calls in the window."""
+    """Warn once when, over the last ``window`` of calls, the error rate (a fraction,
+    0 ≤ error_rate < 1), the number of rate-limit events (429s, retried or not; a whole
+    number ≥ 0) or the p95 latency (ms > 0) passes its threshold. ``window`` is seconds,
+    a timedelta or text such as ``"15m"``, ``"2h"``, ``"1w"``. Rates and percentiles wait
+    for ``min_calls`` (≥ 1) calls in the window."""
     given = {k: v for k, v in (("error_rate", error_rate), ("rate_limit_events", rate_limit_events),
                                ("p95_latency_ms", p95_latency_ms)) if v is not None}
     if len(given) != 1:
         raise ValueError("give exactly one of error_rate=, rate_limit_events=, p95_latency_ms=")
     kind, threshold = next(iter(given.items()))
-    rule = Rule(name or f"{kind} > {threshold:g} over {window}", kind, float(threshold),
-                window_s=_seconds(window), min_calls=int(min_calls), callback=callback)
+    threshold = _number(kind, threshold, *_THRESHOLDS[kind], whole=kind == "rate_limit_events")
+    window_s = durations.seconds(window, name="window")
+    calls = _number("min_calls", min_calls, "a whole number ≥ 1 of calls in the window before a rate or "
+                    "percentile counts", lambda v: v >= 1, whole=True)
+    rule = Rule(name or f"{kind} > {threshold:g} over {window}", kind, threshold,
+                window_s=window_s, min_calls=int(calls), callback=_callback(callback))
     with _lock:
         RULES.append(rule)
     return rule

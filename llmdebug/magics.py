@@ -7,6 +7,7 @@ LLM calls a one-line summary appears, which expands into the cell's trace trees.
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from typing import Any
@@ -32,7 +33,8 @@ def _filters(tokens: list[str]) -> dict[str, Any]:
         key, sep, value = tok.partition("=")
         if not sep or not key:
             raise ValueError(f"expected key=value, got {tok!r}")
-        out[key] = int(value) if key == "limit" else value
+        # Text that is no whole number goes on as it is: query.calls() says what limit takes.
+        out[key] = int(value) if key == "limit" and re.fullmatch(r"-?\d+", value) else value
     return out
 
 

@@ -1,10 +1,13 @@
 """The read side: captured spans as pandas DataFrames, Span records and SQL aggregates.
 
 Every function takes the same keyword filters: ``model``, ``provider``, ``status``,
-``trace_id``, ``name``, ``since``, ``until``, ``tag`` and ``limit``. ``since`` and
-``until`` take a datetime, an ISO string, epoch seconds, a ``timedelta`` or a string
-such as ``"15m"``, ``"2h"``, ``"7d"`` (that long ago). Aggregates run in SQLite over
-the narrow ``spans`` table, never by loading every row into Python.
+``trace_id``, ``name``, ``since``, ``until``, ``tag`` and ``limit``. The value filters
+take a string or a list of strings (any of them matches; an empty list matches
+nothing); ``status`` is ``"ok"`` or ``"error"``. ``since`` and ``until`` take a
+datetime, an ISO string, epoch seconds, a ``timedelta`` or a string such as ``"15m"``,
+``"2h"``, ``"7d"``, ``"1w"`` (that long ago). ``limit`` is a whole number ≥ 0. A bad
+value is a ValueError or TypeError saying what is accepted. Aggregates run in SQLite
+over the narrow ``spans`` table, never by loading every row into Python.
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ import datetime as _dt
 import itertools
 from contextvars import ContextVar
 import json
+import math
+import numbers
 import re
+import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
+from . import durations
 from .session import flush, get_store
 from .spans import Span
 from .store.migrations import SPAN_COLUMNS
@@ -49,64 +56,116 @@ _TIME_DIMS = ("minute", "hour", "day")
 _SPAN_COLS = list(SPAN_COLUMNS)
 _INT_COLS = [c for c, t in SPAN_COLUMNS.items() if t is int] + [
     "spans", "calls", "errors", "input_tokens", "output_tokens", "retries", "rate_limit_hits"]
-_AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+STATUSES = ("ok", "error")
+_TIME_FORMS = ("a datetime, an ISO-8601 string ('2026-11-20T12:00Z'), epoch seconds (finite, years 1-9999), "
+               "a timedelta ≥ 0, or a duration ago such as '90s', '15m', '2h', '7d', '1w'")
 
 
-def _when(value: Any) -> str:
+def _when(value: Any, name: str = "since") -> str:
     """Any supported time value -> the stored ISO text form (UTC)."""
-    if isinstance(value, _dt.timedelta):
-        return iso(time.time() - value.total_seconds())
-    if isinstance(value, (int, float)):
-        return iso(float(value))
-    if isinstance(value, str):
-        m = _AGO.match(value)
-        if m:
-            return iso(time.time() - float(m.group(1)) * _UNIT[m.group(2)])
-        value = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
-        value = value.to_pydatetime()
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is None:
-            value = value.astimezone()  # naive means local time, as datetime.now() gives
-        return iso(value.timestamp())
-    if isinstance(value, _dt.date):
-        return iso(_dt.datetime(value.year, value.month, value.day).astimezone().timestamp())
-    raise TypeError(f"cannot use {value!r} as a time: pass a datetime, ISO string, epoch seconds, timedelta or '15m'/'2h'/'7d'")
+    try:
+        if isinstance(value, _dt.timedelta):
+            return _epoch(time.time() - durations.seconds(value, name=name, allow_zero=True))
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, numbers.Real):
+            return _epoch(float(value))
+        if isinstance(value, str):
+            try:
+                ago = durations.seconds(value, name=name, allow_zero=True)
+            except ValueError:
+                value = _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            else:
+                return _epoch(time.time() - ago)
+        if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+            value = value.to_pydatetime()
+        if isinstance(value, _dt.datetime):
+            if value.tzinfo is None:
+                value = value.astimezone()  # naive means local time, as datetime.now() gives
+            return iso(value.timestamp())
+        if isinstance(value, _dt.date):
+            return iso(_dt.datetime(value.year, value.month, value.day).astimezone().timestamp())
+    except (ValueError, OverflowError, OSError):  # garbage text, NaN, a time before year 1 or after 9999
+        raise ValueError(f"{name}={value!r} is not a time: give {_TIME_FORMS}") from None
+    except TypeError:
+        pass
+    raise TypeError(f"{name}={value!r} is not a time: give {_TIME_FORMS}")
+
+
+def _epoch(ts: float) -> str:
+    # Years 1-9999 only: the stored ISO text compares as text (epoch milliseconds passed
+    # as seconds would otherwise silently select nothing).
+    _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)  # raises for NaN, inf and years out of range
+    return iso(ts)
+
+
+def _limit(value: Any) -> int | None:
+    """``limit`` as an int (None: no limit)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"limit={value!r}: give a whole number ≥ 0 (0 returns no rows), or None for no limit")
+    return int(value)
+
+
+def _choices(key: str, value: Any) -> list[str]:
+    """A value filter as the strings it matches (any of them)."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        values = list(value)
+    elif not isinstance(value, str) and callable(getattr(value, "tolist", None)):  # a Series / array of ids
+        values = value.tolist()
+        values = values if isinstance(values, list) else [values]
+    else:
+        values = [value]
+    if key == "trace_id":
+        values = [v.trace_id if isinstance(v, Span) else v for v in values]
+    if not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{key}={value!r}: give a string or a list of strings (any of them matches)")
+    if key == "status" and not set(values) <= set(STATUSES):
+        raise ValueError(f"status={value!r}: use 'ok' or 'error' (or a list of them)")
+    return values
+
+
+def _value_clauses(filters: dict, alias: str, keys: tuple) -> tuple[list[str], list]:
+    """``IN`` clauses of the value filters among ``keys``; an empty list matches nothing."""
+    clauses, params = [], []
+    for key in keys:
+        if filters.get(key) is None:
+            continue
+        values = _choices(key, filters[key])
+        if not values:
+            clauses.append("0")
+            continue
+        test = "= ?" if len(values) == 1 else f"IN ({', '.join('?' * len(values))})"
+        if key == "tag":
+            clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE json_each.value {test})")
+        else:
+            clauses.append(f"{alias}.{key} {test}")
+        params.extend(values)
+    return clauses, params
 
 
 def _id_of(x: Any) -> str:
-    return x.id if isinstance(x, Span) else str(x)
+    if isinstance(x, Span):
+        return x.id
+    if not isinstance(x, (str, dict)) and hasattr(x, "get") and x.get("id") is not None:
+        return str(x.get("id"))  # a calls() / spans() row
+    return str(x)
 
 
 def where(filters: dict, *, alias: str = "s") -> tuple[str, list]:
-    """SQL WHERE clause (without the keyword) and parameters for the shared filters."""
+    """SQL WHERE clause (without the keyword) and parameters for the shared filters.
+    Every value is checked: a bad one is a ValueError/TypeError saying what is accepted."""
     unknown = set(filters) - set(FILTERS) - {"kind"}
     if unknown:
         raise TypeError(f"unknown filter(s) {sorted(unknown)}; filters are {', '.join(FILTERS)}")
-    clauses, params = [], []
-    for col in ("model", "provider", "status", "name", "kind"):
-        v = filters.get(col)
-        if v is None:
-            continue
-        if isinstance(v, (list, tuple, set)):
-            clauses.append(f"{alias}.{col} IN ({', '.join('?' * len(v))})")
-            params.extend(v)
-        else:
-            clauses.append(f"{alias}.{col} = ?")
-            params.append(v)
-    if filters.get("trace_id") is not None:
-        clauses.append(f"{alias}.trace_id = ?")
-        params.append(_id_of(filters["trace_id"]))
-    if filters.get("since") is not None:
-        clauses.append(f"{alias}.started_at >= ?")
-        params.append(_when(filters["since"]))
-    if filters.get("until") is not None:
-        clauses.append(f"{alias}.started_at < ?")
-        params.append(_when(filters["until"]))
-    if filters.get("tag") is not None:
-        clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE json_each.value = ?)")
-        params.append(filters["tag"])
+    _limit(filters.get("limit"))
+    clauses, params = _value_clauses(filters, alias, ("model", "provider", "status", "name", "kind", "trace_id",
+                                                      "tag"))
+    for key, op in (("since", ">="), ("until", "<")):
+        if filters.get(key) is not None:
+            clauses.append(f"{alias}.started_at {op} ?")
+            params.append(_when(filters[key], key))
     return (" AND ".join(clauses) or "1"), params
 
 
@@ -131,7 +190,7 @@ def _frame(rows: list, columns: list[str]) -> "pd.DataFrame":
 
 def _select_spans(filters: dict, extra_where: str = "", text: bool = True) -> "pd.DataFrame":
     flush()
-    limit = filters.pop("limit", None)
+    limit = _limit(filters.pop("limit", None))
     w, params = where(filters)
     if extra_where:
         w = f"{w} AND {extra_where}"
@@ -145,32 +204,76 @@ def _select_spans(filters: dict, extra_where: str = "", text: bool = True) -> "p
     sql = f"SELECT {cols} FROM spans s {join} WHERE {w} ORDER BY s.started_at DESC, s.id DESC"
     if limit is not None:
         sql += " LIMIT ?"
-        params.append(int(limit))
+        params.append(limit)
     rows = get_store().read(sql, params)
     rows.reverse()  # chronological, newest last
     return _frame(rows, names)
 
 
-def search(text: str, **filters: Any) -> "pd.DataFrame":
-    """Spans whose prompt or output matches ``text`` (SQLite FTS5 syntax: words, "phrases",
-    OR, NOT, prefix*), best match first, with a ``snippet`` column.
+SEARCH_SYNTAXES = ("plain", "fts")
+_SEARCHABLE = re.compile(r"[^\W_]")  # a letter or digit: what FTS5's unicode61 tokenizer keeps
+
+
+def _plain_query(text: str) -> str | None:
+    """Plain words as an FTS5 query: each word one quoted phrase (its tokens in order,
+    so ``gpt-4o`` is "gpt" then "4o"), every word required. None: no searchable word."""
+    words = [w for w in text.split() if _SEARCHABLE.search(w)]
+    return " AND ".join('"' + w.replace('"', '""') + '"' for w in words) or None
+
+
+def _check_fts(text: str) -> None:
+    """Parse an FTS5 query against an empty table of the same columns, so a syntax error
+    is told apart from any other database error."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE q USING fts5(prompt_text, output_text)")
+        conn.execute("SELECT 1 FROM q WHERE q MATCH ?", [text]).fetchall()
+    except sqlite3.OperationalError as e:
+        raise ValueError(f"invalid full-text query {text!r} ({e}): FTS5 syntax takes words, \"phrases\", "
+                         "OR, NOT, AND, prefix* and NEAR(...); drop syntax='fts' to search plain words") from None
+    finally:
+        conn.close()
+
+
+def search(text: str, *, syntax: str = "plain", **filters: Any) -> "pd.DataFrame":
+    """Spans whose prompt or output holds every word of ``text``, best match first, with a
+    ``snippet`` column (``limit`` defaults to 50).
+
+    Words are taken literally: ``gpt-4o``, ``don't``, ``user@example.com`` match those
+    words in that order; case and accents are ignored. Text with no letter or digit
+    matches nothing. ``syntax="fts"`` takes SQLite FTS5 query syntax instead: ``OR``,
+    ``NOT``, ``"exact phrases"``, ``prefix*``, ``NEAR(a b)``, ``output_text: word``; an
+    invalid query is a ValueError.
 
     Example::
 
-        ld.search("refund NOT policy", model="gpt-4o-mini", limit=20)
+        ld.search("gpt-4o timeout", model="gpt-4o-mini", limit=20)
+        ld.search("refund OR chargeback NOT policy", syntax="fts")
     """
+    if not isinstance(text, str):
+        raise TypeError(f"search text must be a string, not {type(text).__name__}")
+    if syntax not in SEARCH_SYNTAXES:
+        raise ValueError(f"syntax={syntax!r}: use 'plain' (words taken literally) or 'fts' (SQLite FTS5 syntax)")
+    limit = _limit(filters.pop("limit", 50))
+    w, params = where(filters)
+    if syntax == "fts":
+        _check_fts(text)
+        match: str | None = text
+    else:
+        match = _plain_query(text)
+    columns = list(_SPAN_COLS) + ["output_text", "snippet"]
+    if match is None or limit == 0:
+        return _frame([], columns)
     store = get_store()
     store.writer.index_now()
-    limit = filters.pop("limit", 50)
-    w, params = where(filters)
     cols = ", ".join(f"s.{c}" for c in _SPAN_COLS)
     sql = f"""
         SELECT {cols}, p.output_text, snippet(payloads_fts, -1, '[', ']', '…', 12)
         FROM payloads_fts f JOIN payloads p ON p.rowid = f.rowid JOIN spans s ON s.id = p.span_id
         WHERE payloads_fts MATCH ? AND {w}
         ORDER BY f.rank LIMIT ?"""
-    rows = store.read(sql, [text] + params + [int(limit)])
-    return _frame(rows, list(_SPAN_COLS) + ["output_text", "snippet"])
+    rows = store.read(sql, [match] + params + [-1 if limit is None else limit])  # LIMIT -1: no limit
+    return _frame(rows, columns)
 
 
 def calls(**filters: Any) -> "pd.DataFrame":
@@ -192,21 +295,24 @@ def traces(**filters: Any) -> "pd.DataFrame":
     root span. With ``limit``, only the newest traces are aggregated.
     """
     flush()
-    limit = filters.pop("limit", None)
+    limit = _limit(filters.pop("limit", None))
     name = filters.pop("name", None)
     w, params = where(filters)
     if name is not None:
-        w += " AND s.trace_id IN (SELECT trace_id FROM spans WHERE parent_id IS NULL AND name = ?)"
-        params.append(name)
+        root_name, root_params = _value_clauses({"name": name}, "r", ("name",))
+        w += f" AND s.trace_id IN (SELECT r.trace_id FROM spans r WHERE r.parent_id IS NULL AND {root_name[0]})"
+        params += root_params
     store = get_store()
-    if limit is not None:
+    if limit == 0:
+        rows = []
+    elif limit is not None:
         # Walk the started_at index from the newest span and stop at `limit` traces.
         ids: dict[str, None] = {}
         with store._read_lock:
             cur = store.db.execute(f"SELECT s.trace_id FROM spans s WHERE {w} ORDER BY s.started_at DESC", params)
             for (tid,) in cur:
                 ids[tid] = None
-                if len(ids) >= int(limit):
+                if len(ids) >= limit:
                     break
             cur.close()
         rows = trace_summaries(list(ids))
@@ -253,7 +359,7 @@ def top_traces(order: str = "cost", n: int = 10, **filters: Any) -> "pd.DataFram
     flush()
     if order not in ("cost", "duration"):
         raise ValueError(f"order={order!r}: use 'cost' or 'duration'")
-    filters.pop("limit", None)
+    _limit(filters.pop("limit", None))  # n says how many; a limit is checked, not used
     w, params = where(dict(filters, kind="llm"))
     store = get_store()
     if order == "cost":
@@ -347,13 +453,13 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     import pandas as pd
 
     flush()
-    dims = _dims(by)
-    bad = [d for d in dims if d not in _BY]
-    if bad or len(set(dims)) != len(dims):
-        raise ValueError(f"by={by!r} is not supported; use one or a tuple of {sorted(_BY)}, or None")
+    dims = _dims(by) if by is None or isinstance(by, (str, tuple, list)) else None
+    if dims is None or not all(isinstance(d, str) and d in _BY for d in dims) or len(set(dims)) != len(dims):
+        raise ValueError(f"by={by!r} is not supported; use one of {', '.join(map(repr, sorted(_BY)))}, "
+                         "a tuple of different ones such as ('hour', 'model'), or None for one total row")
     by = dims[0] if len(dims) == 1 else (dims or None)
-    filters.pop("limit", None)
-    where(filters)  # validate names early
+    _limit(filters.pop("limit", None))  # one row per group: a limit is checked, not used
+    where(filters)  # every filter checked before any work
     groups = metric_groups(by, filters)
     total = sum(a[0] for a in groups.values())
     exact = _exact_percentiles(by, filters) if 0 < total <= EXACT_PERCENTILES_UP_TO else None
@@ -481,23 +587,13 @@ def _hour_floor(iso_text: str) -> str:
 
 def _groups_from_rollup(by, filters: dict) -> dict:
     f = dict(filters)
-    since = _when(f.pop("since")) if f.get("since") is not None else None
-    until = _when(f.pop("until")) if f.get("until") is not None else None
+    since = _when(f.pop("since"), "since") if f.get("since") is not None else None
+    until = _when(f.pop("until"), "until") if f.get("until") is not None else None
     # Full hours come from the rollup; the partial hours at the edges from raw spans.
     lo = None if since is None else (since if since == _hour_floor(since) else _next_hour(since))
     hi = None if until is None else _hour_floor(until)
     groups: dict = {}
-    clauses, params = [], []
-    for col in ("model", "provider", "status", "name"):
-        v = f.get(col)
-        if v is None:
-            continue
-        vals = list(v) if isinstance(v, (list, tuple, set)) else [v]
-        clauses.append(f"r.{col} IN ({', '.join('?' * len(vals))})")
-        params.extend(vals)
-    if f.get("tag") is not None:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(r.tags) WHERE json_each.value = ?)")
-        params.append(f["tag"])
+    clauses, params = _value_clauses(f, "r", ("model", "provider", "status", "name", "tag"))
     if lo is not None:
         clauses.append("r.hour >= ?")
         params.append(lo[:13])
@@ -622,9 +718,8 @@ def _span_from_row(row: tuple, payload: tuple | None) -> Span:
     return s
 
 
-def get(span_id: Any) -> Span:
-    """The span with this id (or a unique id prefix), with its full request and response."""
-    flush()
+def _resolve(span_id: Any) -> tuple:
+    """The ``spans`` row of a span id or unique id prefix; KeyError if there is none."""
     sid = _id_of(span_id)
     store = get_store()
     cols = ", ".join(_SPAN_COLS)
@@ -635,12 +730,19 @@ def get(span_id: Any) -> Span:
             raise KeyError(f"span id prefix {sid!r} is ambiguous; give more characters")
     if not rows:
         raise KeyError(f"no span with id {sid!r} in {store.path}")
-    payload = store.read(
+    return rows[0]
+
+
+def get(span_id: Any) -> Span:
+    """The span with this id (or a unique id prefix), with its full request and response."""
+    flush()
+    row = _resolve(span_id)
+    payload = get_store().read(
         "SELECT request_json, response_json, messages_json, tool_calls_json, events_json, input_json, "
         "output_json, attributes_json, output_text FROM payloads WHERE span_id = ?",
-        [rows[0][0]],
+        [row[0]],
     )
-    return _span_from_row(rows[0], payload[0] if payload else None)
+    return _span_from_row(row, payload[0] if payload else None)
 
 
 def last(**filters: Any) -> Span:
@@ -654,13 +756,17 @@ def last(**filters: Any) -> Span:
 
 
 def feedback(span: Any, name: str, value: Any, comment: str | None = None) -> None:
-    """Attach a named score or label to a span (thumbs, eval scores, notes)."""
+    """Attach a named score or label to a span (thumbs, eval scores, notes). ``span`` is a
+    Span, an id (or unique prefix) or a ``calls()`` row; an unknown span is a KeyError."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name={name!r}: give the score's name as a non-empty string, e.g. 'thumbs'")
     flush()
+    span_id = _resolve(span)[0]
     store = get_store()
     with store._read_lock:
         store.db["feedback"].insert(
             {
-                "span_id": _id_of(span),
+                "span_id": span_id,
                 "name": name,
                 "value": value if isinstance(value, str) else json.dumps(value),
                 "comment": comment,

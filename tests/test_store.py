@@ -82,7 +82,7 @@ def test_full_text_search_over_prompts_and_outputs(ld_on, openai_client):
     assert "[zebra]" in hits.iloc[0]["snippet"]
     assert list(ld.search("okapi")["name"]) == ["lookup"]
     assert list(ld.search("congo")["name"]) == ["lookup"]  # outputs are searched too
-    assert len(ld.search("giraffe OR zebra", model="gpt-4o-mini")) == 2
+    assert len(ld.search("giraffe OR zebra", model="gpt-4o-mini", syntax="fts")) == 2
     assert len(ld.search("deterministic", kind="llm")) == 2  # the fake server's reply text
     # The index is plain SQLite FTS5: users can query it directly.
     conn = sqlite3.connect(ld_on)
