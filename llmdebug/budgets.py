@@ -17,23 +17,27 @@ Example::
 
 from __future__ import annotations
 
+import atexit
 import collections
 import datetime as _dt
+import logging
 import math
 import numbers
+import os
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import durations
-from ._guard import report
+from ._guard import report, warn
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["budget", "alert", "alerts", "Rule", "LLMDebugAlert"]
+__all__ = ["budget", "alert", "alerts", "Rule", "LLMDebugAlert", "wait_for_callbacks"]
+
+log = logging.getLogger("llmdebug")
 
 
 class LLMDebugAlert(UserWarning):
@@ -225,10 +229,7 @@ def _check(now: float, conn: Any = None) -> list[dict]:
     for rule, ev in fired:
         _record(ev, conn)
         if rule.callback is not None:
-            try:
-                rule.callback(dict(ev))
-            except Exception:
-                report(f"calling the callback of {rule.name!r}")
+            _callbacks.submit(rule, dict(ev))
     return [ev for _, ev in fired]
 
 
@@ -262,13 +263,84 @@ def _record(ev: dict, conn: Any) -> None:
         report("recording an alert")
 
 
+# -- callbacks: one at a time, in firing order, off the writer thread -------------------
+class _CallbackRunner:
+    """A queue of (rule, event) and one daemon thread, started when first needed (and
+    again after a fork), that calls each rule's callback in turn."""
+
+    def __init__(self) -> None:
+        self._queue: collections.deque = collections.deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._running = False  # a callback is being called now
+
+    def submit(self, rule: Rule, event: dict) -> None:
+        with self._cond:
+            self._queue.append((rule, event))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="llmdebug-alert-callbacks", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue))
+                rule, event = self._queue.popleft()
+                self._running = True
+            try:
+                _call(rule, event)
+            finally:
+                with self._cond:
+                    self._running = False
+                    self._cond.notify_all()
+
+    def wait(self, timeout: float | None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._running, timeout)
+
+    def clear(self) -> None:
+        with self._cond:
+            self._queue.clear()
+
+
+def _call(rule: Rule, event: dict) -> None:
+    try:
+        rule.callback(event)
+    except BaseException:  # SystemExit and KeyboardInterrupt too: the callback is the user's, the thread ours
+        try:
+            report(f"calling the callback of {rule.name!r}")
+        except BaseException:  # LLMDEBUG_RAISE_ERRORS: report() re-raised; say so loudly and go on
+            log.exception("llmdebug: the callback of %r raised", rule.name)
+
+
+_callbacks = _CallbackRunner()
+if hasattr(os, "register_at_fork"):  # the thread does not survive fork(), and its lock may be held
+    os.register_at_fork(after_in_child=_callbacks.__init__)
+
+
+def wait_for_callbacks(timeout: float | None = None) -> bool:
+    """Block until every alert callback handed over so far has run; False if ``timeout``
+    (seconds) passed first."""
+    return _callbacks.wait(timeout)
+
+
+@atexit.register
+def _callbacks_at_exit() -> None:
+    # The callbacks of alerts fired by the store's last drain at exit still run (bounded:
+    # a hung callback must not hang the interpreter). This module is imported before the
+    # store, so this handler runs after the store's drain (atexit runs last-in first-out).
+    _callbacks.wait(10.0)
+
+
 def deliver(display: Any = None) -> list[dict]:
     """Raise the warnings (and, given ``display``, show the notices) of alerts fired since
-    the last delivery. The IPython extension calls it after every cell."""
+    the last delivery. The IPython extension calls it after every cell. Never raises: under
+    an "error" warnings filter the message is logged (logger ``llmdebug``) instead."""
     with _lock:
         ready, _pending[:] = list(_pending), []
     for ev in ready:
-        warnings.warn(ev["message"], LLMDebugAlert, stacklevel=2)
+        warn(ev["message"], LLMDebugAlert, stacklevel=2)
         if display is not None:
             display(Notice(ev["message"]))
     return ready
@@ -294,6 +366,7 @@ class Notice:
 def reset() -> None:
     """Forget every rule and running total (tests; a fresh session)."""
     global _session_cost
+    _callbacks.clear()
     with _lock:
         RULES.clear()
         _pending.clear()
