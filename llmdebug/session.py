@@ -19,22 +19,24 @@ def init(path: str | Path | None = None, *, instrument: bool = True) -> Store:
     """Open (or switch to) the trace store and, by default, instrument every installed SDK.
 
     Idempotent: calling it again with the same path changes nothing. ``path`` defaults
-    to ``$LLMDEBUG_DB`` or ``./llmdebug.db``. A path that cannot be written gives one
-    warning; calls keep working and their spans wait in memory until a later
-    ``init(path=...)`` points somewhere writable.
+    to ``$LLMDEBUG_DB`` or ``./llmdebug.db``. A path that cannot be written now gives
+    one warning; calls keep working and their spans wait in memory until it can, or a
+    later ``init(path=...)`` points somewhere writable. A file that is not llmdebug's
+    (another application's database, one from a newer llmdebug, not SQLite) raises
+    :class:`llmdebug.store.StoreError` and is left unchanged.
     """
     global _store
     target = Path(path).expanduser() if path is not None else default_path()
     with _lock:
         if _store is None or _store.path.resolve() != target.resolve():
+            try:
+                connect(target).close()  # a file llmdebug must not write raises StoreError here
+            except sqlite3.Error as e:
+                warn_store_problem(target, e)  # transient (locked, unwritable): spans wait in memory
             old = _store
             _store = Store(target)
             if old is not None:
                 _store.writer.adopt(old.close())
-            try:
-                connect(target).close()
-            except sqlite3.Error as e:
-                warn_store_problem(target, e)
         store = _store
     if instrument:
         from .capture import instrument as _instrument

@@ -35,11 +35,32 @@ def check_file(path: Path, known: set[str], timeout: float = 10.0) -> None:
         return
     except OSError:
         return  # unreadable: connecting says why
-    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    # immutable=1 reads the main file only and creates nothing beside it (no -shm).
+    tables = _tables(path, "?mode=ro&immutable=1", timeout)
+    if tables is not None and not tables and Path(str(path) + "-wal").exists():
+        # Tables may live only in a WAL not yet checkpointed: read through it (its -shm exists already).
+        tables = _tables(path, "?mode=ro", timeout)
+    if not tables:
+        return
+    tables, applied = tables
+    if not applied:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise StoreError(f"{str(path)!r} belongs to another application (it holds tables llmdebug did not "
+                         f"create: {shown}). llmdebug left it unchanged: choose another file with "
+                         "ld.init(path=...) or LLMDEBUG_DB.")
+    unknown = [name for name in applied if name not in known]
+    if unknown:
+        raise StoreError(f"{str(path)!r} was made by a newer llmdebug (migration {unknown[0]}); "
+                         "upgrade llmdebug or choose another file.")
+
+
+def _tables(path: Path, mode: str, timeout: float):
+    """(tables, llmdebug migrations applied) read through a read-only URI; () when the
+    file holds no table; None when it cannot be read now (connecting says why)."""
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout)
+        conn = sqlite3.connect("file:" + quote(str(path.resolve())) + mode, uri=True, timeout=timeout)
     except sqlite3.Error:
-        return  # cannot even open it read-only: connecting says why
+        return None
     try:
         try:
             tables = {r[0] for r in conn.execute(
@@ -48,22 +69,14 @@ def check_file(path: Path, known: set[str], timeout: float = 10.0) -> None:
             if "not a database" in str(e) or "encrypted" in str(e):
                 raise StoreError(f"{str(path)!r} is not a SQLite database ({e}). llmdebug left it unchanged: "
                                  "choose another file with ld.init(path=...) or LLMDEBUG_DB.") from None
-            return  # locked or corrupt: connecting says why
+            return None  # locked or corrupt: connecting says why
         if not tables:
-            return
+            return ()
         applied: list[str] = []
         if MIGRATIONS_TABLE in tables:
             applied = [r[0] for r in conn.execute(
                 f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ? ORDER BY rowid", [MIGRATION_SET])]
-        if not applied:
-            shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
-            raise StoreError(f"{str(path)!r} belongs to another application (it holds tables llmdebug did not "
-                             f"create: {shown}). llmdebug left it unchanged: choose another file with "
-                             "ld.init(path=...) or LLMDEBUG_DB.")
-        unknown = [name for name in applied if name not in known]
-        if unknown:
-            raise StoreError(f"{str(path)!r} was made by a newer llmdebug (migration {unknown[0]}); "
-                             "upgrade llmdebug or choose another file.")
+        return tables, applied
     finally:
         conn.close()
 

@@ -338,7 +338,7 @@ class Writer:
         if batch:
             self._write(batch, taken)
         elif waiters or index_waiters:
-            self._check_file()
+            self._reconnect_if_moved()
         for w in waiters:
             w.set()
         if index_waiters:
@@ -377,7 +377,13 @@ class Writer:
                     conn.executemany(_SPAN_SQL, spans_rows)
                 if payload_rows:
                     conn.executemany(_PAYLOAD_SQL, payload_rows)
-        except (sqlite3.Error, StoreError, OSError) as e:
+        except Exception as e:
+            if not isinstance(e, (sqlite3.Error, StoreError, OSError)):
+                try:
+                    report("writing spans")
+                except Exception:
+                    self._failed(batch, e)  # tests: keep the batch, then let the bug be seen
+                    raise
             self._failed(batch, e)
             return
         with self._lock:
@@ -393,7 +399,7 @@ class Writer:
         self.held = False
         self._failures = 0
         self.last_error = None
-        if drained and self.peak_bytes > 32 * 2**20:
+        if drained and self.peak_bytes > 8 * 2**20:
             self.peak_bytes = 0
             _release_memory()
         try:
@@ -437,6 +443,16 @@ class Writer:
                   "llmdebug opened the file now at that path (creating and migrating it if needed) and writes "
                   "the next spans there; spans written before are only in the old file. This warning is shown once.")
         self.store.file_changed()
+
+    def _reconnect_if_moved(self) -> None:
+        """At a flush with nothing to write: a deleted file is recreated now, not at the next span."""
+        if self._conn is None or self._ident == self._file_ident():
+            return
+        try:
+            self._connection()
+        except (sqlite3.Error, StoreError, OSError) as e:
+            self.held = self.held or bool(self._items)
+            warn_store_problem(self.store.path, e)
 
     def _connection(self) -> sqlite3.Connection:
         self._check_file()
