@@ -4,7 +4,9 @@ The replayed call goes through the normal capture path, so it is stored like any
 call, with ``replay_of`` pointing at the original. Credentials and the base URL come
 from the environment (``OPENAI_API_KEY``/``OPENAI_BASE_URL``, ``ANTHROPIC_API_KEY``/
 ``ANTHROPIC_BASE_URL``, litellm's own variables) or from an explicit ``client=``; the
-stored request never holds a key.
+stored request never holds a key. A request the store did not keep whole (a cut
+prompt, a summarised image, a redacted field) is not sent: :class:`ReplayError` names
+the field, unless an edit replaced it.
 
 Example::
 
@@ -19,17 +21,20 @@ import copy
 import inspect
 import json
 import os
+import re
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
 
 from . import query, session
+from .redaction import MARKER as REDACTED, URL_MARKER
 from .spans import Span
+from .store.rows import MAX_FIELD_CHARS, MAX_INLINE_DATA
 from .wire import ENDPOINT_FLAVORS, messages_of
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["replay", "replay_all", "edit", "Edit", "ReplayError", "build_request"]
+__all__ = ["replay", "replay_all", "edit", "Edit", "ReplayError", "build_request", "stored_gaps"]
 
 # (original span id, list collecting the spans capture opens): read by capture/_patch.py.
 replaying: ContextVar[tuple[str, list] | None] = ContextVar("llmdebug_replaying", default=None)
@@ -170,7 +175,92 @@ def _request_of(s: Span) -> dict:
     if not isinstance(req, dict):
         raise ReplayError(f"call {s.id[:12]} has no stored JSON request to rebuild")
     # litellm's kwargs were stored with credentials replaced: let litellm read them again.
-    return {k: v for k, v in copy.deepcopy(req).items() if v != "REDACTED"}
+    return {k: v for k, v in copy.deepcopy(req).items() if v not in REDACTION_MARKERS}
+
+
+# -- what the store did not keep whole ------------------------------------------------
+# The markers the store leaves in place of a value (see store/rows.py and redaction.py):
+# one list, so a new kind of marker is added here and nowhere else.
+REDACTION_MARKERS = (REDACTED, URL_MARKER)  # a whole redacted value ("REDACTED" in older files)
+_GAP_PATTERNS = (
+    ("truncated", re.compile(r"…\[llmdebug: truncated \d+ of \d+ chars\]")),
+    ("image", re.compile(r"<[\w/+.-]+ base64 data, \d+ bytes, sha256:[0-9a-f]{16} \(summarised by llmdebug\)>")),
+    ("bytes", re.compile(r"<\d+ bytes, sha256:[0-9a-f]{16}>")),
+    ("redacted", re.compile(rf"{re.escape(REDACTED)}|://{URL_MARKER}@|[?&][^=&#]*={URL_MARKER}(?=[&#]|$)")),
+)
+
+
+class Gap(NamedTuple):
+    """A value of a stored request that is not the value sent: where, what, the marker text."""
+
+    path: str  # e.g. "messages[0].content"
+    kind: str  # "truncated" | "image" | "bytes" | "redacted"
+    marker: str
+
+
+def _gap_in(text: str) -> tuple[str, str] | None:
+    if text in REDACTION_MARKERS:
+        return "redacted", text
+    for kind, pattern in _GAP_PATTERNS:
+        m = pattern.search(text)
+        if m:
+            return kind, m.group()
+    return None
+
+
+def stored_gaps(value: Any, path: str = "") -> list[Gap]:
+    """Every string in ``value`` (a request, a message list) holding a marker the store
+    puts in place of what it did not keep: cut text, summarised images and bytes,
+    redacted credentials."""
+    found: list[Gap] = []
+    if isinstance(value, str):
+        gap = _gap_in(value)
+        if gap:
+            found.append(Gap(path, *gap))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            found += stored_gaps(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found += stored_gaps(v, f"{path}[{i}]")
+    return found
+
+
+def _refuse_gaps(s: Span, req: dict) -> None:
+    """ReplayError if ``req`` still holds a value the store did not keep whole; values an
+    edit put in (even one quoting a marker) are the user's and go ahead."""
+    stored = {g.marker for g in stored_gaps(_request_of(s))}
+    gaps = [g for g in stored_gaps(req) if g.marker in stored] if stored else []
+    if not gaps:
+        return
+    gap, flavor = gaps[0], _flavor(s)
+    top = re.split(r"[.\[]", gap.path, maxsplit=1)[0]
+    index = next((int(g.path[1:g.path.index("]")]) for g in stored_gaps(messages_of(flavor, req) or [])
+                  if g.marker == gap.marker), None)
+    if top in ("system", "instructions"):
+        fix = 'system="..."'
+    elif index is not None and flavor in _CONVERSATIONAL:
+        fix = f"messages=ld.edit.message({index}, ...)"
+    else:
+        fix = f"{top}=..."
+    call = f"call {s.id[:12]}"
+    if gap.kind == "truncated":
+        why = (f"{gap.path} was cut when {call} was stored (text over LLMDEBUG_MAX_FIELD_CHARS={MAX_FIELD_CHARS:,} "
+               f"characters), so a replay would send the cut text. The full value is gone: pass it whole with "
+               f"{fix}, and set LLMDEBUG_MAX_FIELD_CHARS higher before capturing calls like this to keep it next time")
+    elif gap.kind == "image":
+        why = (f"{gap.path} held an image that was summarised when {call} was stored (inline data over "
+               f"{MAX_INLINE_DATA // 1024} KB is not kept), so a replay would send the summary: pass the image "
+               f"again with {fix.replace('...', 'content parts with the image')}")
+    elif gap.kind == "bytes":
+        why = (f"{gap.path} held binary data that was stored only as a summary ({gap.marker}), so a replay "
+               f"would send the summary: pass the data again with {fix}")
+    else:
+        why = (f"{gap.path} was redacted when {call} was stored (it looks like a credential), so a replay "
+               f"would send the marker: pass the value again with {fix}"
+               + ("" if s.provider == "litellm" else ", or give credentials through client="))
+    more = f"; not kept whole either: {', '.join(g.path for g in gaps[1:4])}{', ...' if len(gaps) > 4 else ''}"
+    raise ReplayError(why + (more if len(gaps) > 1 else ""))
 
 
 def _write_messages(flavor: str | None, req: dict, conv: list) -> None:
@@ -309,9 +399,12 @@ def replay(span: Any, *, messages: Any = None, system: str | None = None, model:
     ``span`` is a Span, an id (or prefix) or a ``calls()`` row. The new call is captured
     like any other, with ``replay_of`` set to the original's id. A replay that fails
     (an API error) is returned as a span with ``status == "error"``, not raised;
-    :class:`ReplayError` means the replay could not be made at all.
+    :class:`ReplayError` means the replay could not be made at all, e.g. when the stored
+    request was not kept whole (a prompt over ``LLMDEBUG_MAX_FIELD_CHARS``, an inline
+    image over 64 KB, a redacted field) and no edit replaced that part.
     """
     s, req = build_request(span, messages=messages, system=system, model=model, **params)
+    _refuse_gaps(s, req)
     fn = _method(s, client)
     _ensure_captured(s.provider or "")
     collected: list[Span] = []
