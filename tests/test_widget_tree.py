@@ -294,3 +294,19 @@ def test_names_and_models_with_bidi_and_invisible_characters_are_drawn_visibly(l
                       "error_message": "model \u202eX\u202c said 👨\u200d👩 no"})
     # the error type is a label (every character shown); its message is content (a ZWJ stays)
     assert line.endswith("· Bad⟨U+200D⟩Error: model ⟨U+202E⟩X⟨U+202C⟩ said 👨\u200d👩 no")
+
+
+def test_text_search_matches_word_prefixes(ld_on):
+    from llmdebug.widgets.trace_tree import TraceTree
+
+    with ld.trace("weather") as t:
+        with ld.span("lookup", kind="tool") as s:
+            s.set_output("Sunny in Paris today")
+        with ld.span("other", kind="tool") as s:
+            s.set_output("nothing here")
+    ld.flush()
+    w = TraceTree(t.trace_id)
+    w.query = "par"  # typing: the word is not finished yet
+    assert [w._ids[i] for i in w.text_matches] == [ld.spans(name="lookup")["id"].iloc[0]]
+    w.query = "C++ 50%"  # never FTS syntax errors
+    assert w.text_matches == []

@@ -164,7 +164,7 @@ class TraceTree(anywidget.AnyWidget):
         # Each word a quoted prefix term: user text never becomes FTS syntax.
         terms = " ".join('"' + w.replace('"', '""') + '"*' for w in text.split())
         try:
-            hits = query.search(terms, trace_id=self.trace_id, limit=len(self._ids) or 1)
+            hits = query.search(terms, syntax="fts", trace_id=self.trace_id, limit=len(self._ids) or 1)
             where = {sid: i for i, sid in enumerate(self._ids)}
             self.text_matches = sorted(where[s] for s in hits["id"] if s in where)
         except Exception:
