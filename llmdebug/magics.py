@@ -162,9 +162,29 @@ class _Magics:
     def status(self) -> None:
         store = session.get_store()
         what = ", ".join(capture.instrumented()) or "nothing (no SDK instrumented)"
-        n = store.read("SELECT count(*), sum(kind = 'llm') FROM spans")[0]
+        try:
+            n = store.read("SELECT count(*), sum(kind = 'llm') FROM spans")[0]
+            stored = f"{n[0]:,} spans stored ({n[1] or 0:,} LLM calls)"
+        except Exception as e:  # locked, deleted, refused: say so, the rest still holds
+            stored = f"the file cannot be read now ({type(e).__name__}: {e})"
         print(f"llmdebug: {'on' if session.enabled else 'off'}, capturing {what} into {store.path}; "
-              f"{n[0]:,} spans stored ({n[1] or 0:,} LLM calls); cell summary {'on' if self.summary else 'off'}")
+              f"{stored}; cell summary {'on' if self.summary else 'off'}")
+        print(writer_line(store.writer.stats()))
+
+
+def writer_line(w: dict) -> str:
+    """The writer's health in one line: what waits in memory, and anything shed or dropped."""
+    line = (f"llmdebug: writer {'keeping up' if w['writing'] else 'waiting for the file: ' + str(w['last_error'])}; "
+            f"{w['queued_spans']:,} spans in memory ({w['buffered_bytes'] / 2**20:.1f} of "
+            f"{w['cap_bytes'] / 2**20:.0f} MB, LLMDEBUG_MAX_BUFFER_MB)")
+    if w["shed_payloads"] or w["dropped_spans"]:
+        line += (f"; over the cap so far: {w['shed_payloads']:,} payloads shed ({w['shed_bytes'] / 2**20:.1f} MB), "
+                 f"{w['dropped_spans']:,} spans dropped")
+    if w["restarts"]:
+        line += f"; writer restarted {w['restarts']}×"
+    if w["reopened"]:
+        line += f"; file recreated {w['reopened']}×"
+    return line
 
 
 _state: _Magics | None = None

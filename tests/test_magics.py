@@ -135,3 +135,17 @@ def test_spans_remember_the_cell_that_made_them(ip):
     with ld.trace("outside"):
         pass
     assert ld.spans(name="outside")["cell"].isna().all()
+
+
+def test_status_shows_the_writers_buffer_and_what_was_shed(ip, trace_db, capsys, monkeypatch):
+    from llmdebug import session
+
+    ip.run_line_magic("llmdebug", "")
+    out = capsys.readouterr().out
+    assert "writer keeping up; 0 spans in memory (0.0 of 256 MB, LLMDEBUG_MAX_BUFFER_MB)" in out
+    w = session.get_store().writer
+    monkeypatch.setattr(w, "shed_payloads", 12)
+    monkeypatch.setattr(w, "shed_bytes", 3 * 2**20)
+    monkeypatch.setattr(w, "dropped", 2)
+    ip.run_line_magic("llmdebug", "")
+    assert "over the cap so far: 12 payloads shed (3.0 MB), 2 spans dropped" in capsys.readouterr().out

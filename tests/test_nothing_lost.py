@@ -405,3 +405,63 @@ def test_missing_directory_warning(tmp_path, openai_client, as_a_user):
         chat(openai_client)
         ld.flush(2)
     assert any("does not exist; create it" in t for t in warned.texts())
+
+
+def test_stalled_writer_never_blocks_calls_and_catches_up(trace_db, openai_client, as_a_user, monkeypatch):
+    """The writer thread itself stuck (a slow disk, a hung filesystem): calls go on, the
+    buffer stays under its cap, and everything drains once the writer moves again."""
+    import llmdebug.store.writer as writer_mod
+
+    monkeypatch.setenv("LLMDEBUG_MAX_BUFFER_MB", "2")
+    ld.init(trace_db)
+    stuck, entered = threading.Event(), threading.Event()
+    real = writer_mod.span_row
+
+    def slow_disk(s):
+        entered.set()
+        stuck.wait(60)
+        return real(s)
+
+    monkeypatch.setattr(writer_mod, "span_row", slow_disk)
+    with caught_warnings():
+        chat(openai_client, "first")
+        assert entered.wait(10)  # the writer is now stuck inside a batch
+        answers = [chat(openai_client, f"{i} " + "w" * 40_000).choices[0].message.content for i in range(80)]
+        stats = session.get_store().writer.stats()
+    assert all(answers)
+    assert stats["buffered_bytes"] <= stats["cap_bytes"] and stats["shed_payloads"] > 0
+    stuck.set()
+    assert ld.flush(30) is True
+    assert len(ld.calls()) == 81
+
+
+def test_real_disk_full_then_space_freed(tmp_path, openai_client, as_a_user):
+    """A 2 MB tmpfs filled up: one warning that says the disk is full, nothing lost once
+    space is freed (needs root and mount; skipped elsewhere)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.decode().strip()}")
+    try:
+        filler = mnt / "filler"
+        db = mnt / "t.db"
+        ld.init(db)
+        chat(openai_client, "fits")
+        assert ld.flush(10) is True
+        free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+        filler.write_bytes(b"\0" * max(free - 8192, 0))
+        with caught_warnings() as warned:
+            for i in range(5):
+                chat(openai_client, f"{i} " + "d" * 50_000)
+            assert ld.flush(5) is False
+        texts = [t for t in warned.texts() if "full" in t]
+        assert len(texts) == 1 and "free some space" in texts[0], warned.texts()
+        filler.unlink()
+        assert ld.flush(20) is True
+        assert len(ld.calls()) == 6
+        session.close()
+        assert sqlite3.connect(str(db)).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        session.close()
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

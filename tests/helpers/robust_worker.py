@@ -3,7 +3,8 @@
 usage: robust_worker.py MODE DB_PATH N READY_FILE GO_FILE [BASE_URL]
 
 MODE "openai": N real openai chat calls to BASE_URL; "spans": N ld.span spans,
-flushing after each; "forever": spans in a loop (for kill -9), never exits.
+flushing after each; "forever": spans in a loop (for kill -9), never exits, printing how many spans it has
+handed over so far.
 The worker imports everything, touches READY_FILE, waits for GO_FILE, then calls
 ld.init(DB_PATH) (so that every worker opens the new file at the same moment).
 """
@@ -54,11 +55,16 @@ def main() -> int:
     elif mode == "forever":
         i = 0
         payload = "x" * 4000
+        handed = 0
         while True:
             with ld.trace(f"t{i}"):
                 for j in range(20):
                     with ld.span(f"s{i}.{j}", data=payload, j=j) as s:
                         s.set_output(payload)
+                    handed += 1
+                    print(handed, flush=True)  # spans handed to llmdebug so far
+            handed += 1  # the trace's own span
+            print(handed, flush=True)
             i += 1
             if i % 5 == 0:
                 ld.flush()
