@@ -13,6 +13,7 @@ from .capture import instrument, uninstrument
 from .query import calls, feedback, get, last, metrics, search, spans, traces
 from .pricing import register_price
 from .session import flush, init
+from .store import StoreError
 from .spans import Span, span, trace, traced
 from .replay import ReplayError, edit, replay, replay_all
 from . import diff as _diff_module  # noqa: F401  (loaded now so that ld.diff stays the function below)
@@ -48,6 +49,7 @@ __all__ = [
     "replay_all",
     "edit",
     "ReplayError",
+    "StoreError",
     "register_price",
     "Span",
     "__version__",
