@@ -65,7 +65,7 @@ def pick_model(rng: random.Random):
 
 def make_spans(n: int, seed: int = 1):
     """N finished LLM spans as capture would leave them after the writer's finalize."""
-    from llmdebug.spans import Span, new_id
+    from llmdebug.tracing import Span, new_id
 
     rng = random.Random(seed)
     now = time.time()

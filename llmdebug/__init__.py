@@ -6,118 +6,106 @@ Example::
     ld.init()                         # or %load_ext llmdebug
     client.chat.completions.create(...)
     ld.calls()                        # a pandas DataFrame of every call
+
+Every public name is a re-export of a function or class that lives in its own module,
+loaded when first used: ``import llmdebug`` stays cheap, and capture never loads the
+read side (pandas, widgets).
 """
 
-from .budgets import LLMDebugAlert, alert, alerts, budget
-from .capture import instrument, uninstrument
-from .query import calls, feedback, get, last, metrics, search, spans, traces
-from .pricing import register_price
-from .session import flush, init
-from .store import StoreError
-from .spans import Span, span, trace, traced
-from .replay import ReplayError, edit, replay, replay_all
-from . import diff as _diff_module  # noqa: F401  (loaded now so that ld.diff stays the function below)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import tracing as _tracing
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "init",
-    "instrument",
-    "uninstrument",
-    "trace",
-    "span",
-    "traced",
-    "flush",
-    "calls",
-    "spans",
-    "traces",
-    "metrics",
-    "search",
-    "last",
-    "get",
-    "feedback",
-    "show",
-    "diff",
-    "playground",
-    "charts",
-    "dashboard",
-    "budget",
-    "alert",
-    "alerts",
-    "LLMDebugAlert",
-    "replay",
-    "replay_all",
-    "edit",
-    "ReplayError",
-    "StoreError",
-    "register_price",
-    "Span",
-    "__version__",
-]
+# public name -> (module, attribute); attribute None: the module itself
+_EXPORTS: dict[str, tuple[str, str | None]] = {
+    "init": ("session", "init"),
+    "flush": ("session", "flush"),
+    "instrument": ("capture", "instrument"),
+    "uninstrument": ("capture", "uninstrument"),
+    "trace": ("tracing", "trace"),
+    "span": ("tracing", "span"),
+    "traced": ("tracing", "traced"),
+    "Span": ("tracing", "Span"),
+    "calls": ("query", "calls"),
+    "spans": ("query", "spans"),
+    "traces": ("query", "traces"),
+    "metrics": ("query", "metrics"),
+    "search": ("query", "search"),
+    "last": ("query", "last"),
+    "get": ("query", "get"),
+    "feedback": ("query", "feedback"),
+    "StoreError": ("store", "StoreError"),
+    "register_price": ("pricing", "register_price"),
+    "replay": ("replaying", "replay"),
+    "replay_all": ("replaying", "replay_all"),
+    "edit": ("replaying", "edit"),
+    "ReplayError": ("replaying", "ReplayError"),
+    "budget": ("budgets", "budget"),
+    "alert": ("budgets", "alert"),
+    "alerts": ("budgets", "alerts"),
+    "LLMDebugAlert": ("budgets", "LLMDebugAlert"),
+    "charts": ("charts", None),
+    "show": ("widgets.trace_tree", "show"),
+    "diff": ("widgets.diff_view", "diff"),
+    "playground": ("widgets.playground", "playground"),
+    "dashboard": ("widgets.dashboard", "dashboard"),
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:  # for editors and type checkers; at run time names load on first use
+    from . import charts
+    from .budgets import LLMDebugAlert, alert, alerts, budget
+    from .capture import instrument, uninstrument
+    from .pricing import register_price
+    from .query import calls, feedback, get, last, metrics, search, spans, traces
+    from .replaying import ReplayError, edit, replay, replay_all
+    from .session import flush, init
+    from .store import StoreError
+    from .tracing import Span, span, trace, traced
+    from .widgets.dashboard import dashboard
+    from .widgets.diff_view import diff
+    from .widgets.playground import playground
+    from .widgets.trace_tree import show
 
 
-def show(x=None):
-    """The trace-tree widget of a trace id, span id (or prefix), Span or calls()/traces() row;
-    with no argument, the browser of recent traces with the newest one open.
-
-    Example::
-
-        ld.show()                          # recent traces, the newest open
-        ld.show(ld.last())                 # the trace of the last call, that call selected
-        ld.show(ld.calls(status="error"))  # the trace of the newest failed call
-    """
-    from .widgets.trace_tree import show as _show  # anywidget and IPython load on first use
-
-    return _show(x)
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'llmdebug' has no attribute {name!r}") from None
+    mod = importlib.import_module(f".{module}", __name__)
+    value = mod if attr is None else getattr(mod, attr)
+    if attr is not None:
+        globals()[name] = value  # the next lookup is a plain attribute
+    return value
 
 
-def diff(a, b):
-    """A side-by-side / unified diff widget of two calls (Span, id, id prefix or calls() row):
-    system prompt, messages, tools, parameters, output, and token/cost/latency deltas.
-
-    Example::
-
-        ld.diff(original, ld.replay(original, system="Be brief."))
-    """
-    from .widgets.diff_view import diff as _diff
-
-    return _diff(a, b)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
-def playground(span):
-    """Edit a captured call's messages, model and parameters, run it again without
-    blocking the notebook, and diff any two attempts."""
-    from .widgets.playground import playground as _playground
-
-    return _playground(span)
-
-
-def dashboard(**filters):
-    """Cost, tokens, latency, errors, time to first token, the costliest and slowest traces
-    and cost per notebook cell, as inline charts; filters (``since``, ``model``,
-    ``provider``, ``tag``, ``name``) redraw them, a click opens the calls behind a bar."""
-    from .widgets.dashboard import dashboard as _dashboard
-
-    return _dashboard(**filters)
+def _first_span(span: Any) -> None:
+    # A span finished before ld.init(): the session opens the default store and takes over.
+    importlib.import_module(".session", __name__).get_store()
+    sink = _tracing._sink
+    if sink is not _first_span and sink is not None:
+        sink(span)
 
 
-def __getattr__(name):
-    # ld.charts imports altair: only when first used
-    if name == "charts":
-        import importlib
-
-        return importlib.import_module(".charts", __name__)
-    raise AttributeError(f"module 'llmdebug' has no attribute {name!r}")
+if _tracing._sink is None:
+    _tracing.set_sink(_first_span)
 
 
-def load_ipython_extension(ipython):
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext llmdebug`` (the work is in :mod:`llmdebug.magics`)."""
-    from .magics import load_ipython_extension as _load
-
-    _load(ipython)
+    importlib.import_module(".magics", __name__).load_ipython_extension(ipython)
 
 
-def unload_ipython_extension(ipython):
-    from .magics import unload_ipython_extension as _unload
-
-    _unload(ipython)
+def unload_ipython_extension(ipython: Any) -> None:
+    importlib.import_module(".magics", __name__).unload_ipython_extension(ipython)

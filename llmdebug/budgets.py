@@ -29,8 +29,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import durations
+from . import durations, query, session
 from ._guard import report, warn
+from .store import on_stored
+from .store.tx import immediate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,7 +75,7 @@ RULES: list[Rule] = []
 _lock = threading.Lock()
 _pending: list[dict] = []  # fired, not yet shown in a notebook
 _recent: collections.deque = collections.deque()  # (ended_at, is_error, rate_limit_hits, latency_ms)
-_session_cost = 0.0
+_session_cost = 0.0  # set below, once observe() is subscribed
 _day_cost: dict[str, float] = {}
 _deliver_now = True  # False while the IPython extension shows alerts after each cell
 
@@ -150,18 +152,14 @@ def alerts(**filters: Any) -> "pd.DataFrame":
     """Every alert that fired (this store), oldest first: rule, kind, threshold, value, message, fired_at."""
     import pandas as pd
 
-    from .session import flush, get_store
-
-    flush()
-    rows = get_store().read("SELECT rule, kind, threshold, value, message, fired_at FROM alerts ORDER BY id")
+    session.flush()
+    rows = session.get_store().read("SELECT rule, kind, threshold, value, message, fired_at FROM alerts ORDER BY id")
     df = pd.DataFrame(rows, columns=["rule", "kind", "threshold", "value", "message", "fired_at"])
     df["fired_at"] = pd.to_datetime(df["fired_at"], utc=True, format="ISO8601")
     return df
 
 
 def _load_day_cost() -> None:
-    from . import query
-
     day = _today()
     m = query.metrics(by=None, since=day + "T00:00:00+00:00")
     cost = float(m["cost_usd"].iloc[0]) if not m.empty and m["cost_usd"].notna().iloc[0] else 0.0
@@ -251,10 +249,7 @@ def _event(rule: Rule, value: float, now: float) -> dict:
 def _record(ev: dict, conn: Any) -> None:
     try:
         if conn is None:
-            from .session import get_store
-
-            conn = get_store().db.conn
-        from .store.tx import immediate
+            conn = session.get_store().db.conn
 
         with immediate(conn) as c:
             c.execute("INSERT INTO alerts (rule, kind, threshold, value, message, fired_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -363,6 +358,13 @@ class Notice:
                 f'background:rgba(245,124,0,0.12)">⚠ {html.escape(self.message)}</div>')
 
 
+def deliver_later(later: bool = True) -> None:
+    """Show fired alerts when :func:`deliver` is called (the IPython extension calls it
+    after each cell) instead of as soon as they fire."""
+    global _deliver_now
+    _deliver_now = not later
+
+
 def reset() -> None:
     """Forget every rule and running total (tests; a fresh session)."""
     global _session_cost
@@ -373,3 +375,7 @@ def reset() -> None:
         _recent.clear()
         _day_cost.clear()
         _session_cost = 0.0
+
+
+# Count what is stored from now on; the process's earlier calls count towards session budgets too.
+_session_cost = on_stored(observe)

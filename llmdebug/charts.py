@@ -59,7 +59,8 @@ def shared_queries() -> Iterator[None]:
         query.groups_memo.reset(gtoken)
 
 
-def _metrics(by: Any, **filters: Any) -> "pd.DataFrame":
+def metrics_frame(by: Any, **filters: Any) -> "pd.DataFrame":
+    """``query.metrics(by, **filters)``, computed once for charts drawn together (see :func:`shared_queries`)."""
     memo = _memo.get()
     key = (by, tuple(sorted((k, repr(v)) for k, v in filters.items())))
     if memo is not None and key in memo:
@@ -113,7 +114,7 @@ def _chart(data: Any) -> "alt.Chart":
 def bucket_for(**filters: Any) -> str:
     """The time bucket that gives a readable series for the filtered calls:
     minutes up to 6 hours, hours up to 14 days, days beyond."""
-    hours = _metrics(("hour", "model"), **filters)
+    hours = metrics_frame(("hour", "model"), **filters)
     if hours.empty:
         return "minute"
     times = hours.index.get_level_values("hour")
@@ -128,7 +129,7 @@ def _series(dims: tuple, bucket: str | None, filters: dict) -> "tuple[pd.DataFra
     bucket = bucket or bucket_for(**filters)
     if bucket not in _TIME_FORMAT:
         raise ValueError(f"bucket={bucket!r}: use 'minute', 'hour' or 'day'")
-    df = _metrics((bucket,) + dims, **filters).reset_index()
+    df = metrics_frame((bucket,) + dims, **filters).reset_index()
     df = df.rename(columns={bucket: "time"})
     import pandas as pd
 
@@ -177,10 +178,10 @@ def tokens(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "
 
     title = f"Tokens by {by}"
     if bucket:  # sums of the time series the other charts use: no query of its own
-        m = _metrics((bucket, by), **filters).reset_index()
+        m = metrics_frame((bucket, by), **filters).reset_index()
         m = m.groupby(by, dropna=False)[["input_tokens", "output_tokens"]].sum().reset_index()
     else:
-        m = _metrics(by, **filters).reset_index()
+        m = metrics_frame(by, **filters).reset_index()
     if m.empty:
         return _empty(title)
     m, real = _shown(m, by)
@@ -237,7 +238,7 @@ def latency(**filters: Any) -> "alt.LayerChart":
     h = latency_histogram(**filters)
     if h.empty:
         return _empty(title)
-    total = _metrics(None, **filters).iloc[0]
+    total = metrics_frame(None, **filters).iloc[0]
     marks = pd.DataFrame({"label": ["p50", "p95", "p99"],
                           "ms": [total["latency_p50_ms"], total["latency_p95_ms"], total["latency_p99_ms"]]})
     x = alt.X("lo_ms:Q", title="latency (ms, log scale)", scale=alt.Scale(type="log"))
@@ -318,7 +319,7 @@ def cells(**filters: Any) -> "alt.Chart":
     """Cost per notebook cell (``In [n]``) of the calls made under ``%load_ext llmdebug``."""
     import altair as alt
 
-    df = _metrics("cell", **filters).reset_index()
+    df = metrics_frame("cell", **filters).reset_index()
     df = df[df["cell"].notna()]
     title = "Cost per notebook cell"
     if df.empty:

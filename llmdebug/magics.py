@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 from . import budgets, capture, query, session
-from .spans import set_cell, trace
+from . import tracing
+from .tracing import trace
 from .widgets.text import CellSummary
 
 USAGE = """\
@@ -63,12 +64,11 @@ class _Magics:
         self._pre_count: int | None = shell.execution_count
         self._count_offset: int | None = None
         self._pre_counted = True
-        self.cells: dict[int, str] = {}  # execution count -> first line of the cell
-        self.started = time.time()  # this kernel session, for the per-cell cost table
+        tracing.NOTEBOOK_STARTED = time.time()  # this kernel session, for the per-cell cost table
 
     # -- per-cell summary -----------------------------------------------------------
     def pre_run_cell(self, info=None) -> None:
-        self._seen = session.submitted
+        self._seen = session.submitted()
         self._cell_start = time.time()
         self._skip_summary = False
         # IPython 9 counts the cell before this event, IPython 8 after it: the offset is
@@ -77,17 +77,16 @@ class _Magics:
         counted = getattr(info, "store_history", True)  # only history cells are numbered
         self._pre_counted = counted
         n = self._pre_count + ((self._count_offset if self._count_offset is not None else -1) if counted else 0)
-        set_cell(n)  # spans made by this cell carry its number (per-cell costs)
         source = (getattr(info, "raw_cell", None) or "").strip()
-        if source:
-            self.cells[n] = source.splitlines()[0][:120]
+        # spans made by this cell carry its number (per-cell costs); its first line labels it
+        tracing.set_cell(n, source.splitlines()[0][:120] if source else None)
 
     def post_run_cell(self, result=None) -> None:
-        set_cell(None)
+        tracing.set_cell(None)
         try:
             from IPython.display import display
 
-            if budgets.RULES and session.submitted != self._seen:
+            if budgets.RULES and session.submitted() != self._seen:
                 session.flush()  # the cell's calls are checked against the rules before it ends
             budgets.deliver(display)
         except Exception:
@@ -99,7 +98,7 @@ class _Magics:
                 and self._pre_counted):
             self._count_offset = count - self._pre_count
         try:
-            if not self.summary or self._skip_summary or session.submitted == self._seen:
+            if not self.summary or self._skip_summary or session.submitted() == self._seen:
                 return
             calls = query.calls(since=self._cell_start)
             if calls.empty:
@@ -198,7 +197,7 @@ def load_ipython_extension(ipython) -> None:
         ipython.register_magic_function(_magic, "line_cell", "llmdebug")
         ipython.events.register("pre_run_cell", _state.pre_run_cell)
         ipython.events.register("post_run_cell", _state.post_run_cell)
-        budgets._deliver_now = False  # alerts show under the cell, from post_run_cell
+        budgets.deliver_later()  # alerts show under the cell, from post_run_cell
     providers = capture.instrumented()
     what = ", ".join(providers) if providers else "no LLM SDK found (install openai, anthropic or litellm)"
     print(f"llmdebug: capturing {what} calls into {store.path}")
@@ -213,7 +212,7 @@ def unload_ipython_extension(ipython) -> None:
             except ValueError:
                 pass
         _state = None
-    budgets._deliver_now = True
+    budgets.deliver_later(False)
     capture.uninstrument()
     session.flush()
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import durations
 from .session import flush, get_store
-from .spans import Span
+from .tracing import Span
 from .store.migrations import SPAN_COLUMNS
 from .store import rollup
 from .store.rows import decode_json, from_iso, iso
@@ -34,7 +34,8 @@ from .wire import ENDPOINT_FLAVORS, messages_of
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["calls", "spans", "traces", "metrics", "last", "get", "feedback", "search"]
+__all__ = ["calls", "spans", "traces", "metrics", "last", "get", "feedback", "search", "resolve_span",
+           "resolve_trace"]
 
 FILTERS = ("model", "provider", "status", "trace_id", "name", "since", "until", "tag", "limit")
 _BY = {
@@ -308,8 +309,8 @@ def traces(**filters: Any) -> "pd.DataFrame":
     elif limit is not None:
         # Walk the started_at index from the newest span and stop at `limit` traces.
         ids: dict[str, None] = {}
-        with store._read_lock:
-            cur = store.db.execute(f"SELECT s.trace_id FROM spans s WHERE {w} ORDER BY s.started_at DESC", params)
+        with store.reading() as db:
+            cur = db.execute(f"SELECT s.trace_id FROM spans s WHERE {w} ORDER BY s.started_at DESC", params)
             for (tid,) in cur:
                 ids[tid] = None
                 if len(ids) >= limit:
@@ -604,8 +605,8 @@ def _groups_from_rollup(by, filters: dict) -> dict:
         # The whole range sits inside one or two partial hours: raw spans only.
         return _groups_from_spans(by, filters)
     store = get_store()
-    with store._read_lock:
-        conn = store.db.conn
+    with store.reading() as db:
+        conn = db.conn
         if _tail(conn) > ROLLUP_CATCH_UP_AT:
             store.writer.index_now()  # fold a large tail into the rollup once
         conn.execute("BEGIN")  # one snapshot: rollup rows and watermark agree
@@ -733,6 +734,65 @@ def _resolve(span_id: Any) -> tuple:
     return rows[0]
 
 
+def _newest_row(x: Any, who: str) -> Any:
+    """A DataFrame stands for its newest (last) row."""
+    if hasattr(x, "columns") and hasattr(x, "iloc"):
+        if len(x) == 0:
+            raise LookupError(f"the DataFrame passed to {who} has no rows")
+        return x.iloc[-1]
+    return x
+
+
+def _row_value(x: Any, key: str) -> str | None:
+    """``x[key]`` of a calls()/spans()/traces() row (a pandas Series or a dict), if set."""
+    if isinstance(x, (str, Span)) or not hasattr(x, "get"):
+        return None
+    v = x.get(key)
+    return None if v is None or v != v else str(v)  # v != v: NaN / <NA>
+
+
+def resolve_span(x: Any, *, who: str = "this function") -> Span:
+    """The full span (payload loaded) meant by what a user passed: a Span, a span id or
+    unique id prefix, a ``calls()``/``spans()`` row, or a DataFrame (its newest row).
+    The one resolver behind ``ld.diff``, ``ld.replay``, ``ld.playground``, ``ld.feedback``."""
+    x = _newest_row(x, who)
+    if isinstance(x, Span):
+        if x.request is not None or x.response is not None or x.output_text is not None or not x.id:
+            return x
+        try:  # a record without its payload (a summary row): load it whole
+            return get(x.id)
+        except (KeyError, LookupError):
+            return x
+    sid = _row_value(x, "id")
+    if sid is not None:
+        return get(sid)
+    if isinstance(x, str):
+        return get(x)
+    if _row_value(x, "trace_id") is not None:
+        raise TypeError(f"{who} takes a call, not a trace: pass a calls() row, a Span or a span id")
+    raise TypeError(f"{who} cannot use {type(x).__name__}: pass a Span, a span id (or prefix) or a calls() row")
+
+
+def resolve_trace(x: Any, *, who: str = "this function") -> tuple[str, str | None]:
+    """(trace id, span id to select or None) meant by a trace id, a span id or prefix, a
+    Span, a ``calls()``/``spans()``/``traces()`` row, or a DataFrame (its newest row)."""
+    x = _newest_row(x, who)
+    if isinstance(x, Span):
+        return x.trace_id, x.id
+    tid = _row_value(x, "trace_id")
+    if tid is not None:
+        return tid, _row_value(x, "id")
+    if not isinstance(x, str):
+        tid = getattr(x, "trace_id", None)
+        if not isinstance(tid, str):
+            raise TypeError(f"{who} cannot use {type(x).__name__}: pass a trace or span id, a Span or a row")
+        x = tid
+    if get_store().read("SELECT 1 FROM spans WHERE trace_id = ? LIMIT 1", [x]):
+        return x, None
+    s = get(x)  # a span id or unique prefix; KeyError says what is missing
+    return s.trace_id, s.id
+
+
 def get(span_id: Any) -> Span:
     """The span with this id (or a unique id prefix), with its full request and response."""
     flush()
@@ -761,10 +821,10 @@ def feedback(span: Any, name: str, value: Any, comment: str | None = None) -> No
     if not isinstance(name, str) or not name:
         raise TypeError(f"name={name!r}: give the score's name as a non-empty string, e.g. 'thumbs'")
     flush()
-    span_id = _resolve(span)[0]
+    span_id = resolve_span(span, who="ld.feedback()").id
     store = get_store()
-    with store._read_lock:
-        store.db["feedback"].insert(
+    with store.reading() as db:
+        db["feedback"].insert(
             {
                 "span_id": span_id,
                 "name": name,

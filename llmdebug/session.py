@@ -6,13 +6,15 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from . import tracing
+from .capture import instrument as _instrument
 from .store import Store, connect, default_path
 from .store.problems import warn_store_problem
 
 _store: Store | None = None
 _lock = threading.Lock()
+_closed_total = 0  # spans accepted by stores closed since the process began
 enabled = True
-submitted = 0  # spans handed over so far: lets the cell summary skip quiet cells cheaply
 
 
 def init(path: str | Path | None = None, *, instrument: bool = True) -> Store:
@@ -25,7 +27,7 @@ def init(path: str | Path | None = None, *, instrument: bool = True) -> Store:
     (another application's database, one from a newer llmdebug, not SQLite) raises
     :class:`llmdebug.store.StoreError` and is left unchanged.
     """
-    global _store
+    global _store, _closed_total
     target = Path(path).expanduser() if path is not None else default_path()
     with _lock:
         if _store is None or _store.path.resolve() != target.resolve():
@@ -36,11 +38,11 @@ def init(path: str | Path | None = None, *, instrument: bool = True) -> Store:
             old = _store
             _store = Store(target)
             if old is not None:
+                _closed_total += old.writer.accepted
                 _store.writer.adopt(old.close())
         store = _store
+    tracing.set_sink(submit)
     if instrument:
-        from .capture import instrument as _instrument
-
         _instrument()
     return store
 
@@ -52,12 +54,21 @@ def get_store() -> Store:
     return _store
 
 
+def current_store() -> Store | None:
+    """The store spans go to now, or None if none is open (never opens one)."""
+    return _store
+
+
 def submit(span) -> None:
-    global submitted
     if enabled:
-        submitted += 1
         store = _store if _store is not None else get_store()
         store.writer.put(span)
+
+
+def submitted() -> int:
+    """Spans handed over in this process so far: lets the cell summary skip quiet cells cheaply."""
+    store = _store
+    return _closed_total + (store.writer.accepted if store is not None else 0)
 
 
 def flush(timeout: float | None = 30.0) -> bool:
@@ -70,8 +81,10 @@ def flush(timeout: float | None = 30.0) -> bool:
 
 def close() -> None:
     """Flush and close the current store; the next capture opens the default one again."""
-    global _store
+    global _store, _closed_total
     with _lock:
         store, _store = _store, None
+        if store is not None:
+            _closed_total += store.writer.accepted
     if store is not None:
         store.close()

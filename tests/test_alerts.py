@@ -25,6 +25,7 @@ def _calls(client, n, model="gpt-4o-mini", **kw):
         except Exception:
             pass
     ld.flush()
+    alerts.wait_for_callbacks(10)  # callbacks run on their own thread
 
 
 def test_session_budget_fires_once_when_crossed(ld_on, openai_client):

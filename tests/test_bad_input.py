@@ -10,7 +10,7 @@ import pytest
 import llmdebug as ld
 from llmdebug import budgets
 from llmdebug.session import get_store
-from llmdebug.spans import Span, new_id
+from llmdebug.tracing import Span, new_id
 
 T0 = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc).timestamp()
 

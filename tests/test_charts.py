@@ -96,7 +96,7 @@ LITERAL_MODEL = "gpt⟨U+200B⟩-4o"     # a real name that reads like ZWSP_MODE
 def trojan_traffic(ld_on):
     """Calls of three look-alike models (and a real one), in traces whose names hold U+202E."""
     from llmdebug.session import get_store
-    from llmdebug.spans import Span, new_id
+    from llmdebug.tracing import Span, new_id
     from test_query import T0
 
     store = get_store()

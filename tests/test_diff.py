@@ -1,4 +1,4 @@
-"""llmdebug.diff on constructed Span records (no network, no store): word and JSON
+"""llmdebug.diffing on constructed Span records (no network, no store): word and JSON
 diffs, message alignment (insertion, deletion, reordering, role change), tools,
 parameters across provider request shapes, outputs, deltas and the text rendering."""
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from llmdebug.diff import (
+from llmdebug.diffing import (
     diff_calls,
     json_diff,
     render_html,
@@ -18,7 +18,7 @@ from llmdebug.diff import (
     request_params,
     word_diff,
 )
-from llmdebug.spans import Span
+from llmdebug.tracing import Span
 
 SYSTEM = "You are a helpful assistant. Answer briefly."
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}

@@ -125,12 +125,10 @@ def test_spans_remember_the_cell_that_made_them(ip):
     assert list(df["cell"]) == [n1, n2, n2, n2]
     per_cell = ld.metrics(by="cell")
     assert per_cell["calls"].to_dict() == {n1: 1, n2: 2} and per_cell["cost_usd"].notna().all()
-    import sys
+    from llmdebug import tracing
 
-    from llmdebug import magics
-
-    assert magics._state.cells[n1].startswith("client.chat.completions.create(")
-    assert sys.modules["llmdebug.spans"].CELL is None  # outside a cell (e.g. a later background thread)
+    assert tracing.CELL_SOURCES[n1].startswith("client.chat.completions.create(")
+    assert tracing.CELL is None  # outside a cell (e.g. a later background thread)
     ld.flush()
     with ld.trace("outside"):
         pass

@@ -21,7 +21,7 @@ import pytest
 
 import llmdebug as ld
 import llmdebug.store as store_mod
-from llmdebug import _guard, budgets, session
+from llmdebug import _guard, session
 from llmdebug._guard import LLMDebugWarning
 from llmdebug.store import StoreError, connect
 from llmdebug.store.problems import describe
@@ -69,16 +69,16 @@ def files_of(path: Path) -> dict[str, bytes]:
 
 # -- the writer thread ---------------------------------------------------------------------
 def test_writer_survives_a_base_exception_in_a_batch(ld_on, openai_client, as_a_user, monkeypatch):
-    real = budgets.observe
+    import llmdebug.store.writer as writer_mod
+
     calls = {"n": 0}
 
-    def exits(spans, conn=None):
+    def exits(spans, conn=None):  # a subscriber to stored batches calling sys.exit(), once
         calls["n"] += 1
         if calls["n"] == 1:
-            raise SystemExit("a budget callback called sys.exit()")
-        return real(spans, conn)
+            raise SystemExit("a subscriber called sys.exit()")
 
-    monkeypatch.setattr(budgets, "observe", exits)
+    monkeypatch.setattr(writer_mod, "_stored_hooks", writer_mod._stored_hooks + [exits])
     with caught_warnings() as warned:
         chat(openai_client)
         ld.flush(10)

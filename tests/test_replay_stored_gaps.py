@@ -8,7 +8,7 @@ import pytest
 import llmdebug as ld
 from llmdebug.store import rows
 
-replaying = importlib.import_module("llmdebug.replay")  # the module (ld.replay is the function)
+replaying = importlib.import_module("llmdebug.replaying")  # the module (ld.replay is the function)
 
 pytestmark = pytest.mark.usefixtures("fake_llm_env")
 

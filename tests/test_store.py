@@ -9,7 +9,7 @@ import pytest
 from sqlite_utils import Database
 
 import llmdebug as ld
-from llmdebug.spans import Span, new_id
+from llmdebug.tracing import Span, new_id
 from llmdebug.store import Store, connect
 from llmdebug.store.migrations import PAYLOAD_COLUMNS, SPAN_COLUMNS, migrations
 

@@ -12,7 +12,7 @@ import llmdebug as ld
 from llmdebug.testing import simulate_traffic
 from llmdebug.testing.traffic import plan
 
-spans_mod = importlib.import_module("llmdebug.spans")  # ld.spans is the query function
+spans_mod = importlib.import_module("llmdebug.tracing")  # ld.spans is the query function
 
 END = pd.Timestamp("2026-03-04T18:00:00Z")  # a Wednesday evening: a weekend-free window
 

@@ -20,7 +20,7 @@ import wrapt
 
 from .._guard import report
 from . import frames
-from ._patch import Endpoint, deferred_request_wrapper, method_wrapper
+from ._patch import Endpoint, deferred_request_wrapper, method_wrapper, replaying
 from .http import make_send_wrapper
 
 __all__ = ["instrument", "uninstrument", "instrumented", "PROVIDERS"]
@@ -146,4 +146,4 @@ def instrumented() -> list[str]:
     return [p for p in PROVIDERS if p in _wanted]
 
 
-__all__ += ["Endpoint", "available"]
+__all__ += ["Endpoint", "available", "replaying"]

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .._guard import report
-from ..replay import replaying
-from ..spans import Span, emit, start_span
+from ..tracing import Span, emit, start_span
 
 # The LLM call in flight in this context: HTTP attempts attach to it, and an SDK call
 # made inside another (litellm -> openai) is not captured twice.
 active: ContextVar["Call | None"] = ContextVar("llmdebug_active_call", default=None)
+
+# Set by ld.replay() while it runs a call: (original span id, list collecting the spans
+# capture opens), so the new call is stored with ``replay_of``.
+replaying: ContextVar[tuple[str, list] | None] = ContextVar("llmdebug_replaying", default=None)
 
 
 @dataclass(frozen=True)

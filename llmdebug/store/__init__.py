@@ -13,21 +13,23 @@ created readable by their owner only (0600), and SQLite gives -wal and -shm the 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sqlite3
 import threading
 import time
 import weakref
 from pathlib import Path
+from typing import Iterator
 
 from sqlite_utils import Database
 
 from .migrations import migrations
 from .problems import StoreError, check_file
 from .tx import immediate
-from .writer import Writer
+from .writer import Writer, on_stored
 
-__all__ = ["Store", "StoreError", "connect", "default_path"]
+__all__ = ["Store", "StoreError", "connect", "default_path", "on_stored"]
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -142,6 +144,12 @@ class Store:
                 except Exception:
                     pass
                 self._read_db = None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Database]:
+        """The read database, held for a multi-statement read (a cursor walked, a snapshot)."""
+        with self._read_lock:
+            yield self.db
 
     def read(self, sql: str, params=()) -> list[tuple]:
         with self._read_lock:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._json import STRICT_UTF8, dumps, loads
 from ..redaction import redact_fields, redact_text, redact_url
-from ..spans import Span
+from ..tracing import Span
 from .migrations import PAYLOAD_COLUMNS, SPAN_COLUMNS
 
 MAX_FIELD_CHARS = int(os.environ.get("LLMDEBUG_MAX_FIELD_CHARS", 1_000_000))

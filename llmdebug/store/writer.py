@@ -25,9 +25,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .. import budgets
 from .._guard import log, raise_errors, report, warn_once
-from ..spans import Span
+from ..tracing import Span
 from . import fts, rollup
 from .problems import StoreError, warn_store_problem
 from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, payload_row, span_row
@@ -51,6 +50,29 @@ _PAYLOAD_SQL = "INSERT OR REPLACE INTO payloads ({}) VALUES ({})".format(
 )
 
 _STOP = object()
+
+# Subscribers to stored batches (budgets and alerts): a higher layer registers here, so
+# the store never imports it.
+_hooks_lock = threading.Lock()
+_stored_hooks: list = []
+_stored_cost = 0.0  # USD of the LLM calls this process has stored, in every store
+
+
+def on_stored(fn) -> float:
+    """Call ``fn(spans, connection)`` after every batch this process stores; returns the
+    cost of the LLM calls stored before (so a subscriber's running total starts right)."""
+    with _hooks_lock:
+        _stored_hooks.append(fn)
+        return _stored_cost
+
+
+def _published(batch: list) -> list:
+    global _stored_cost
+    with _hooks_lock:
+        for s in batch:
+            if s.kind == "llm" and s.cost_usd:
+                _stored_cost += s.cost_usd
+        return list(_stored_hooks)
 
 
 def max_buffer_bytes() -> int:
@@ -129,6 +151,7 @@ class Writer:
         self._conn: sqlite3.Connection | None = None
         self._ident: tuple[int, int] | None = None  # (st_dev, st_ino) of the file the connection has open
         self.held = False  # the last write failed: spans wait in memory
+        self.accepted = 0  # spans handed over by put()
         self.written = 0
         self.shed_payloads = 0
         self.shed_bytes = 0
@@ -148,6 +171,7 @@ class Writer:
         with self._lock:
             self._items.append(span)
             self._bytes += size
+            self.accepted += 1
             over = self._bytes > self.cap
         if self._sleeping:
             self._sleeping = False
@@ -402,10 +426,11 @@ class Writer:
         if drained and self.peak_bytes > 8 * 2**20:
             self.peak_bytes = 0
             _release_memory()
-        try:
-            budgets.observe(batch, self._conn)
-        except Exception:
-            report("checking budgets and alerts")
+        for hook in _published(batch):
+            try:
+                hook(batch, self._conn)
+            except Exception:
+                report("telling subscribers about stored spans")
 
     def _failed(self, batch: list, e: BaseException) -> None:
         self._failures += 1

@@ -3,7 +3,7 @@ their timestamps laid out over the last days.
 
 :func:`simulate_traffic` makes real ``openai`` (and, given a client, ``anthropic``) calls,
 so llmdebug captures them like any others: tokens, cost, HTTP attempts, retries, streams.
-Only the wall clock of span timestamps is swapped (``llmdebug.spans.set_clock``) while it
+Only the wall clock of span timestamps is swapped (``llmdebug.tracing.set_clock``) while it
 runs, so the calls land where a week of a small production app would put them:
 
 - a daily cycle (busy working hours UTC, quiet nights, calmer weekends);
@@ -347,7 +347,7 @@ def simulate_traffic(client: Any, *, days: float = 7, calls: int = 1500, seed: i
     wall time. 1,500 calls take about 20 s.
     """
     from .. import session
-    from ..spans import set_clock
+    from ..tracing import set_clock
 
     jobs = plan(days=days, calls=calls, seed=seed, end=end, anthropic=anthropic_client is not None)
     runner = _Runner(client, anthropic_client, server, random.Random(seed + 1))

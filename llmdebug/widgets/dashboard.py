@@ -18,7 +18,7 @@ import anywidget
 import ipywidgets
 import traitlets as t
 
-from .. import charts, query
+from .. import charts, query, tracing
 from .._guard import report
 from . import esm
 from .vega import ChartView
@@ -104,7 +104,7 @@ class Dashboard(ipywidgets.VBox):
         try:
             with charts.shared_queries():
                 specs = build_specs(f, cell_since=_session_start())
-                m = charts._metrics(None, **f)
+                m = charts.metrics_frame(None, **f)
             row = m.iloc[0] if not m.empty else None
             summary = {} if row is None or not row["calls"] else {
                 k: (None if row[k] is None or row[k] != row[k] else float(row[k])) for k in
@@ -214,19 +214,14 @@ class _Text:
 
 
 def _session_start() -> float:
-    from .. import magics
-
-    state = magics._state
-    return state.started if state is not None else _PROCESS_START
+    return tracing.NOTEBOOK_STARTED or _PROCESS_START
 
 
 _PROCESS_START = time.time()
 
 
 def _cell_rows(f: dict) -> list:
-    from .. import magics
-
-    heads = magics._state.cells if magics._state is not None else {}
+    heads = tracing.CELL_SOURCES
     g = {k: v for k, v in f.items() if k != "since"}
     m = query.metrics(by="cell", since=_session_start(), **g).reset_index()
     m = m[m["cell"].notna()].sort_values("cell")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..spans import Span
+from ..tracing import Span
 from ..store.rows import iso
 from ..wire import CONVERSATION_KEYS, ENDPOINT_FLAVORS, chat_messages, tool_definitions
 

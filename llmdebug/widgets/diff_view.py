@@ -1,9 +1,9 @@
 """The diff widget behind ``ld.diff(a, b)``: two calls side by side or unified, with
 the system prompt, messages, tools, parameters and outputs compared part by part.
 
-The comparison itself is :func:`llmdebug.diff.diff_calls` (pure Python); this widget
+The comparison itself is :func:`llmdebug.diffing.diff_calls` (pure Python); this widget
 only syncs its JSON-safe dict to the browser, where every string is rendered as text,
-never as HTML. Saved notebooks and terminals get :func:`llmdebug.diff.render_text` of
+never as HTML. Saved notebooks and terminals get :func:`llmdebug.diffing.render_text` of
 :func:`visible_diff`: bidi controls and invisible characters written as ``⟨U+XXXX⟩``.
 """
 
@@ -17,7 +17,7 @@ import anywidget
 import traitlets as t
 
 from .. import query
-from ..diff import diff_calls, render_html, render_text, resolve_call
+from ..diffing import diff_calls, render_html, render_text
 from . import esm
 from .visible import visible_text
 
@@ -37,7 +37,7 @@ def _change(text: str) -> str:
 
 
 def visible_diff(d: Any, label: bool = False) -> Any:
-    """A copy of a :func:`llmdebug.diff.diff_calls` dict for the text fallbacks, its strings
+    """A copy of a :func:`llmdebug.diffing.diff_calls` dict for the text fallbacks, its strings
     passed through :func:`visible_text` (names with the label rule)."""
     if isinstance(d, dict):
         return {visible_text(k, label=True): visible_diff(v, label=k in _LABEL_KEYS) for k, v in d.items()}
@@ -65,7 +65,7 @@ class DiffView(anywidget.AnyWidget):
     _esm = esm("diff_view.js")
     _css = _HERE / "diff_view.css"
 
-    diff = t.Dict().tag(sync=True)  # the dict of llmdebug.diff.diff_calls
+    diff = t.Dict().tag(sync=True)  # the dict of llmdebug.diffing.diff_calls
     view = t.Enum(VIEWS, default_value="side").tag(sync=True)
     a_label = t.Unicode("A").tag(sync=True)
     b_label = t.Unicode("B").tag(sync=True)
@@ -113,4 +113,4 @@ def diff(a: Any, b: Any) -> DiffView:
         ld.diff(original, ld.last())
     """
     query.flush()
-    return DiffView(diff_calls(resolve_call(a), resolve_call(b)))
+    return DiffView(diff_calls(query.resolve_span(a, who="ld.diff()"), query.resolve_span(b, who="ld.diff()")))

@@ -21,9 +21,9 @@ import traitlets as t
 
 from .. import query
 from .._guard import report
-from ..diff import diff_calls, render_text
-from ..replay import ReplayError, _load, replay
-from ..spans import Span
+from ..diffing import diff_calls, render_text
+from ..replaying import ReplayError, replay
+from ..tracing import Span
 from ..wire import ENDPOINT_FLAVORS, chat_messages, messages_of
 from . import esm
 from .diff_view import visible_diff
@@ -80,7 +80,7 @@ class Playground(anywidget.AnyWidget):
 
     def __init__(self, span: Any):
         super().__init__()
-        s = _load(span)
+        s = query.resolve_span(span, who="ld.playground()")
         if s.kind != "llm":
             raise ReplayError(f"span {s.id[:12]} ({s.kind} {s.name!r}) is not an LLM call: only LLM calls can be replayed")
         self._original = s

@@ -18,7 +18,7 @@ import traitlets as t
 
 from .. import query
 from .._guard import report
-from ..spans import Span
+from ..tracing import Span
 from ..store.rows import from_iso
 from . import esm
 from .detail import span_detail
@@ -301,35 +301,15 @@ def _depth_first(recs: list[dict]) -> list[dict]:
     return out
 
 
-def _resolve(x: Any) -> tuple[str | None, str | None]:
-    """(trace id, span id to select) for whatever the user passed to ``ld.show``."""
-    if x is None:
-        return None, None
-    if isinstance(x, Span):
-        return x.trace_id, x.id
-    if hasattr(x, "columns") and "trace_id" in getattr(x, "columns", ()):  # a DataFrame: its newest row
-        if len(x) == 0:
-            raise LookupError("the DataFrame passed to ld.show() has no rows")
-        return _resolve(x.iloc[-1])
-    if hasattr(x, "get") and not isinstance(x, str) and x.get("trace_id") is not None:
-        sid = x.get("id")
-        return str(x.get("trace_id")), (str(sid) if sid is not None and sid == sid else None)
-    sid = str(getattr(x, "trace_id", None) or x)
-    if query.get_store().read("SELECT 1 FROM spans WHERE trace_id = ? LIMIT 1", [sid]):
-        return sid, None
-    s = query.get(sid)  # a span id or unique prefix; KeyError says what is missing
-    return s.trace_id, s.id
-
-
 def show(x: Any = None) -> TraceTree:
     """The trace tree of a trace id, span id (or prefix), Span, or calls()/traces() row.
 
     With no argument: the browser of recent traces, with the newest trace open.
     """
     query.flush()
-    trace_id, select = _resolve(x)
     if x is None:
         ids = query.recent_trace_ids(limit=1)
         return TraceTree(ids[0] if ids else None, browser=True)
+    trace_id, select = query.resolve_trace(x, who="ld.show()")
     return TraceTree(trace_id, select=select)
 

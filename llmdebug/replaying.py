@@ -22,12 +22,12 @@ import inspect
 import json
 import os
 import re
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
 
 from . import query, session
+from .capture import replaying
 from .redaction import MARKER as REDACTED, URL_MARKER
-from .spans import Span
+from .tracing import Span
 from .store.rows import MAX_FIELD_CHARS, MAX_INLINE_DATA
 from .wire import ENDPOINT_FLAVORS, messages_of
 
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["replay", "replay_all", "edit", "Edit", "ReplayError", "build_request", "stored_gaps"]
 
-# (original span id, list collecting the spans capture opens): read by capture/_patch.py.
-replaying: ContextVar[tuple[str, list] | None] = ContextVar("llmdebug_replaying", default=None)
 
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _METHODS = {
@@ -151,14 +149,6 @@ edit = _Edits()
 
 
 # -- rebuilding the request ---------------------------------------------------------
-def _load(span: Any) -> Span:
-    if isinstance(span, Span) and span.request is not None:
-        return span
-    if hasattr(span, "get") and not isinstance(span, (str, dict)) and span.get("id") is not None:
-        span = span.get("id")  # a calls() row
-    return query.get(span)
-
-
 def _flavor(s: Span) -> str | None:
     return None if s.provider == "litellm" else ENDPOINT_FLAVORS.get(s.endpoint or "")
 
@@ -297,7 +287,7 @@ def build_request(span: Any, *, messages: Any = None, system: str | None = None,
     a function/:class:`Edit` mapping the old one to a new one. ``params`` set request
     parameters (``None`` removes one); ``max_tokens`` works for every API.
     """
-    s = _load(span)
+    s = query.resolve_span(span, who="ld.replay()")
     req = _request_of(s)
     flavor = _flavor(s)
     if messages is not None or system is not None:
@@ -432,9 +422,9 @@ def _calls_of(selection: Any) -> list[str]:
     if hasattr(selection, "columns") and "id" in selection.columns:  # a DataFrame
         return [str(i) for i in selection["id"]]
     if isinstance(selection, (str, Span)) or hasattr(selection, "get"):
-        return [_load(selection).id]
+        return [query.resolve_span(selection, who="ld.replay_all()").id]
     if isinstance(selection, Iterable):
-        return [_load(x).id for x in selection]
+        return [query.resolve_span(x, who="ld.replay_all()").id for x in selection]
     raise TypeError(f"replay_all takes a DataFrame of calls, a list of calls or a dict of filters, not {type(selection).__name__}")
 
 

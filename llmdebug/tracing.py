@@ -147,17 +147,21 @@ def current_span() -> Span | None:
     return _current.get()
 
 
-_submit: Callable[[Span], None] | None = None
+_sink: Callable[[Span], None] | None = None
+
+
+def set_sink(fn: Callable[[Span], None] | None) -> None:
+    """Where finished spans go (the session's store writer); set by a higher layer, so
+    this module never imports one."""
+    global _sink
+    _sink = fn
 
 
 def emit(s: Span) -> None:
-    """Hand a finished span to the store (lazily bound to avoid an import cycle)."""
-    global _submit
-    if _submit is None:
-        from .session import submit
-
-        _submit = submit
-    _submit(s)
+    """Hand a finished span to the sink (dropped when no sink is set: nothing captures)."""
+    sink = _sink
+    if sink is not None:
+        sink(s)
 
 
 # Wall clock of span start/end times. llmdebug.testing.traffic swaps it to lay simulated
@@ -171,13 +175,19 @@ def set_clock(fn=None) -> None:
     _clock = fn or time.time
 
 
-# The notebook cell running now (its execution count), set by the IPython extension.
+# The notebook cell running now (its execution count), the first line of each cell run
+# and when the notebook session began: set by the IPython extension, read by the
+# per-cell cost table.
 CELL: int | None = None
+CELL_SOURCES: dict[int, str] = {}
+NOTEBOOK_STARTED: float | None = None
 
 
-def set_cell(n: int | None) -> None:
+def set_cell(n: int | None, source: str | None = None) -> None:
     global CELL
     CELL = n
+    if n is not None and source:
+        CELL_SOURCES[n] = source
 
 
 def start_span(name: str, kind: str, *, root: bool = False, attributes: dict | None = None) -> Span:

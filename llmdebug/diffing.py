@@ -63,11 +63,11 @@ from collections.abc import Iterable
 from difflib import SequenceMatcher
 from typing import Any
 
-from .spans import Span
+from .tracing import Span
 from .wire import CONVERSATION_KEYS, ENDPOINT_FLAVORS, chat_messages, tool_definitions
 
 __all__ = ["diff_calls", "diff_messages", "json_diff", "render_html", "render_text", "request_params",
-           "resolve_call", "word_diff"]
+           "word_diff"]
 
 Segments = list  # [[op, text], ...]
 
@@ -370,32 +370,6 @@ def _pretty(v: Any) -> str:
 
 
 # --------------------------------------------------------------------------- calls
-
-
-def resolve_call(x: Any) -> Span:
-    """A full Span from a Span, a span id (or unique prefix), or a ``calls()`` row
-    (a pandas Series or dict with ``"id"``; a DataFrame means its newest row)."""
-    from . import query
-
-    if isinstance(x, Span):
-        from . import session
-
-        if (x.request is None and x.response is None and x.output_text is None and x.id
-                and x.kind == "llm" and session._store is not None):
-            try:  # a record without its payload: load it from the open store
-                return query.get(x.id)
-            except (KeyError, LookupError):
-                return x
-        return x
-    if hasattr(x, "columns") and hasattr(x, "iloc"):  # a DataFrame
-        if len(x) == 0:
-            raise LookupError("the DataFrame passed to ld.diff() has no rows")
-        x = x.iloc[-1]
-    if not isinstance(x, str) and hasattr(x, "get") and x.get("id") is not None:
-        return query.get(str(x.get("id")))
-    if isinstance(x, str):
-        return query.get(x)
-    raise TypeError(f"cannot diff {type(x).__name__}: pass a Span, a span id or a calls() row")
 
 
 def _request(s: Span) -> dict:
@@ -737,7 +711,9 @@ def diff_calls(a: Any, b: Any) -> dict:
     prompt, messages, tools, parameters and outputs (text, tool calls, status) all
     match; token, cost and latency differences alone do not count.
     """
-    sa, sb = resolve_call(a), resolve_call(b)
+    from . import query  # diff_calls itself works on Span records without a store
+
+    sa, sb = query.resolve_span(a, who="ld.diff()"), query.resolve_span(b, who="ld.diff()")
     sys_a, msgs_a = _conversation(sa)
     sys_b, msgs_b = _conversation(sb)
     system = _system_diff(sys_a, sys_b)
