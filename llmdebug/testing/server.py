@@ -1,22 +1,27 @@
-"""A deterministic OpenAI- and Anthropic-compatible HTTP server on 127.0.0.1.
+"""A deterministic OpenAI-, Anthropic- and Gemini-compatible HTTP server on 127.0.0.1.
 
 Used by demo notebooks, the test-suite and ``python -m llmdebug.testing``::
 
     with FakeLLMServer() as srv:
         openai.OpenAI(base_url=srv.openai_base_url, api_key="sk-test")
         anthropic.Anthropic(base_url=srv.anthropic_base_url, api_key="sk-ant-test")
+        genai.Client(api_key="fake", http_options=genai.types.HttpOptions(base_url=srv.gemini_base_url))
 
 Endpoints (with or without the ``/v1`` prefix; routed by path suffix, so Azure
 ``/openai/deployments/<d>/...`` and ``/beta/...`` style bases work too):
 ``POST /v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``,
-``/v1/completions``, ``/v1/messages`` (+ ``/v1/messages/count_tokens``), ``GET /v1/models``.
+``/v1/completions``, ``/v1/messages`` (+ ``/v1/messages/count_tokens``), ``GET /v1/models``;
+Gemini: ``POST /{v1,v1beta,...}/models/{model}:generateContent``, ``:streamGenerateContent``,
+``:countTokens``, ``:embedContent``, ``:batchEmbedContents``, ``GET .../models[/{model}]``
+(see :mod:`llmdebug.testing.gemini_responders` for what the google-genai SDK sends).
 JSON bodies carry ``Content-Length``; SSE streams use chunked transfer encoding.
 The same request body always yields the same response body.
 
 Model-name triggers (usable from notebooks and the CLI without Python access):
 
 - ``fail-429`` / ``fail-500`` / ``fail-400`` / ``fail-529`` / ``fail-401`` in the
-  model name: that error on every attempt.
+  model name: that error on every attempt. (Gemini: the model is the one in the URL
+  path, and 529 is sent as Gemini's 503 UNAVAILABLE.)
 - ``flaky-N`` (e.g. ``fake-flaky-2``): 429 for the first N attempts of an
   identical request body, then success (so SDK retries succeed at N <= 2).
 - ``cut`` (as a dash-separated word, e.g. ``fake-cut``): the stream is dropped
@@ -24,9 +29,12 @@ Model-name triggers (usable from notebooks and the CLI without Python access):
 - ``slow-MS`` (e.g. ``fake-slow-250``): MS milliseconds of extra latency.
 
 Error bodies follow the provider picked by path (``/messages`` and ``/complete``
-are Anthropic, everything else OpenAI). 429 and 5xx replies carry ``retry-after``
-and ``retry-after-ms`` (at least 1 ms: the SDKs ignore a zero ``retry-after`` and
-fall back to ~0.5-1 s backoff, while 1 ms keeps retry tests fast).
+are Anthropic, ``/models/<m>:<method>`` is Gemini, everything else OpenAI; a GET
+from the google-genai SDK, known by its ``x-goog-*`` headers, is Gemini too).
+OpenAI and Anthropic 429 and 5xx replies carry ``retry-after`` and
+``retry-after-ms`` (at least 1 ms: the SDKs ignore a zero ``retry-after`` and fall
+back to ~0.5-1 s backoff, while 1 ms keeps retry tests fast); Gemini's do not (the
+real API sends none and the SDK ignores them), its 429 says ``RetryInfo`` in ``details``.
 
 LiteLLM: ``litellm.completion(model="openai/<m>", api_base=srv.openai_base_url)``
 and ``litellm.completion(model="anthropic/<m>", api_base=srv.anthropic_base_url)``
@@ -48,12 +56,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import anthropic_responders as anth
+from . import gemini_responders as gem
 from . import openai_responders as oai
 from .sse import Reply, json_reply
 from .synth import approx_tokens, content_text, digest, make_id
 
 FAULTS = ("429", "500", "529", "400", "401", "cut", "timeout")
-_REDACT = {"authorization", "x-api-key", "api-key"}
+_REDACT = {"authorization", "x-api-key", "api-key", "x-goog-api-key"}
+_KEY_PARAM = re.compile(r"(^|&)(key|api_key)=[^&]*")
 _FAIL = re.compile(r"fail-(429|500|400|401|529)")
 _FLAKY = re.compile(r"flaky-(\d+)")
 _SLOW = re.compile(r"slow-(\d+)")
@@ -144,6 +154,11 @@ class FakeLLMServer:
     def anthropic_base_url(self) -> str:
         return self.url
 
+    @property
+    def gemini_base_url(self) -> str:
+        """For ``HttpOptions(base_url=...)`` / ``GOOGLE_GEMINI_BASE_URL`` (the SDK adds ``/v1/models/...``)."""
+        return self.url
+
     # ------------------------------------------------------------ control
     def inject(self, fault: str | int, times: int = 1, retry_after: float = 0.0, model: str | None = None) -> None:
         """Queue ``fault`` for the next ``times`` requests (only those for ``model`` if given)."""
@@ -212,12 +227,24 @@ class FakeLLMServer:
         except ValueError:
             body = None
         shown = {k: ("REDACTED" if k in _REDACT else v) for k, v in headers.items()}
+        query = _KEY_PARAM.sub(r"\1\2=REDACTED", url.query)
         with self._lock:
-            self.requests.append({"method": method, "path": path, "query": url.query, "headers": shown, "json": body})
+            self.requests.append({"method": method, "path": path, "query": query, "headers": shown, "json": body})
             cassette = self._cassette
-        # Error shape: Anthropic for its paths or when its SDK is talking (only it sends the header).
-        anthropic = path.endswith(("/messages", "/complete", "/count_tokens")) or "anthropic-version" in headers
+        # Error shape: Anthropic for its paths or when its SDK is talking (only it sends the header);
+        # Gemini for ``/models/<m>:<method>`` or when the google-genai SDK is talking.
+        gemini_call = gem.PATH.search(path)
+        gemini = bool(gemini_call) or (
+            "anthropic-version" not in headers
+            and ("x-goog-api-key" in headers or "x-goog-api-client" in headers)
+            and bool(gem.MODEL_PATH.search(path))
+        )
+        anthropic = not gemini and (
+            path.endswith(("/messages", "/complete", "/count_tokens")) or "anthropic-version" in headers
+        )
         model = str(body.get("model") or "") if isinstance(body, dict) else ""
+        if gemini_call and not model:
+            model = gemini_call.group(1)  # Gemini names the model in the URL only
         delay = self.latency + (int(m.group(1)) / 1000 if (m := _SLOW.search(model)) else 0.0)
         if delay > 0:
             time.sleep(delay)
@@ -231,13 +258,20 @@ class FakeLLMServer:
                 time.sleep(fault["retry_after"])
             elif kind == "cut":
                 cut = True
+            elif gemini:
+                return gem.error_reply(gem.wire_status(int(kind)), retry_after=fault["retry_after"]), False
             else:
                 return _error_reply(int(kind), anthropic, fault["retry_after"], raw), False
         if cassette is not None:
-            return self._replay(method, path, raw), cut
+            return self._replay(method, path, raw, gemini), cut
+        if gemini:
+            try:
+                return gem.route(method, path, body if isinstance(body, dict) else {}), cut
+            except Exception as exc:  # a responder bug: an HTTP error in Gemini's shape
+                return gem.error_reply(500, f"llmdebug fake server error: {exc!r}"), False
         return _route(method, path, body if isinstance(body, dict) else {}, anthropic, raw), cut
 
-    def _replay(self, method: str, path: str, raw: bytes) -> Reply:
+    def _replay(self, method: str, path: str, raw: bytes, gemini: bool = False) -> Reply:
         with self._lock:
             cassette = self._cassette or []
             for i, it in enumerate(cassette):
@@ -246,6 +280,8 @@ class FakeLLMServer:
                     return Reply(status=it["status"], body=it["body"], headers=list(it["headers"]))
             self.unmatched.append({"method": method, "path": path, "body": raw.decode("utf-8", "replace")})
         message = f"llmdebug fake server: no recorded interaction left for {method} {path}"
+        if gemini:
+            return gem.error_reply(418, message)
         return json_reply({"error": {"message": message, "type": "cassette_mismatch", "param": None, "code": None}}, 418)
 
 
