@@ -32,11 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"llmdebug fake LLM server on {srv.url}")
     print(f"  OpenAI base URL:    {srv.openai_base_url}")
     print(f"  Anthropic base URL: {srv.anthropic_base_url}")
+    print(f"  Gemini base URL:    {srv.gemini_base_url}")
     print("Export these to point the SDKs at it:")
     print(f"  export OPENAI_BASE_URL={srv.openai_base_url}")
     print("  export OPENAI_API_KEY=sk-fake")
     print(f"  export ANTHROPIC_BASE_URL={srv.anthropic_base_url}")
     print("  export ANTHROPIC_API_KEY=sk-ant-fake")
+    print(f"  export GOOGLE_GEMINI_BASE_URL={srv.gemini_base_url}")
+    print("  export GOOGLE_API_KEY=fake-gemini-key")
+    print("  unset GOOGLE_GENAI_USE_VERTEXAI GOOGLE_GENAI_USE_ENTERPRISE")
     print("Press Ctrl-C to stop.", flush=True)
     try:
         while not done.wait(0.5):
