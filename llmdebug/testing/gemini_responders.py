@@ -13,7 +13,7 @@ recorded Gemini exchanges in ``shared/fixtures``):
   ``:streamGenerateContent?alt=sse``, ``:countTokens``, ``:batchEmbedContents``
   (``embed_content`` always uses the batch method on this API; ``:embedContent`` is
   answered too), ``GET /{version}/models`` and ``/{version}/models/{model}``.
-  The version is ``v1`` by default since SDK 2.x/3.x (``v1beta`` in 1.x; set it with
+  The version is ``v1`` by default from SDK 3.0 (``v1beta`` up to 2.34; set it with
   ``HttpOptions(api_version=...)`` or ``GOOGLE_GENAI_API_VERSION``); any version is
   accepted here. The model is only in the URL, never in the body.
 - HTTP library: sync calls go through **httpx2** (``google.genai._api_client.SyncHttpx2Client``,
@@ -26,6 +26,11 @@ recorded Gemini exchanges in ``shared/fixtures``):
   or ``async_client_args={"transport": ...}`` is given; then through
   ``httpx2.AsyncClient`` (``AsyncHttpx2Client``, one pool per event loop). The aiohttp
   session is created with ``trust_env=True`` (proxy env vars apply).
+  Older SDKs: httpx (not httpx2) up to 2.x (httpx2 an optional extra in late 2.x,
+  the required default from 3.0); aiohttp for async from 1.21 (1.21-1.22 split its
+  SSE on network reads, not lines, and break when events arrive together).
+  ``GOOGLE_GEMINI_BASE_URL`` is read from 1.13; 1.24 is the oldest release that
+  passes the checks here (the ``google`` extra's lower bound).
 - Retries: none by default (``stop_after_attempt(1)``). With
   ``HttpOptions(retry_options=types.HttpRetryOptions(attempts=N, initial_delay=...,
   jitter=...))`` tenacity retries 408/429/500/502/503/504 and connection errors with
