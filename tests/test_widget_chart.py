@@ -73,8 +73,9 @@ def test_one_runtime_for_many_charts_and_the_bundle_only_in_it(bar, costs):
     for c in charts:
         dumped = json.dumps(c.get_state(), default=str)
         assert code_sample not in dumped
-        # the spec plus chart_view.js/.css: two orders of magnitude under the bundle
-        assert len(dumped) < 16_000 < len(bundle) // 50, len(dumped)
+        # the spec plus chart_view.js/.css and the shared _dom.js and _theme.css: two orders of
+        # magnitude under the bundle
+        assert len(dumped) < len(bundle) // 50, len(dumped)
     print(f"\n[bytes] bundle {V.BUNDLE.stat().st_size:,}; runtime state {_state_bytes(rt):,}; "
           f"chart state {_state_bytes(charts[0]):,} (spec {len(json.dumps(charts[0].spec)):,}, "
           f"chart_view.js+css {len(charts[0]._esm) + len(charts[0]._css):,})")

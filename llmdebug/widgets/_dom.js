@@ -1,6 +1,6 @@
-// Shared by every llmdebug widget module (each widget's JavaScript is this file followed by
-// its own, see widgets/__init__.py). h() builds an element whose children are nodes or
-// text: strings always become text nodes, so nothing from a prompt is parsed as HTML.
+// Shared by every llmdebug widget module (each widget's JavaScript is this file and _format.js
+// followed by its own, see widgets/__init__.py). h() builds an element whose children are nodes
+// or text: strings always become text nodes, so nothing from a prompt is parsed as HTML.
 
 // Bidi controls and invisible characters are drawn as ⟨U+XXXX⟩: the rule and its tables are
 // those of llmdebug/widgets/visible.py (read its docstring; the tests check that both agree).
@@ -37,3 +37,37 @@ function h(tag, cls, ...children) {
   return e;
 }
 
+
+// A button: h("button") with type="button", the shared class "ld-btn" (_theme.css) and the
+// widget's own classes `cls`. A click runs onClick(event, button) and goes no further: the
+// widget's or the notebook's own click handlers never see it.
+function button(label, cls, onClick, title) {
+  const b = h("button", cls ? `ld-btn ${cls}` : "ld-btn", label);
+  b.type = "button";
+  if (title) b.title = title;
+  if (onClick) b.addEventListener("click", (ev) => { ev.stopPropagation(); onClick(ev, b); });
+  return b;
+}
+
+// A synced table (a list of positional rows, the compact form for thousands of spans) as
+// objects. The column names come from the widget's own `fields` trait, Python's list: no
+// widget keeps a copy of the order. `strings` decodes the columns Python interned (listed
+// under fields[`${table}_interned`]) from indices into that list back to text.
+function ldRecords(model, table, strings) {
+  const fields = model.get("fields") || {};
+  const names = fields[table];
+  if (!Array.isArray(names)) throw new Error(`llmdebug: the widget synced no field names for "${table}"`);
+  const interned = new Set(fields[`${table}_interned`] || []);
+  const decode = names.map((n) => !!strings && interned.has(n));
+  const rows = model.get(table) || [];
+  const out = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i], o = {};
+    for (let k = 0; k < names.length; k++) {
+      const v = r[k];
+      o[names[k]] = decode[k] && v !== null && v !== undefined ? strings[v] : v;
+    }
+    out[i] = o;
+  }
+  return out;
+}

@@ -31,18 +31,20 @@ async function vegaRuntime(model, host) {
 
 const isDark = () => document.body.dataset.jpThemeLight === "false";
 
-// Axis, legend and title colours from JupyterLab's theme variables: charts read well in the
-// light, dark and custom themes. A spec's own `config` wins over this (Vega-Lite merges it last).
-function themeConfig(el) {
-  const cs = getComputedStyle(el);
+// Axis, legend and title colours from the shared palette (_theme.css's --ld-* variables on the
+// chart's root, which follow JupyterLab's theme): charts read well in the light, dark and custom
+// themes, in the colours of the other widgets. A spec's own `config` wins over this (Vega-Lite
+// merges it last).
+function themeConfig(root) {
+  const cs = getComputedStyle(root);
   const v = (name, fallback) => cs.getPropertyValue(name).trim() || fallback;
   const dark = isDark();
-  const fg0 = v("--jp-ui-font-color0", dark ? "#fff" : "#000");
-  const fg1 = v("--jp-ui-font-color1", dark ? "#ddd" : "#333");
-  const fg2 = v("--jp-ui-font-color2", dark ? "#aaa" : "#777");
-  const grid = v("--jp-border-color2", dark ? "#444" : "#ddd");
-  const line = v("--jp-border-color1", dark ? "#777" : "#888");
-  const font = v("--jp-ui-font-family", "sans-serif");
+  const fg0 = v("--ld-fg", dark ? "#fff" : "#000");
+  const fg1 = v("--ld-fg1", dark ? "#ddd" : "#333");
+  const fg2 = v("--ld-fg2", dark ? "#aaa" : "#777");
+  const grid = v("--ld-border", dark ? "#444" : "#ddd");
+  const line = v("--ld-border-strong", dark ? "#777" : "#888");
+  const font = v("--ld-font", "sans-serif");
   const guide = { labelColor: fg1, titleColor: fg0, labelFont: font, titleFont: font };
   return {
     background: "transparent",
@@ -93,7 +95,7 @@ function plainDatum(datum) {
 function render({ model, el, host, signal }) {
   const plot = h("div", "ldc-plot");
   const message = h("div", "ldc-message", "loading Vega…");
-  const root = h("div", "llmdebug-chart", plot, message);
+  const root = h("div", "llmdebug llmdebug-chart", plot, message);
   el.append(root);
 
   let result = null;     // vega-embed's result: {view, finalize}
@@ -151,7 +153,7 @@ function render({ model, el, host, signal }) {
       const res = await rt.vegaEmbed(plot, structuredClone(spec), {
         actions: false,
         renderer: model.get("renderer") || "svg",
-        ...(userTheme ? {} : { config: themeConfig(el) }),
+        ...(userTheme ? {} : { config: themeConfig(root) }),
         tooltip: { theme: dark ? "dark" : "light" },
       });
       result = res;

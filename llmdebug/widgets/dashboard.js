@@ -3,11 +3,7 @@
 // a filter changes. Every value goes into the DOM as text, never as HTML, with bidi controls
 // and invisible characters drawn as ⟨U+XXXX⟩ (visibleText in _dom.js).
 
-// h(): see _dom.js
-
-const num = (v, d = 0) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: d }));
-const ms = (v) => (v === null || v === undefined ? "–" : `${num(v)} ms`);
-const usd = (v) => (v === null || v === undefined ? "unknown" : v < 0.01 ? `$${v.toFixed(6)}` : `$${v.toFixed(4)}`);
+// h(), ldRecords(): see _dom.js; fmt: see _format.js
 
 function select(label, choices, value) {
   const s = h("select", "lld-input");
@@ -22,7 +18,7 @@ function select(label, choices, value) {
 }
 
 function render({ model, el }) {
-  const root = h("div", "llmdebug-dash");
+  const root = h("div", "llmdebug llmdebug-dash");
   el.append(root);
   const bar = h("div", "lld-filters");
   const headline = h("div", "lld-headline");
@@ -71,33 +67,35 @@ function render({ model, el }) {
     } else {
       const stat = (label, value, bad) => h("div", `lld-stat${bad ? " lld-bad" : ""}`, h("div", "lld-value", value), h("div", "lld-label", label));
       headline.replaceChildren(
-        stat("calls", num(s.calls)),
-        stat("cost", usd(s.cost_usd)),
-        stat("error rate", `${(100 * (s.error_rate || 0)).toFixed(1)} %`, s.errors > 0),
-        stat("rate-limit hits", num(s.rate_limit_hits), s.rate_limit_hits > 0),
-        stat("latency p50 / p95 / p99", `${ms(s.latency_p50_ms)} / ${ms(s.latency_p95_ms)} / ${ms(s.latency_p99_ms)}`),
-        stat("tokens in / out", `${num(s.input_tokens)} / ${num(s.output_tokens)}`),
+        stat("calls", fmt.count(s.calls)),
+        stat("cost", fmt.cost(s.cost_usd)),
+        stat("error rate", fmt.percent(s.error_rate || 0), s.errors > 0),
+        stat("rate-limit hits", fmt.count(s.rate_limit_hits), s.rate_limit_hits > 0),
+        stat("latency p50 / p95 / p99",
+          `${fmt.duration(s.latency_p50_ms)} / ${fmt.duration(s.latency_p95_ms)} / ${fmt.duration(s.latency_p99_ms)}`),
+        stat("tokens in→out", fmt.tokens(s.input_tokens, s.output_tokens)),
       );
     }
     const m = model.get("message");
     note.textContent = visibleText(m || "");
     note.style.display = m ? "" : "none";
     const el = model.get("elapsed_ms");
-    root.title = el ? `computed in ${num(el)} ms` : "";
+    root.title = el ? `computed in ${fmt.duration(el)}` : "";
   }
 
   function drawCells() {
-    const rows = model.get("cells") || [];
+    const rows = ldRecords(model, "cells");
     const body = h("tbody");
-    for (const [n, head, calls, tin, tout, cost, errors] of rows) {
-      body.append(h("tr", errors ? "lld-bad" : null, h("td", "lld-num", `In [${n}]`), h("td", "lld-src", ldLabel(head || "")),
-        h("td", "lld-num", num(calls)), h("td", "lld-num", `${num(tin)} / ${num(tout)}`), h("td", "lld-num", usd(cost)),
-        h("td", "lld-num", num(errors))));
+    for (const c of rows) {
+      body.append(h("tr", c.errors ? "lld-bad" : null, h("td", "lld-num", `In [${c.cell}]`),
+        h("td", "lld-src", ldLabel(c.source || "")), h("td", "lld-num", fmt.count(c.calls)),
+        h("td", "lld-num", fmt.tokens(c.input_tokens, c.output_tokens)), h("td", "lld-num", fmt.cost(c.cost_usd)),
+        h("td", "lld-num", fmt.count(c.errors))));
     }
     const wasOpen = cellsBox.open;
     cellsBox.replaceChildren(
       h("summary", null, `Cost per notebook cell (${rows.length} cell${rows.length === 1 ? "" : "s"} this session)`),
-      rows.length ? h("table", "lld-table", h("thead", null, h("tr", null, ...["cell", "code", "calls", "tokens in / out", "cost", "errors"].map((c) => h("th", null, c)))), body)
+      rows.length ? h("table", "lld-table", h("thead", null, h("tr", null, ...["cell", "code", "calls", "tokens in→out", "cost", "errors"].map((c) => h("th", null, c)))), body)
         : h("div", "lld-dim", "No calls from notebook cells yet (they are counted under %load_ext llmdebug)."));
     cellsBox.open = wasOpen;
   }

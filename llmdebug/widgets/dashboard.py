@@ -11,7 +11,6 @@ the filters and the calls behind a click use the real values.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -20,15 +19,16 @@ import traitlets as t
 
 from .. import charts, query, tracing
 from .._guard import report
-from . import esm
+from . import css, esm
+from . import formatting as fmt
 from .vega import ChartView
 from .visible import from_visible, visible_text
-
-_HERE = Path(__file__).parent
 
 TIME_RANGES = {"15m": "last 15 min", "1h": "last hour", "1d": "last day", "7d": "last 7 days", "30d": "last 30 days",
                "": "all time"}
 CHARTS = ("cost", "tokens", "latency", "errors", "ttft", "costliest", "slowest", "cells")
+# One row of the per-cell cost table (synced as ``fields["cells"]``).
+CELL_FIELDS = ["cell", "source", "calls", "input_tokens", "output_tokens", "cost_usd", "errors"]
 _FILTER_KEYS = ("since", "model", "provider", "tag", "name")
 
 
@@ -36,12 +36,13 @@ class DashboardControls(anywidget.AnyWidget):
     """The dashboard's filter bar, headline numbers and per-cell cost table."""
 
     _esm = esm("dashboard.js")
-    _css = _HERE / "dashboard.css"
+    _css = css("dashboard.css")
 
     filters = t.Dict().tag(sync=True)  # set by the filter bar
     options = t.Dict().tag(sync=True)  # choices for the filter bar
     summary = t.Dict().tag(sync=True)  # headline numbers
-    cells = t.List().tag(sync=True)  # per-cell cost table rows
+    cells = t.List().tag(sync=True)  # per-cell cost table, one row of CELL_FIELDS per cell
+    fields = t.Dict({"cells": CELL_FIELDS}).tag(sync=True)  # the column names of ``cells``
     message = t.Unicode("").tag(sync=True)
     elapsed_ms = t.Float(0.0).tag(sync=True)
 
@@ -183,10 +184,9 @@ class Dashboard(ipywidgets.VBox):
         s = self.controls.summary
         if not s:
             return "llmdebug dashboard: no LLM calls match"
-        cost = f"${s['cost_usd']:.4f}" if s.get("cost_usd") is not None else "cost unknown"
-        p95 = f"{s['latency_p95_ms']:,.0f} ms" if s.get("latency_p95_ms") is not None else "?"
-        return (f"llmdebug dashboard · {int(s['calls']):,} calls · {cost} · error rate {s['error_rate']:.1%} · "
-                f"{int(s['rate_limit_hits'] or 0):,} rate-limit hits · p95 {p95}")
+        cost = fmt.cost(s["cost_usd"]) if s.get("cost_usd") is not None else "cost unknown"
+        return (f"llmdebug dashboard · {fmt.count(s['calls'])} calls · {cost} · error rate {fmt.percent(s['error_rate'])} · "
+                f"{fmt.count(s['rate_limit_hits'] or 0)} rate-limit hits · p95 {fmt.duration(s.get('latency_p95_ms'))}")
 
     def _repr_mimebundle_(self, **kwargs: Any):
         import html
@@ -225,9 +225,13 @@ def _cell_rows(f: dict) -> list:
     g = {k: v for k, v in f.items() if k != "since"}
     m = query.metrics(by="cell", since=_session_start(), **g).reset_index()
     m = m[m["cell"].notna()].sort_values("cell")
-    return [[int(r["cell"]), heads.get(int(r["cell"]), ""), int(r["calls"]), int(r["input_tokens"] or 0),
-             int(r["output_tokens"] or 0), None if r["cost_usd"] != r["cost_usd"] else float(r["cost_usd"]),
-             int(r["errors"])] for _, r in m.iterrows()]
+    rows = []
+    for _, r in m.iterrows():
+        cell = {"cell": int(r["cell"]), "source": heads.get(int(r["cell"]), ""), "calls": int(r["calls"]),
+                "input_tokens": int(r["input_tokens"] or 0), "output_tokens": int(r["output_tokens"] or 0),
+                "cost_usd": fmt.number(r["cost_usd"]), "errors": int(r["errors"])}
+        rows.append([cell[k] for k in CELL_FIELDS])
+    return rows
 
 
 def build_specs(f: dict, *, cell_since: float | None = None) -> dict:

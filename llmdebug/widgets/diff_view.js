@@ -9,22 +9,12 @@ const FOLD_CONTEXT = 2;   // lines kept visible on each side of a fold
 const FOLD_CHARS = 1500;  // one-line unchanged runs longer than this fold too
 const FOLD_KEEP = 300;
 
-// h(): see _dom.js
-
-function button(cls, label, onClick) {
-  const b = h("button", cls, label);
-  b.type = "button";
-  b.addEventListener("click", (ev) => { ev.stopPropagation(); onClick(ev); });
-  return b;
-}
+// h(), button(): see _dom.js; fmt: see _format.js
 
 const safeCls = (s) => (/^[a-z_]+$/.test(s || "") ? s : "other");
-const plural = (n, w) => `${n} ${w}${n === 1 ? "" : "s"}`;
+const plural = (n, w) => `${fmt.count(n)} ${w}${n === 1 ? "" : "s"}`;
 const isNum = (v) => typeof v === "number" && Number.isFinite(v);
-const fmtInt = (v) => (isNum(v) ? Math.round(v).toLocaleString() : "?");
-const fmtMs = (v) => (!isNum(v) ? "?" : Math.abs(v) >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v).toLocaleString()} ms`);
-const fmtCost = (v) => (!isNum(v) ? "?" : v === 0 ? "$0" : Math.abs(v) < 0.01 ? `$${v.toFixed(6)}` : `$${v.toFixed(4)}`);
-const FMT = { input_tokens: fmtInt, output_tokens: fmtInt, cost_usd: fmtCost, latency_ms: fmtMs };
+const FMT = { input_tokens: fmt.count, output_tokens: fmt.count, cost_usd: fmt.cost, latency_ms: fmt.duration };
 const DELTA_LABEL = { input_tokens: "input tokens", output_tokens: "output tokens", cost_usd: "cost", latency_ms: "latency" };
 const OP_LABEL = { equal: "unchanged", changed: "changed", added: "added", removed: "removed", moved: "moved" };
 const MARK = { equal: " ", changed: "~", added: "+", removed: "−", moved: "↕" };
@@ -72,7 +62,7 @@ function textKit(expanded, root) {
     if (text.length > FOLD_CHARS) {
       const head = first ? "" : text.slice(0, FOLD_KEEP);
       const tail = last ? "" : text.slice(text.length - FOLD_KEEP);
-      frag.append(head, fold(`… ${(text.length - head.length - tail.length).toLocaleString()} unchanged characters`,
+      frag.append(head, fold(`… ${fmt.count(text.length - head.length - tail.length)} unchanged characters`,
         text.slice(head.length, text.length - tail.length), false, key), tail);
       return frag;
     }
@@ -81,19 +71,15 @@ function textKit(expanded, root) {
   }
 
   function fold(label, hiddenText, block, key) {
-    const b = h("button", `ldd-fold ldd-fold-text${block ? " ldd-fold-block" : ""}`, label);
-    b.type = "button";
-    b.title = "show the unchanged text";
-    b._hidden = hiddenText;
-    if (key) b.dataset.fold = key;
-    b.addEventListener("click", (ev) => {
-      ev.stopPropagation();
+    const b = button(label, `ldd-fold ldd-fold-text${block ? " ldd-fold-block" : ""}`, () => {
       if (!key) { b.replaceWith(document.createTextNode(hiddenText)); return; }
       expanded.add(key);
       for (const other of root.querySelectorAll("button.ldd-fold-text")) {
         if (other.dataset.fold === key) other.replaceWith(document.createTextNode(other._hidden));
       }
-    });
+    }, "show the unchanged text");
+    b._hidden = hiddenText;
+    if (key) b.dataset.fold = key;
     return b;
   }
 
@@ -148,7 +134,7 @@ function jsonChanges(changes, limit = 200) {
 // --- the widget -----------------------------------------------------------------------------
 
 function render({ model, el }) {
-  const root = h("div", "llmdebug-diff");
+  const root = h("div", "llmdebug llmdebug-diff");
   el.append(root);
   const expanded = new Set(); // folds the user opened (runs of messages, tools, params, lines)
   const { segText, plainText } = textKit(expanded, root);
@@ -157,7 +143,7 @@ function render({ model, el }) {
     const d = model.get("diff") || {};
     const view = model.get("view") === "unified" ? "unified" : "side";
     root.dataset.view = view;
-    root.className = `llmdebug-diff ldd-view-${view}`;
+    root.className = `llmdebug llmdebug-diff ldd-view-${view}`;
     if (!d.summary) {
       root.replaceChildren(h("div", "ldd-dim", "llmdebug diff: nothing to compare"));
       return;
@@ -178,13 +164,13 @@ function render({ model, el }) {
     const status = s.status === "error" ? "error" : "ok";
     const card = h("div", `ldd-call ldd-call-${which}`,
       h("span", `ldd-label ldd-label-${which}`, ldLabel(label)),
-      h("span", "ldd-model", ldLabel(s.model || "?")),
+      h("span", "ldd-model", ldLabel(s.model || fmt.MISSING)),
       s.provider ? h("span", "ldd-badge", ldLabel(s.provider)) : null,
       h("span", `ldd-badge ldd-status-${status}`, s.status === "error" ? ldLabel(s.error_type || "error") : "ok"));
     const stats = [];
-    if (isNum(s.input_tokens) || isNum(s.output_tokens)) stats.push(`${fmtInt(s.input_tokens || 0)}→${fmtInt(s.output_tokens || 0)} tok`);
-    if (isNum(s.cost_usd)) stats.push(fmtCost(s.cost_usd));
-    if (isNum(s.latency_ms)) stats.push(fmtMs(s.latency_ms));
+    if (isNum(s.input_tokens) || isNum(s.output_tokens)) stats.push(`${fmt.tokens(s.input_tokens, s.output_tokens)} tok`);
+    if (isNum(s.cost_usd)) stats.push(fmt.cost(s.cost_usd));
+    if (isNum(s.latency_ms)) stats.push(fmt.duration(s.latency_ms));
     card.append(h("span", "ldd-stats", stats.join(" · ")));
     if (s.id) {
       const id = h("span", "ldd-id", s.id.slice(0, 12));
@@ -197,21 +183,21 @@ function render({ model, el }) {
   function header(d, labels, view) {
     const deltas = h("div", "ldd-deltas", h("span", "ldd-dim", "Δ B − A"));
     for (const [k, v] of Object.entries(d.deltas || {})) {
-      const fmt = FMT[k] || String;
+      const show = FMT[k] || String;
       let text, cls = "ldd-delta";
       if (v.delta === null || v.delta === undefined) {
-        text = `${DELTA_LABEL[k] || k} ?`;
+        text = `${DELTA_LABEL[k] || k} ${fmt.MISSING}`;
         cls += " ldd-unknown";
       } else {
         const sign = v.delta > 0 ? "+" : v.delta < 0 ? "−" : "±";
-        const pct = isNum(v.a) && v.a !== 0 && v.delta !== 0 ? ` (${sign}${Math.abs((v.delta / v.a) * 100).toFixed(0)}%)` : "";
-        text = `${DELTA_LABEL[k] || k} ${sign}${fmt(Math.abs(v.delta))}${pct}`;
+        const pct = isNum(v.a) && v.a !== 0 && v.delta !== 0 ? ` (${sign}${fmt.percent(Math.abs(v.delta / v.a), 0)})` : "";
+        text = `${DELTA_LABEL[k] || k} ${sign}${show(Math.abs(v.delta))}${pct}`;
         // more tokens, cost or time is worse
         cls += v.delta > 0 ? " ldd-worse" : v.delta < 0 ? " ldd-better" : " ldd-same";
       }
       const chip = h("span", cls, text);
       chip.dataset.key = k;
-      chip.title = `${ldLabel(labels.a)}: ${fmt(v.a)}   ${ldLabel(labels.b)}: ${fmt(v.b)}`;
+      chip.title = `${ldLabel(labels.a)}: ${show(v.a)}   ${ldLabel(labels.b)}: ${show(v.b)}`;
       deltas.append(chip);
     }
     const s = d.summary;
@@ -220,7 +206,7 @@ function render({ model, el }) {
     const toggle = h("div", "ldd-viewtoggle");
     toggle.setAttribute("role", "group");
     for (const [v, label] of [["side", "Side by side"], ["unified", "Unified"]]) {
-      const b = button(`ldd-btn ldd-view-btn${v === view ? " ldd-active" : ""}`, label, () => {
+      const b = button(label, `ldd-btn ldd-view-btn${v === view ? " ldd-active" : ""}`, () => {
         model.set("view", v);
         model.save_changes();
       });
@@ -294,7 +280,7 @@ function render({ model, el }) {
     const box = h("div", "ldd-toolcalls");
     (calls || []).forEach((c, i) => {
       const args = prettyArgs(c.arguments);
-      box.append(h("div", `ldd-toolcall${op ? " ldd-op-" + op : ""}`, h("div", "ldd-toolcall-name", `→ ${ldLabel(c.name ?? "?")}`),
+      box.append(h("div", `ldd-toolcall${op ? " ldd-op-" + op : ""}`, h("div", "ldd-toolcall-name", `→ ${ldLabel(c.name ?? fmt.MISSING)}`),
         op === "added" || op === "removed" ? wholeText(args, op) : plainText(args, `${key}:c${i}`)));
     });
     return box;
@@ -314,8 +300,8 @@ function render({ model, el }) {
       row.dataset.op = c.op;
       const name = h("div", "ldd-toolcall-name", "→ ");
       if (c.name_changed && which === "u") name.append(h("del", "ldd-del", ldLabel(c.a.name)), " ", h("ins", "ldd-ins", ldLabel(c.b.name)));
-      else if (c.name_changed) name.append(h(which === "a" ? "del" : "ins", which === "a" ? "ldd-del" : "ldd-ins", ldLabel(call.name ?? "?")));
-      else name.append(ldLabel(call.name ?? "?"));
+      else if (c.name_changed) name.append(h(which === "a" ? "del" : "ins", which === "a" ? "ldd-del" : "ldd-ins", ldLabel(call.name ?? fmt.MISSING)));
+      else name.append(ldLabel(call.name ?? fmt.MISSING));
       if (c.op !== "equal") name.append(h("span", `ldd-chip ldd-chip-${safeCls(c.op)}`, OP_LABEL[c.op]));
       row.append(name);
       if (c.op === "added" || c.op === "removed") row.append(wholeText(prettyArgs(call.arguments), c.op));
@@ -375,7 +361,7 @@ function render({ model, el }) {
           continue;
         }
         const holder = h("div", "ldd-fold-row");
-        holder.append(button("ldd-fold ldd-fold-rows", `… ${plural(run.length, "unchanged " + noun)}`, () => {
+        holder.append(button(`… ${plural(run.length, "unchanged " + noun)}`, "ldd-fold ldd-fold-rows", () => {
           expanded.add(fkey);
           holder.replaceWith(...run.map(drawRow));
         }));
@@ -436,7 +422,7 @@ function render({ model, el }) {
     const table = h("table", "ldd-params");
     if (view === "side") table.append(h("tr", null, h("th", null, "parameter"), h("th", null, ldLabel(labels.a)), h("th", null, ldLabel(labels.b))));
     const value = (v, present, tag) => {
-      if (!present) return h("span", "ldd-dim", "—");
+      if (!present) return h("span", "ldd-dim", fmt.MISSING);
       const text = jsonShort(v);
       return tag ? h(tag, tag === "del" ? "ldd-del" : "ldd-ins", text) : h("span", null, text);
     };
@@ -472,7 +458,7 @@ function render({ model, el }) {
       if (expanded.has("params") || same.length < 2) for (const p of same) table.append(...drawRow(p));
       else {
         const tr = h("tr", "ldd-fold-row");
-        const td = h("td", null, button("ldd-fold ldd-fold-rows", `… ${plural(same.length, "unchanged parameter")}`, () => {
+        const td = h("td", null, button(`… ${plural(same.length, "unchanged parameter")}`, "ldd-fold ldd-fold-rows", () => {
           expanded.add("params");
           tr.replaceWith(...same.flatMap(drawRow));
         }));
@@ -486,7 +472,7 @@ function render({ model, el }) {
 
   // --- output ---------------------------------------------------------------------------------
   function statusText(s) {
-    let t = ldLabel(s.status || "?");
+    let t = ldLabel(s.status || fmt.MISSING);
     if (s.error_type) t += ` — ${ldLabel(s.error_type)}${s.http_status ? ` (HTTP ${s.http_status})` : ""}`;
     if (s.error_message) t += `: ${s.error_message.length > 300 ? s.error_message.slice(0, 299) + "…" : s.error_message}`;
     return t;

@@ -9,7 +9,6 @@ never as HTML. Saved notebooks and terminals get :func:`llmdebug.diffing.render_
 
 from __future__ import annotations
 
-from pathlib import Path
 import re
 from typing import Any
 
@@ -18,10 +17,9 @@ import traitlets as t
 
 from .. import query
 from ..diffing import diff_calls, render_html, render_text
-from . import esm
+from . import css, esm
 from .visible import visible_text
 
-_HERE = Path(__file__).parent
 VIEWS = ("side", "unified")
 # Strings under these keys are names (label rule); every other string is content.
 _LABEL_KEYS = {"id", "name", "provider", "model", "endpoint", "status", "error_type", "role", "tool_call_id",
@@ -63,7 +61,7 @@ class DiffView(anywidget.AnyWidget):
     """
 
     _esm = esm("diff_view.js")
-    _css = _HERE / "diff_view.css"
+    _css = css("diff_view.css")
 
     diff = t.Dict().tag(sync=True)  # the dict of llmdebug.diffing.diff_calls
     view = t.Enum(VIEWS, default_value="side").tag(sync=True)

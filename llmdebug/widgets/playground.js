@@ -4,19 +4,12 @@
 // and invisible characters drawn as ⟨U+XXXX⟩ (visibleText in _dom.js), in the editable
 // boxes too: Python turns what comes back into the real characters (Playground.from_browser).
 
-// h(): see _dom.js
+// h(), button(): see _dom.js; fmt: see _format.js
 
 const ROLES = ["system", "developer", "user", "assistant", "tool"];
-const fmtMs = (v) => (v === null || v === undefined ? "" : `${Math.round(v).toLocaleString()} ms`);
-const fmtCost = (v) => (v === null || v === undefined ? "" : `$${v.toFixed(6)}`);
-const fmtTok = (a) => (a.input_tokens === null && a.output_tokens === null ? "" : `${a.input_tokens ?? 0}→${a.output_tokens ?? 0} tok`);
-
-function button(label, cls, onClick) {
-  const b = h("button", `ldp-btn ${cls || ""}`, label);
-  b.type = "button";
-  b.addEventListener("click", onClick);
-  return b;
-}
+const has = (v) => v !== null && v !== undefined;
+const tokensOf = (a) => (has(a.input_tokens) || has(a.output_tokens)
+  ? `${fmt.tokens(a.input_tokens, a.output_tokens)} tok` : fmt.MISSING);
 
 // Keys typed into the playground are for its fields, not JupyterLab's shortcuts.
 function ownKeys(e) {
@@ -39,7 +32,7 @@ async function loadDiffModule(model) {
 }
 
 function render({ model, el }) {
-  const root = h("div", "llmdebug-pg");
+  const root = h("div", "llmdebug llmdebug-pg");
   el.append(root);
 
   // --- editable request -----------------------------------------------------------
@@ -62,14 +55,13 @@ function render({ model, el }) {
       text.readOnly = !!m.locked;
       text.rows = Math.min(12, Math.max(2, (m.content.match(/\n/g) || []).length + 1));
       text.addEventListener("input", () => { m.content = text.value; });
-      const remove = button("×", "ldp-remove", () => { boxes.splice(i, 1); drawMessages(); });
-      remove.title = "remove this message";
+      const remove = button("×", "ldp-btn ldp-remove", () => { boxes.splice(i, 1); drawMessages(); }, "remove this message");
       msgList.append(h("div", `ldp-msg ldp-msg-${/^[a-z]+$/.test(m.role) ? m.role : "other"}${m.locked ? " ldp-locked" : ""}`,
         h("div", "ldp-msg-head", role, m.locked ? h("span", "ldp-dim", "sent as captured (tool call, tool result or non-text parts)") : null, h("span", "ldp-spacer"), remove),
         text));
     });
   }
-  const add = button("+ message", "", () => {
+  const add = button("+ message", "ldp-btn", () => {
     boxes.push({ role: "user", content: "", locked: false, source: null });
     drawMessages();
     const areas = msgList.querySelectorAll("textarea");
@@ -94,7 +86,7 @@ function render({ model, el }) {
     fields[name] = input;
     paramsRow.append(h("label", "ldp-param", h("span", "ldp-dim", name), input));
   }
-  const runBtn = button("Run", "ldp-run", () => {
+  const runBtn = button("Run", "ldp-btn ldp-run", () => {
     const params = {};
     for (const [name, input] of Object.entries(fields)) {
       const v = input.value.trim();
@@ -103,7 +95,7 @@ function render({ model, el }) {
     model.set("run_request", { n: Date.now(), messages: boxes.map((m) => ({ ...m })), params });
     model.save_changes();
   });
-  const reset = button("Reset", "", () => {
+  const reset = button("Reset", "ldp-btn", () => {
     boxes = model.get("messages").map((m) => ({ ...m }));
     drawMessages();
     for (const [name, input] of Object.entries(fields)) input.value = shownParam(name);
@@ -126,9 +118,12 @@ function render({ model, el }) {
     h("h4", null, "Diff"), diffBox);
   root.append(head, h("div", "ldp-main", editor, results));
 
+  // the latest attempt: a line of what is known about it, then its output
   function attemptView(a) {
+    const meta = [a.label, a.status, a.model, tokensOf(a) === fmt.MISSING ? null : tokensOf(a),
+      has(a.cost_usd) ? fmt.cost(a.cost_usd) : null, has(a.latency_ms) ? fmt.duration(a.latency_ms) : null];
     const box = h("div", `ldp-attempt ldp-${a.status === "error" ? "error" : "ok"}`,
-      h("div", "ldp-meta", [a.label, a.status, a.model, fmtTok(a), fmtCost(a.cost_usd), fmtMs(a.latency_ms)].filter(Boolean).map(ldLabel).join(" · ")));
+      h("div", "ldp-meta", meta.filter(Boolean).map(ldLabel).join(" · ")));
     if (a.error) box.append(h("pre", "ldp-pre ldp-err", a.error));
     if (a.output_text) box.append(h("pre", "ldp-pre ldp-output", a.output_text));
     for (const c of a.tool_calls || []) box.append(h("pre", "ldp-pre", `→ ${ldLabel(c.name)}(${c.arguments})`));
@@ -156,8 +151,8 @@ function render({ model, el }) {
       const out = a.error || a.output_text || (a.tool_calls || []).map((c) => `→ ${ldLabel(c.name)}`).join(", ");
       historyBody.append(h("tr", `ldp-hrow${a.status === "error" ? " ldp-bad" : ""}`,
         h("td", null, pick("a")), h("td", null, pick("b")), h("td", null, ldLabel(a.label)), h("td", null, ldLabel(a.status)),
-        h("td", null, ldLabel(a.model ?? "")), h("td", null, fmtTok(a)), h("td", null, fmtCost(a.cost_usd)),
-        h("td", null, fmtMs(a.latency_ms)), h("td", "ldp-snip", out.slice(0, 120))));
+        h("td", null, ldLabel(a.model ?? fmt.MISSING)), h("td", null, tokensOf(a)), h("td", null, fmt.cost(a.cost_usd)),
+        h("td", null, fmt.duration(a.latency_ms)), h("td", "ldp-snip", out.slice(0, 120))));
     });
   }
 

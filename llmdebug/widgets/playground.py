@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -25,11 +24,9 @@ from ..diffing import diff_calls, render_text
 from ..replaying import ReplayError, replay
 from ..tracing import Span
 from ..wire import ENDPOINT_FLAVORS, chat_messages, messages_of
-from . import esm
+from . import css, esm
 from .diff_view import visible_diff
 from .visible import from_visible, visible_text
-
-_HERE = Path(__file__).parent
 
 # Parameters offered as fields (others of the original request are kept as they are).
 PARAMS = ("temperature", "max_tokens", "top_p", "response_format")
@@ -65,7 +62,7 @@ class Playground(anywidget.AnyWidget):
 
     _esm = esm("playground.js")
     # the diff under the Run button is drawn by the diff widget's module: its CSS comes along
-    _css = (_HERE / "playground.css").read_text() + (_HERE / "diff_view.css").read_text()
+    _css = css("playground.css", "diff_view.css")
     _diff_esm = t.Unicode("").tag(sync=True)  # the diff view's module, for rendering diffs in place
 
     original = t.Dict().tag(sync=True)

@@ -3,7 +3,8 @@
 They are what saved notebooks, nbviewer, GitHub, nbval and terminals show, and what
 the per-cell summary expands into. Every string that came from a prompt, a response
 or a user goes through ``html.escape``: it shows as characters and never runs; bidi
-controls and invisible characters in it are written as ``⟨U+XXXX⟩`` (see visible.py).
+controls and invisible characters in it are written as ``⟨U+XXXX⟩`` (see visible.py);
+numbers are written by formatting.py, as the widgets write them.
 """
 
 from __future__ import annotations
@@ -11,20 +12,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from . import formatting as fmt
 from .visible import visible_text
 
 _STATUS = {"ok": "✓", "error": "✗"}
-
-
-def _num(v: Any) -> int | float | None:
-    if v is None:
-        return None
-    try:
-        if v != v:  # NaN / <NA>
-            return None
-    except TypeError:
-        return None
-    return v
 
 
 def _label(v: Any) -> str:
@@ -36,18 +27,18 @@ def span_line(row: dict) -> str:
     bits = [_STATUS.get(row.get("status") or "ok", "?"), f"[{_label(row.get('kind'))}]", _label(row.get("name"))]
     if row.get("model") and row.get("model") == row.get("model"):
         bits.append(f"· {_label(row['model'])}")
-    lat = _num(row.get("latency_ms"))
+    lat = fmt.number(row.get("latency_ms"))
     if lat is not None:
-        bits.append(f"· {lat:,.0f} ms")
-    tin, tout = _num(row.get("input_tokens")), _num(row.get("output_tokens"))
+        bits.append(f"· {fmt.duration(lat)}")
+    tin, tout = fmt.number(row.get("input_tokens")), fmt.number(row.get("output_tokens"))
     if tin is not None or tout is not None:
-        bits.append(f"· {int(tin or 0):,}→{int(tout or 0):,} tok")
-    cost = _num(row.get("cost_usd"))
+        bits.append(f"· {fmt.tokens(tin, tout)} tok")
+    cost = fmt.number(row.get("cost_usd"))
     if cost is not None:
-        bits.append(f"· ${cost:.6f}")
-    retries = _num(row.get("retries")) or 0
+        bits.append(f"· {fmt.cost(cost)}")
+    retries = fmt.number(row.get("retries")) or 0
     if retries:
-        bits.append(f"· {int(retries)} retr{'y' if retries == 1 else 'ies'}")
+        bits.append(f"· {fmt.count(retries)} retr{'y' if retries == 1 else 'ies'}")
     if row.get("status") == "error":
         bits.append(f"· {_label(row.get('error_type'))}: {visible_text(str(row.get('error_message') or '')[:120])}")
     elif row.get("_error_inside"):
@@ -95,24 +86,24 @@ def tree_html(rows: list[dict], title: str | None = None) -> str:
 def summary_line(calls: list[dict]) -> str:
     """The per-cell one-liner: calls, tokens, cost, errors, slowest call."""
     n = len(calls)
-    tin = sum(int(_num(c.get("input_tokens")) or 0) for c in calls)
-    tout = sum(int(_num(c.get("output_tokens")) or 0) for c in calls)
-    costs = [_num(c.get("cost_usd")) for c in calls]
+    tin = sum(int(fmt.number(c.get("input_tokens")) or 0) for c in calls)
+    tout = sum(int(fmt.number(c.get("output_tokens")) or 0) for c in calls)
+    costs = [fmt.number(c.get("cost_usd")) for c in calls]
     priced = [c for c in costs if c is not None]
     errors = sum(1 for c in calls if c.get("status") == "error")
-    retries = sum(int(_num(c.get("retries")) or 0) for c in calls)
-    slowest = max(calls, key=lambda c: _num(c.get("latency_ms")) or 0)
-    parts = [f"{n} LLM call{'s' if n != 1 else ''}", f"{tin:,}→{tout:,} tokens"]
+    retries = sum(int(fmt.number(c.get("retries")) or 0) for c in calls)
+    slowest = max(calls, key=lambda c: fmt.number(c.get("latency_ms")) or 0)
+    parts = [f"{fmt.count(n)} LLM call{'s' if n != 1 else ''}", f"{fmt.tokens(tin, tout)} tokens"]
     if priced:
-        parts.append(f"${sum(priced):.6f}" + (" (some unpriced)" if len(priced) < n else ""))
+        parts.append(fmt.cost(sum(priced)) + (" (some unpriced)" if len(priced) < n else ""))
     else:
         parts.append("cost unknown")
-    parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    parts.append(f"{fmt.count(errors)} error{'s' if errors != 1 else ''}")
     if retries:
-        parts.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
-    lat = _num(slowest.get("latency_ms"))
+        parts.append(f"{fmt.count(retries)} retr{'y' if retries == 1 else 'ies'}")
+    lat = fmt.number(slowest.get("latency_ms"))
     if lat is not None:
-        parts.append(f"slowest {lat:,.0f} ms ({_label(slowest.get('model') or slowest.get('name'))})")
+        parts.append(f"slowest {fmt.duration(lat)} ({_label(slowest.get('model') or slowest.get('name'))})")
     return "llmdebug: " + " · ".join(parts)
 
 

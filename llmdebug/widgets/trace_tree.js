@@ -3,23 +3,28 @@
 // user goes into the DOM as text (textContent), never as HTML, with bidi controls and
 // invisible characters drawn as ⟨U+XXXX⟩ (visibleText in _dom.js; ldLabel for names,
 // models, kinds, tags...). The model's values stay real: search and copy use them.
+//
+// The parts, top to bottom: the detail pane (renderDetail and one function per section),
+// the span tree (buildTree, spanRow, waterfallBar, and the SpanTree view that virtualises,
+// filters, selects and handles keys), the traces browser (makeBrowser, traceRow), the
+// header (makeHeader, traceStats), and render(), which wires them to the model.
+// Rows arrive positional; ldRecords (_dom.js) names their columns from the synced `fields`.
 
 const ROW_H = 24;
 const OVERSCAN = 8;
-const FIELDS = ["parent", "name", "kind", "model", "status", "start_ms", "latency_ms", "input_tokens",
-  "output_tokens", "cost_usd", "retries", "rate_limit_hits", "error_type", "ttft_ms"];
-const F = Object.fromEntries(FIELDS.map((f, i) => [f, i]));
-const T = { id: 0, name: 1, started_at: 2, duration_ms: 3, spans: 4, calls: 5, input_tokens: 6,
-  output_tokens: 7, cost_usd: 8, errors: 9, retries: 10, status: 11 };
+const EMPTY_DETAIL = "Select a span to see its prompt, output, usage and HTTP attempts.";
+const EMPTY_TREE = Object.freeze({ rows: [], children: [], roots: [], depth: [], errBelow: new Uint8Array(0), total: 0 });
 
-// h(): see _dom.js
+// h(), button(), ldRecords(): see _dom.js; fmt: see _format.js
 
-const fmtMs = (v) => v === null || v === undefined ? "" : v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v).toLocaleString()} ms`;
-const fmtInt = (v) => v === null || v === undefined ? "" : Number(v).toLocaleString();
-const fmtCost = (v) => v === null || v === undefined ? "" : v === 0 ? "$0" : v < 0.01 ? `$${v.toFixed(6)}` : `$${v.toFixed(4)}`;
-const fmtTokens = (i, o) => (i === null || i === undefined) && (o === null || o === undefined) ? "" : `${fmtInt(i || 0)}→${fmtInt(o || 0)}`;
+const has = (v) => v !== null && v !== undefined;
+const kindCls = (kind) => (/^[a-z_]+$/.test(kind || "") ? kind : "span");
+const roleCls = (role) => (/^[a-z_]+$/.test(role || "") ? role : "other");
+const plural = (n, one, many) => `${fmt.count(n)} ${n === 1 ? one : many}`;
 
-async function copyText(text, button) {
+// --- small pieces of the detail pane ------------------------------------------------------
+
+async function copyText(text, b) {
   let ok = false;
   try {
     await navigator.clipboard.writeText(text);
@@ -35,17 +40,12 @@ async function copyText(text, button) {
     try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
     ta.remove();
   }
-  const label = button.textContent;
-  button.textContent = ok ? "Copied" : "Copy failed";
-  setTimeout(() => { button.textContent = label; }, 1200);
+  const label = b.textContent;
+  b.textContent = ok ? "Copied" : "Copy failed";
+  setTimeout(() => { b.textContent = label; }, 1200);
 }
 
-function copyButton(label, getText) {
-  const b = h("button", "ldt-btn ldt-copy", label);
-  b.type = "button";
-  b.addEventListener("click", (ev) => { ev.stopPropagation(); copyText(getText(), b); });
-  return b;
-}
+const copyButton = (label, getText) => button(label, "ldt-btn ldt-copy", (ev, b) => copyText(getText(), b));
 
 function section(title, ...body) {
   return h("section", "ldt-section", h("h4", "ldt-section-title", title), ...body);
@@ -73,476 +73,620 @@ function collapsible(title, text, open) {
 function toolCalls(calls) {
   const box = h("div", "ldt-toolcalls");
   for (const c of calls) {
-    box.append(h("div", "ldt-toolcall", h("div", "ldt-toolcall-name", `→ ${ldLabel(c.name ?? "?")}`,
+    box.append(h("div", "ldt-toolcall", h("div", "ldt-toolcall-name", `→ ${ldLabel(c.name ?? fmt.MISSING)}`,
       c.id ? h("span", "ldt-dim", `  ${ldLabel(c.id)}`) : null), pre(c.arguments || "")));
   }
   return box;
 }
 
 function message(m) {
-  const head = h("div", "ldt-msg-head", h("span", `ldt-role ldt-role-${/^[a-z_]+$/.test(m.role) ? m.role : "other"}`, ldLabel(m.role)));
+  const head = h("div", "ldt-msg-head", h("span", `ldt-role ldt-role-${roleCls(m.role)}`, ldLabel(m.role)));
   if (m.name) head.append(h("span", "ldt-dim", ` ${ldLabel(m.name)}`));
   if (m.tool_call_id) head.append(h("span", "ldt-dim", ` result of ${ldLabel(m.tool_call_id)}`));
-  const card = h("div", `ldt-msg ldt-msg-${/^[a-z_]+$/.test(m.role) ? m.role : "other"}`, head);
+  const card = h("div", `ldt-msg ldt-msg-${roleCls(m.role)}`, head);
   if (m.text) card.append(pre(m.text, "ldt-text"));
   if (m.tool_calls && m.tool_calls.length) card.append(toolCalls(m.tool_calls));
   return card;
 }
 
-function renderDetail(d, act) {
-  const pane = h("div", "ldt-detail-body");
-  if (d.load_error) {
-    pane.append(h("div", "ldt-error-box", d.load_error));
-    return pane;
-  }
-  const badges = h("div", "ldt-badges",
-    h("span", `ldt-badge ldt-kind-${/^[a-z_]+$/.test(d.kind) ? d.kind : "span"}`, ldLabel(d.kind)),
+// --- the detail pane: one function per part -----------------------------------------------
+
+function detailBadges(d) {
+  return h("div", "ldt-badges",
+    h("span", `ldt-badge ldt-kind-${kindCls(d.kind)}`, ldLabel(d.kind)),
     h("span", `ldt-badge ldt-status-${d.status === "error" ? "error" : "ok"}`, ldLabel(d.status)),
     d.provider ? h("span", "ldt-badge", ldLabel(d.provider)) : null,
     d.model ? h("span", "ldt-badge ldt-model", ldLabel(d.model)) : null,
-    d.retries ? h("span", "ldt-badge ldt-retry", `${d.retries} retr${d.retries === 1 ? "y" : "ies"}`) : null,
-    d.rate_limit_hits ? h("span", "ldt-badge ldt-retry", `${d.rate_limit_hits} rate-limited`) : null,
+    d.retries ? h("span", "ldt-badge ldt-retry", plural(d.retries, "retry", "retries")) : null,
+    d.rate_limit_hits ? h("span", "ldt-badge ldt-retry", `${fmt.count(d.rate_limit_hits)} rate-limited`) : null,
     d.replay_of ? h("span", "ldt-badge", `replay of ${d.replay_of.slice(0, 12)}`) : null);
-  pane.append(h("div", "ldt-detail-title", ldLabel(d.name)), badges);
-  if (d.kind === "llm" && act) {
-    const replay = h("button", "ldt-btn ldt-act", "Replay…");
-    replay.type = "button";
-    replay.title = "open a playground: edit this call's prompt, model or parameters and run it again";
-    replay.addEventListener("click", () => act.replay(d.index));
-    const compare = h("button", "ldt-btn ldt-act", "Compare with…");
-    compare.type = "button";
-    compare.title = "then click another LLM call in the tree to see the diff";
-    compare.addEventListener("click", () => act.compare(d.index));
-    pane.append(h("div", "ldt-actions", replay, compare));
-  }
-  if (d.status === "error") {
-    pane.append(h("div", "ldt-error-box",
-      h("strong", null, `${ldLabel(d.error_type || "Error")}${d.http_status ? ` (HTTP ${d.http_status})` : ""}`),
-      pre(d.error_message || "")));
-  }
+}
+
+// "Replay…" and "Compare with…" of an LLM call; act: {replay(i), compare(i)}
+function detailActions(d, act) {
+  return h("div", "ldt-actions",
+    button("Replay…", "ldt-btn ldt-act", () => act.replay(d.index),
+      "open a playground: edit this call's prompt, model or parameters and run it again"),
+    button("Compare with…", "ldt-btn ldt-act", () => act.compare(d.index),
+      "then click another LLM call in the tree to see the diff"));
+}
+
+function detailError(d) {
+  return h("div", "ldt-error-box",
+    h("strong", null, `${ldLabel(d.error_type || "Error")}${d.http_status ? ` (HTTP ${d.http_status})` : ""}`),
+    pre(d.error_message || ""));
+}
+
+function usageText(d) {
   const usage = [];
-  if (d.input_tokens !== null && d.input_tokens !== undefined) usage.push(`${fmtInt(d.input_tokens)} in`);
-  if (d.output_tokens !== null && d.output_tokens !== undefined) usage.push(`${fmtInt(d.output_tokens)} out`);
-  if (d.cached_tokens) usage.push(`${fmtInt(d.cached_tokens)} cached`);
-  if (d.cache_write_tokens) usage.push(`${fmtInt(d.cache_write_tokens)} cache write`);
-  if (d.reasoning_tokens) usage.push(`${fmtInt(d.reasoning_tokens)} reasoning`);
-  pane.append(kv([
-    ["latency", fmtMs(d.latency_ms)],
-    ["first token", d.ttft_ms !== null && d.ttft_ms !== undefined ? fmtMs(d.ttft_ms) : null],
-    ["tokens", usage.join(" · ")],
-    ["cost", d.cost_usd !== null && d.cost_usd !== undefined ? fmtCost(d.cost_usd)
-      : d.kind !== "llm" ? null : d.input_tokens === null || d.input_tokens === undefined ? "none (no usage reported)"
-      : "unknown (no price for this model)"],
+  if (has(d.input_tokens)) usage.push(`${fmt.count(d.input_tokens)} in`);
+  if (has(d.output_tokens)) usage.push(`${fmt.count(d.output_tokens)} out`);
+  if (d.cached_tokens) usage.push(`${fmt.count(d.cached_tokens)} cached`);
+  if (d.cache_write_tokens) usage.push(`${fmt.count(d.cache_write_tokens)} cache write`);
+  if (d.reasoning_tokens) usage.push(`${fmt.count(d.reasoning_tokens)} reasoning`);
+  return usage.join(" · ");
+}
+
+function costText(d) {
+  if (has(d.cost_usd)) return fmt.cost(d.cost_usd);
+  if (d.kind !== "llm") return null;
+  return has(d.input_tokens) ? "unknown (no price for this model)" : "none (no usage reported)";
+}
+
+// latency, tokens, cost, HTTP, endpoint...: a row only for what the span has
+function detailFacts(d) {
+  return kv([
+    ["latency", has(d.latency_ms) ? fmt.duration(d.latency_ms) : null],
+    ["first token", has(d.ttft_ms) ? fmt.duration(d.ttft_ms) : null],
+    ["tokens", usageText(d)],
+    ["cost", costText(d)],
     ["HTTP", d.http_status],
     ["endpoint", d.endpoint ? `${ldLabel(d.endpoint)}${d.stream ? " (stream)" : ""}` : null],
     ["base URL", ldLabel(d.base_url)],
-    ["started", d.started_at],
+    ["started", has(d.started_at) ? fmt.timestamp(d.started_at) : null],
     ["span id", ldLabel(d.id)],
     ["tags", d.tags && d.tags.length ? d.tags.map(ldLabel).join(", ") : null],
-  ]));
-
-  if (d.messages) {
-    const msgs = section("Messages", ...d.messages.map(message));
-    msgs.querySelector("h4").append(copyButton("Copy prompt", () => d.prompt_text || ""));
-    pane.append(msgs);
-  }
-  if (d.kind === "llm") {
-    const out = section("Output");
-    out.querySelector("h4").append(copyButton("Copy output", () => {
-      let t = d.output_text || "";
-      for (const c of d.output_tool_calls || []) t += `${t ? "\n" : ""}→ ${c.name}(${c.arguments})`;
-      return t;
-    }));
-    if (d.output_text) out.append(h("div", "ldt-msg ldt-msg-assistant", pre(d.output_text, "ldt-text ldt-output")));
-    if (d.output_tool_calls && d.output_tool_calls.length) out.append(toolCalls(d.output_tool_calls));
-    if (!d.output_text && !(d.output_tool_calls && d.output_tool_calls.length)) out.append(h("div", "ldt-dim", "no output"));
-    pane.append(out);
-  }
-  if (d.tools && d.tools.length) {
-    pane.append(section(`Tools offered (${d.tools.length})`, ...d.tools.map((t) =>
-      collapsible(t.description ? `${ldLabel(t.name)} — ${t.description}` : ldLabel(t.name), t.parameters || "", false))));
-  }
-  if (d.params && Object.keys(d.params).length) pane.append(section("Parameters", kv(Object.entries(d.params))));
-  if (d.input) pane.append(section("Input", pre(d.input)));
-  if (d.output) pane.append(section("Output", pre(d.output)));
-  if (d.attributes && Object.keys(d.attributes).length) pane.append(section("Attributes", kv(Object.entries(d.attributes))));
-  if (d.metadata && Object.keys(d.metadata).length) pane.append(section("Metadata", kv(Object.entries(d.metadata))));
-  if (d.events && d.events.length) {
-    const table = h("table", "ldt-events");
-    const attemptsOnly = d.events.every((e) => e.type === "http_attempt");
-    const keys = [...new Set(d.events.flatMap((e) => Object.keys(e)))].filter((k) => !(attemptsOnly && k === "type"));
-    table.append(h("tr", null, ...keys.map((k) => h("th", null, ldLabel(k)))));
-    for (const e of d.events) {
-      const tr = h("tr", e.status >= 400 ? "ldt-bad" : null, ...keys.map((k) => h("td", null, e[k] ?? "")));
-      table.append(tr);
-    }
-    pane.append(section(attemptsOnly ? `HTTP attempts (${d.events.length})` : "Events", table));
-  }
-  if (d.request_json) pane.append(collapsible("Raw request JSON", d.request_json, false));
-  if (d.response_json) pane.append(collapsible("Raw response JSON", d.response_json, false));
-  return pane;
+  ]);
 }
 
-function render({ model, el }) {
-  const t0 = performance.now();
-  const root = h("div", "llmdebug-tt");
-  root.tabIndex = -1;
-  el.append(root);
+function detailMessages(d) {
+  const msgs = section("Messages", ...d.messages.map(message));
+  msgs.querySelector("h4").append(copyButton("Copy prompt", () => d.prompt_text || ""));
+  return msgs;
+}
 
-  // --- traces browser ---------------------------------------------------------
-  const fName = h("input", "ldt-input");
-  fName.placeholder = "trace name contains…";
-  const fModel = h("input", "ldt-input");
-  fModel.placeholder = "model contains…";
-  const fStatus = h("select", "ldt-input");
-  for (const [v, l] of [["", "any status"], ["error", "with errors"], ["ok", "with ok spans"]]) {
-    const o = h("option", null, l); o.value = v; fStatus.append(o);
+function outputText(d) {
+  let t = d.output_text || "";
+  for (const c of d.output_tool_calls || []) t += `${t ? "\n" : ""}→ ${c.name}(${c.arguments})`;
+  return t;
+}
+
+// an LLM call's answer: text and tool calls
+function detailOutput(d) {
+  const out = section("Output");
+  out.querySelector("h4").append(copyButton("Copy output", () => outputText(d)));
+  const calls = d.output_tool_calls || [];
+  if (d.output_text) out.append(h("div", "ldt-msg ldt-msg-assistant", pre(d.output_text, "ldt-text ldt-output")));
+  if (calls.length) out.append(toolCalls(calls));
+  if (!d.output_text && !calls.length) out.append(h("div", "ldt-dim", "no output"));
+  return out;
+}
+
+function detailTools(d) {
+  return section(`Tools offered (${d.tools.length})`, ...d.tools.map((t) =>
+    collapsible(t.description ? `${ldLabel(t.name)} — ${t.description}` : ldLabel(t.name), t.parameters || "", false)));
+}
+
+// parameters, a user span's input and output, attributes, metadata: whichever the span has
+function detailData(d) {
+  const filled = (o) => o && Object.keys(o).length;
+  return [
+    filled(d.params) ? section("Parameters", kv(Object.entries(d.params))) : null,
+    d.input ? section("Input", pre(d.input)) : null,
+    d.output ? section("Output", pre(d.output)) : null,
+    filled(d.attributes) ? section("Attributes", kv(Object.entries(d.attributes))) : null,
+    filled(d.metadata) ? section("Metadata", kv(Object.entries(d.metadata))) : null,
+  ];
+}
+
+// span events as a table; HTTP attempts (the usual case) under their own title
+function detailEvents(d) {
+  const table = h("table", "ldt-events");
+  const attemptsOnly = d.events.every((e) => e.type === "http_attempt");
+  const keys = [...new Set(d.events.flatMap((e) => Object.keys(e)))].filter((k) => !(attemptsOnly && k === "type"));
+  table.append(h("tr", null, ...keys.map((k) => h("th", null, ldLabel(k)))));
+  for (const e of d.events) {
+    table.append(h("tr", e.status >= 400 ? "ldt-bad" : null, ...keys.map((k) => h("td", null, e[k] ?? fmt.MISSING))));
   }
-  const fSince = h("select", "ldt-input");
-  for (const [v, l] of [["", "any time"], ["15m", "last 15 min"], ["1h", "last hour"], ["1d", "last day"], ["7d", "last 7 days"]]) {
-    const o = h("option", null, l); o.value = v; fSince.append(o);
+  return section(attemptsOnly ? `HTTP attempts (${d.events.length})` : "Events", table);
+}
+
+// everything the pane shows for one span (d: span_detail() of detail.py); act: see detailActions
+function renderDetail(d, act) {
+  if (d.load_error) return h("div", "ldt-detail-body", h("div", "ldt-error-box", d.load_error));
+  const llm = d.kind === "llm";
+  return h("div", "ldt-detail-body",
+    h("div", "ldt-detail-title", ldLabel(d.name)),
+    detailBadges(d),
+    llm && act ? detailActions(d, act) : null,
+    d.status === "error" ? detailError(d) : null,
+    detailFacts(d),
+    d.messages ? detailMessages(d) : null,
+    llm ? detailOutput(d) : null,
+    d.tools && d.tools.length ? detailTools(d) : null,
+    ...detailData(d),
+    d.events && d.events.length ? detailEvents(d) : null,
+    d.request_json ? collapsible("Raw request JSON", d.request_json, false) : null,
+    d.response_json ? collapsible("Raw response JSON", d.response_json, false) : null);
+}
+
+// --- the span tree ----------------------------------------------------------------------------
+
+// The synced rows as a tree: records (named by `fields`), children, depth, and whether an
+// error sits below a span (a collapsed or healthy-looking parent still shows it).
+function buildTree(model) {
+  const rows = ldRecords(model, "rows", model.get("strings") || []);
+  const children = rows.map(() => []);
+  const depth = new Array(rows.length).fill(0);
+  const roots = [];
+  rows.forEach((r, i) => {
+    const p = r.parent;
+    if (p >= 0 && p < i) { children[p].push(i); depth[i] = depth[p] + 1; } else roots.push(i);
+  });
+  const errBelow = new Uint8Array(rows.length);
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const p = rows[i].parent;
+    if (p >= 0 && (errBelow[i] || rows[i].status === "error")) errBelow[p] = 1;
   }
-  const tracesBody = h("tbody");
-  const tracesTable = h("table", "ldt-traces",
-    h("thead", null, h("tr", null, ...["trace", "started", "duration", "spans", "calls", "tokens", "cost", "status"].map((c) => h("th", null, c)))),
-    tracesBody);
-  const browser = h("div", "ldt-browser",
-    h("div", "ldt-filters", fName, fModel, fStatus, fSince),
-    h("div", "ldt-traces-scroll", tracesTable));
-  let filterTimer = null;
-  const pushFilters = () => {
-    clearTimeout(filterTimer);
-    filterTimer = setTimeout(() => {
-      model.set("filters", { name: fName.value, model: fModel.value, status: fStatus.value, since: fSince.value });
+  return { rows, children, roots, depth, errBelow, total: model.get("total_ms") || 0 };
+}
+
+// the span's bar on the trace's timeline, with a tick at its first token
+function waterfallBar(r, total) {
+  const bar = h("div", `ldt-bar${r.status === "error" ? " ldt-bar-error" : ""} ldt-bar-${kindCls(r.kind)}`);
+  const left = Math.min(100, (r.start_ms / total) * 100);
+  bar.style.left = `${left}%`;
+  bar.style.width = `${Math.max(0.3, Math.min(100 - left, ((r.latency_ms || 0) / total) * 100))}%`;
+  if (has(r.ttft_ms) && r.latency_ms) {
+    const mark = h("div", "ldt-ttft");
+    mark.style.left = `${Math.min(100, (r.ttft_ms / r.latency_ms) * 100)}%`;
+    bar.append(mark);
+  }
+  return bar;
+}
+
+// twisty, kind, name, model and badges, indented by depth
+function nameCell(tree, i, collapsed) {
+  const r = tree.rows[i];
+  const err = r.status === "error";
+  const twisty = h("span", "ldt-twisty", tree.children[i].length ? (collapsed ? "▸" : "▾") : "");
+  twisty.dataset.toggle = "1";
+  const kind = r.kind || "span";
+  const cell = h("div", "ldt-cell-name", twisty,
+    h("span", `ldt-kind ldt-kind-${kindCls(kind)}`, ldLabel(kind)),
+    h("span", "ldt-name", ldLabel(r.name ?? "")),
+    has(r.model) ? h("span", "ldt-model", ldLabel(r.model)) : null,
+    r.retries ? h("span", "ldt-badge ldt-retry", `↻${r.retries}`) : null,
+    err ? h("span", "ldt-badge ldt-status-error", ldLabel(r.error_type || "error")) : null,
+    !err && tree.errBelow[i] ? h("span", "ldt-err-below", "● error inside") : null);
+  cell.style.paddingLeft = `${4 + tree.depth[i] * 14}px`;
+  return cell;
+}
+
+// one row of the tree: name cell, waterfall bar, tokens, cost, latency.
+// look: {collapsed, selected, context}: whether it is folded, selected, only an ancestor of a match
+function spanRow(tree, i, look) {
+  const r = tree.rows[i];
+  const row = h("div", `ldt-row ldt-span${r.status === "error" ? " ldt-bad" : ""}${r.retries ? " ldt-retried" : ""}` +
+      `${look.selected ? " ldt-selected" : ""}${look.context ? " ldt-context" : ""}`,
+    nameCell(tree, i, look.collapsed),
+    h("div", "ldt-cell-bar", waterfallBar(r, tree.total || 1)),
+    h("div", "ldt-num", fmt.tokens(r.input_tokens, r.output_tokens)),
+    h("div", "ldt-num", fmt.cost(r.cost_usd)),
+    h("div", "ldt-num", fmt.duration(r.latency_ms)));
+  row.dataset.index = i;
+  row.setAttribute("role", "treeitem");
+  row.title = `${ldLabel(r.name ?? "")}${has(r.model) ? " · " + ldLabel(r.model) : ""} · ${fmt.duration(r.latency_ms)}`;
+  return row;
+}
+
+// The spans whose name, model, kind, error or status hold q (as stored or as drawn: typing
+// "U+202E" finds the span that shows it) or whose text Python matched (textHits), and the
+// ancestors that only give them context.
+function searchMatches(tree, q, textHits) {
+  if (!q) return { matches: null, ancestorsOnly: new Set() };
+  const matches = new Set();
+  tree.rows.forEach((r, i) => {
+    const parts = [r.name, r.model, r.kind, r.error_type, r.status].filter(Boolean);
+    const hay = [...parts, ...parts.map(ldLabel)].join(" ").toLowerCase();
+    if (hay.includes(q) || textHits.has(i)) matches.add(i);
+  });
+  const ancestorsOnly = new Set();
+  for (const i of matches) {
+    let p = tree.rows[i].parent;
+    while (p >= 0 && !ancestorsOnly.has(p)) {
+      if (!matches.has(p)) ancestorsOnly.add(p);
+      p = tree.rows[p].parent;
+    }
+  }
+  return { matches, ancestorsOnly };
+}
+
+// The tree and the detail pane: virtualised rows, folding, search filtering, selection (the
+// kernel loads the selected span's detail), keys, and picking a second call to compare.
+class SpanTree {
+  // root: the widget's element; search: the header's search box; note: the message line
+  constructor(model, { root, search, note }) {
+    this.model = model;
+    this.root = root;
+    this.search = search;
+    this.note = note;
+    this.tree = EMPTY_TREE;
+    this.collapsed = new Set();
+    this.visible = [];
+    this.filter = { matches: null, ancestorsOnly: new Set() };
+    this.textHits = new Set();
+    this.selected = -1;
+    this.pickFrom = -1;
+    this.selectTimer = null;
+    this.buildDom();
+  }
+
+  buildDom() {
+    const axis = h("div", "ldt-row ldt-axis", h("div", "ldt-cell-name", "span"), h("div", "ldt-cell-bar", ""),
+      h("div", "ldt-num", "tokens"), h("div", "ldt-num", "cost"), h("div", "ldt-num", "latency"));
+    this.rowsBox = h("div", "ldt-rows");
+    this.spacer = h("div", "ldt-spacer-rows", this.rowsBox);
+    this.scroller = h("div", "ldt-tree", this.spacer);
+    this.scroller.tabIndex = 0;
+    this.scroller.setAttribute("role", "tree");
+    this.detail = h("div", "ldt-detail", h("div", "ldt-dim ldt-empty", EMPTY_DETAIL));
+    this.el = h("div", "ldt-main", h("div", "ldt-tree-col", axis, this.scroller), this.detail);
+    this.rowsBox.addEventListener("click", (ev) => this.onClick(ev));
+    this.scroller.addEventListener("scroll", () => requestAnimationFrame(() => this.drawRows()));
+    this.scroller.addEventListener("keydown", (ev) => this.onKey(ev));
+  }
+
+  // new rows from the kernel (another trace): folds reset, the selection is the model's
+  rebuild() {
+    this.tree = buildTree(this.model);
+    this.collapsed = new Set();
+    this.selected = this.model.get("selected");
+    this.applyFilter();
+    this.el.style.display = this.tree.rows.length ? "" : "none";
+    this.drawDetail();
+  }
+
+  applyFilter() {
+    this.filter = searchMatches(this.tree, this.search.value.trim().toLowerCase(), this.textHits);
+    this.computeVisible();
+  }
+
+  setTextHits(indices) {
+    this.textHits = new Set(indices);
+    this.applyFilter();
+  }
+
+  // the spans shown, in order: unfolded, and matching the search or leading to a match
+  computeVisible() {
+    const { children, roots } = this.tree;
+    const { matches, ancestorsOnly } = this.filter;
+    const visible = [];
+    const stack = [...roots].reverse();
+    while (stack.length) {
+      const i = stack.pop();
+      if (matches && !matches.has(i) && !ancestorsOnly.has(i)) continue;
+      visible.push(i);
+      if (!this.collapsed.has(i)) for (let k = children[i].length - 1; k >= 0; k--) stack.push(children[i][k]);
+    }
+    this.visible = visible;
+    this.spacer.style.height = `${visible.length * ROW_H}px`;
+    this.scroller.style.height = `${Math.min(Math.max(visible.length, 1), 16) * ROW_H}px`;
+    this.drawRows();
+  }
+
+  // only the rows in view (plus some overscan) are in the DOM
+  drawRows() {
+    const top = this.scroller.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
+    const last = Math.min(this.visible.length,
+      Math.ceil((top + (this.scroller.clientHeight || 16 * ROW_H)) / ROW_H) + OVERSCAN);
+    this.rowsBox.style.transform = `translateY(${first * ROW_H}px)`;
+    const frag = document.createDocumentFragment();
+    for (let v = first; v < last; v++) {
+      const i = this.visible[v];
+      frag.append(spanRow(this.tree, i, { collapsed: this.collapsed.has(i), selected: i === this.selected,
+        context: this.filter.ancestorsOnly.has(i) }));
+    }
+    this.rowsBox.replaceChildren(frag);
+  }
+
+  scrollTo(i) {
+    const v = this.visible.indexOf(i);
+    if (v < 0) return;
+    const top = v * ROW_H, el = this.scroller;
+    if (top < el.scrollTop) el.scrollTop = top;
+    else if (top + ROW_H > el.scrollTop + el.clientHeight) el.scrollTop = top + ROW_H - el.clientHeight;
+  }
+
+  select(i, { scroll = true } = {}) {
+    if (i === undefined || i < 0 || i >= this.tree.rows.length) return;
+    this.selected = i;
+    if (scroll) this.scrollTo(i);
+    this.drawRows();
+    this.detail.replaceChildren(h("div", "ldt-dim ldt-empty", "loading…"));
+    // Arrow keys move fast: only ask the kernel for the span the user stops on.
+    clearTimeout(this.selectTimer);
+    this.selectTimer = setTimeout(() => { this.model.set("selected", i); this.model.save_changes(); }, 80);
+  }
+
+  // the kernel changed `selected` (a span chosen from Python)
+  syncSelected() {
+    const s = this.model.get("selected");
+    if (s !== this.selected) { this.selected = s; this.drawRows(); }
+  }
+
+  toggle(i) {
+    if (!this.tree.children[i].length) return;
+    if (this.collapsed.has(i)) this.collapsed.delete(i); else this.collapsed.add(i);
+    this.computeVisible();
+  }
+
+  drawDetail() {
+    const d = this.model.get("detail");
+    if (!d || d.index === undefined) {
+      if (this.model.get("selected") < 0) this.detail.replaceChildren(h("div", "ldt-dim ldt-empty", EMPTY_DETAIL));
+      return;
+    }
+    if (d.index !== this.selected) return; // an answer for an older selection
+    this.detail.replaceChildren(renderDetail(d, {
+      replay: (i) => this.sendAction({ kind: "replay", index: i }),
+      compare: (i) => this.startPick(i),
+    }));
+    this.detail.scrollTop = 0;
+  }
+
+  sendAction(a) {
+    this.model.set("action", { ...a, n: Date.now() });
+    this.model.save_changes();
+  }
+
+  // "Compare with…": the next LLM call clicked is the other side
+  startPick(i) {
+    this.pickFrom = i;
+    this.note.textContent = `Click another LLM call to compare with ${ldLabel(this.tree.rows[i].name)} (Esc cancels).`;
+    this.note.style.display = "";
+    this.root.classList.add("ldt-picking");
+    this.scroller.focus({ preventScroll: true });
+  }
+
+  endPick() {
+    this.pickFrom = -1;
+    this.root.classList.remove("ldt-picking");
+    this.drawMessage();
+  }
+
+  picked(i) {
+    if (i === this.pickFrom || this.tree.rows[i].kind !== "llm") {
+      this.note.textContent = "Pick a different LLM call (Esc cancels).";
+      return;
+    }
+    const a = this.pickFrom;
+    this.endPick();
+    this.sendAction({ kind: "compare", a, b: i });
+  }
+
+  drawMessage() {
+    this.note.textContent = visibleText(this.model.get("message") || "");
+    this.note.style.display = this.note.textContent ? "" : "none";
+  }
+
+  onClick(ev) {
+    const row = ev.target.closest(".ldt-span");
+    if (!row) return;
+    const i = Number(row.dataset.index);
+    const onTwisty = !!ev.target.dataset.toggle;
+    if (this.pickFrom >= 0 && !onTwisty) { this.picked(i); return; }
+    if (onTwisty) this.toggle(i);
+    else this.select(i, { scroll: false });
+    this.scroller.focus({ preventScroll: true });
+  }
+
+  // ↑/↓ (j/k), Home/End, PageUp/PageDown move; ←/→ fold, unfold or go to the parent or
+  // first child; Enter/Space fold; / searches; Esc cancels a pick
+  onKey(ev) {
+    const { visible, selected } = this;
+    const { rows, children } = this.tree;
+    const v = visible.indexOf(selected);
+    const open = selected >= 0 && children[selected].length && !this.collapsed.has(selected);
+    const moves = {
+      ArrowDown: () => this.select(visible[Math.min(visible.length - 1, v + 1)] ?? visible[0]),
+      ArrowUp: () => this.select(visible[Math.max(0, v - 1)] ?? visible[0]),
+      Home: () => this.select(visible[0]),
+      End: () => this.select(visible[visible.length - 1]),
+      PageDown: () => this.select(visible[Math.min(visible.length - 1, v + 15)]),
+      PageUp: () => this.select(visible[Math.max(0, v - 15)]),
+      ArrowRight: () => {
+        if (selected >= 0 && this.collapsed.has(selected)) this.toggle(selected);
+        else if (selected >= 0 && children[selected].length) this.select(children[selected][0]);
+      },
+      ArrowLeft: () => {
+        if (open) this.toggle(selected);
+        else if (selected >= 0 && rows[selected].parent >= 0) this.select(rows[selected].parent);
+      },
+      Enter: () => { if (selected >= 0) this.toggle(selected); },
+      "/": () => this.search.focus(),
+    };
+    moves.j = moves.ArrowDown;
+    moves.k = moves.ArrowUp;
+    moves[" "] = moves.Enter;
+    if (ev.key === "Escape" && this.pickFrom >= 0) moves.Escape = () => this.endPick();
+    if (!Object.hasOwn(moves, ev.key)) return;
+    moves[ev.key]();
+    ev.preventDefault();
+    ev.stopPropagation();
+  }
+}
+
+// --- the traces browser -----------------------------------------------------------------------
+
+function options(pairs) {
+  const s = h("select", "ldt-input");
+  for (const [v, l] of pairs) {
+    const o = h("option", null, l);
+    o.value = v;
+    s.append(o);
+  }
+  return s;
+}
+
+function traceRow(r, current, open) {
+  const bad = r.status === "error";
+  const tr = h("tr", `ldt-trace-row${bad ? " ldt-bad" : ""}${r.trace_id === current ? " ldt-current" : ""}`,
+    h("td", "ldt-trace-name", ldLabel(r.name ?? fmt.MISSING)),
+    h("td", null, fmt.timestamp(r.started_at)),
+    h("td", "ldt-num", fmt.duration(r.duration_ms)),
+    h("td", "ldt-num", fmt.count(r.spans)),
+    h("td", "ldt-num", fmt.count(r.calls)),
+    h("td", "ldt-num", fmt.tokens(r.input_tokens, r.output_tokens)),
+    h("td", "ldt-num", fmt.cost(r.cost_usd)),
+    h("td", null, bad ? `✗ ${plural(r.errors, "error", "errors")}` : "✓ ok"));
+  tr.dataset.traceId = r.trace_id;
+  tr.addEventListener("click", () => open(r.trace_id));
+  return tr;
+}
+
+// The filters and the table of recent traces; a click opens a trace in the tree.
+function makeBrowser(model) {
+  const name = h("input", "ldt-input");
+  name.placeholder = "trace name contains…";
+  const modelBox = h("input", "ldt-input");
+  modelBox.placeholder = "model contains…";
+  const status = options([["", "any status"], ["error", "with errors"], ["ok", "with ok spans"]]);
+  const since = options([["", "any time"], ["15m", "last 15 min"], ["1h", "last hour"], ["1d", "last day"],
+    ["7d", "last 7 days"]]);
+  const body = h("tbody");
+  const table = h("table", "ldt-traces", h("thead", null, h("tr", null,
+    ...["trace", "started", "duration", "spans", "calls", "tokens", "cost", "status"].map((c) => h("th", null, c)))), body);
+  const el = h("div", "ldt-browser", h("div", "ldt-filters", name, modelBox, status, since),
+    h("div", "ldt-traces-scroll", table));
+  let timer = null;
+  const push = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      model.set("filters", { name: name.value, model: modelBox.value, status: status.value, since: since.value });
       model.save_changes();
     }, 250);
   };
-  for (const inp of [fName, fModel]) inp.addEventListener("input", pushFilters);
-  for (const sel of [fStatus, fSince]) sel.addEventListener("change", pushFilters);
-
-  function drawTraces() {
-    tracesBody.replaceChildren();
+  for (const inp of [name, modelBox]) inp.addEventListener("input", push);
+  for (const sel of [status, since]) sel.addEventListener("change", push);
+  const open = (id) => { model.set("trace_id", id); model.save_changes(); };
+  const draw = () => {
     const current = model.get("trace_id");
-    for (const r of model.get("traces")) {
-      const tr = h("tr", `ldt-trace-row${r[T.status] === "error" ? " ldt-bad" : ""}${r[T.id] === current ? " ldt-current" : ""}`,
-        h("td", "ldt-trace-name", ldLabel(r[T.name] ?? "")),
-        h("td", null, r[T.started_at] ? new Date(r[T.started_at]).toLocaleString() : ""),
-        h("td", "ldt-num", fmtMs(r[T.duration_ms])),
-        h("td", "ldt-num", fmtInt(r[T.spans])),
-        h("td", "ldt-num", fmtInt(r[T.calls])),
-        h("td", "ldt-num", fmtTokens(r[T.input_tokens], r[T.output_tokens])),
-        h("td", "ldt-num", fmtCost(r[T.cost_usd])),
-        h("td", null, r[T.status] === "error" ? `✗ ${r[T.errors]} error${r[T.errors] === 1 ? "" : "s"}` : "✓ ok"));
-      tr.dataset.traceId = r[T.id];
-      tr.addEventListener("click", () => {
-        model.set("trace_id", r[T.id]);
-        model.save_changes();
-      });
-      tracesBody.append(tr);
-    }
-  }
+    body.replaceChildren(...ldRecords(model, "traces").map((r) => traceRow(r, current, open)));
+  };
+  return { el, draw, inputs: [name, modelBox], dispose: () => clearTimeout(timer) };
+}
 
-  // --- header -----------------------------------------------------------------
+// --- the header -------------------------------------------------------------------------------
+
+// "12 spans · 5 calls · 3.2 s · 1,234→567 tok · $0.0123 · 1 error · 2 retries"
+function traceStats(tree) {
+  let calls = 0, errors = 0, tin = 0, tout = 0, cost = 0, priced = false, retries = 0;
+  for (const r of tree.rows) {
+    if (r.kind === "llm") calls++;
+    if (r.status === "error") errors++;
+    tin += r.input_tokens || 0; tout += r.output_tokens || 0; retries += r.retries || 0;
+    if (has(r.cost_usd)) { cost += r.cost_usd; priced = true; }
+  }
+  const n = tree.rows.length;
+  const text = !n ? "" : [plural(n, "span", "spans"), plural(calls, "call", "calls"), fmt.duration(tree.total),
+    `${fmt.tokens(tin, tout)} tok`, priced ? fmt.cost(cost) : null, errors ? plural(errors, "error", "errors") : null,
+    retries ? plural(retries, "retry", "retries") : null].filter(Boolean).join(" · ");
+  return { text, errors };
+}
+
+function makeHeader(model) {
   const title = h("span", "ldt-title");
   const stats = h("span", "ldt-stats");
   const search = h("input", "ldt-input ldt-search");
   search.placeholder = "search spans, prompts, outputs…  ( / )";
   search.type = "search";
-  const toggleBrowser = h("button", "ldt-btn", "");
-  toggleBrowser.type = "button";
-  toggleBrowser.addEventListener("click", () => {
+  const toggleBrowser = button("", "ldt-btn", () => {
     model.set("browser", !model.get("browser"));
     model.save_changes();
   });
-  const note = h("div", "ldt-message");
-  const header = h("div", "ldt-header", title, stats, h("span", "ldt-spacer"), search, toggleBrowser);
-
-  // --- tree (virtualised rows) ---------------------------------------------------
-  const axis = h("div", "ldt-row ldt-axis", h("div", "ldt-cell-name", "span"), h("div", "ldt-cell-bar", ""),
-    h("div", "ldt-num", "tokens"), h("div", "ldt-num", "cost"), h("div", "ldt-num", "latency"));
-  const spacer = h("div", "ldt-spacer-rows");
-  const rowsBox = h("div", "ldt-rows");
-  spacer.append(rowsBox);
-  const tree = h("div", "ldt-tree", spacer);
-  tree.tabIndex = 0;
-  tree.setAttribute("role", "tree");
-  const detail = h("div", "ldt-detail", h("div", "ldt-dim ldt-empty", "Select a span to see its prompt, output, usage and HTTP attempts."));
-  const main = h("div", "ldt-main", h("div", "ldt-tree-col", axis, tree), detail);
-  root.append(browser, header, note, main);
-
-  let rows = [], strings = [], children = [], depth = [], collapsed = new Set(), visible = [], errBelow = new Uint8Array(0);
-  let matches = null, textHits = new Set(), ancestorsOnly = new Set();
-  let selected = -1;
-  const str = (i) => (i === null || i === undefined ? null : strings[i]);
-
-  function rebuild() {
-    rows = model.get("rows");
-    strings = model.get("strings");
-    children = rows.map(() => []);
-    depth = new Array(rows.length).fill(0);
-    const roots = [];
-    rows.forEach((r, i) => {
-      const p = r[F.parent];
-      if (p >= 0 && p < i) { children[p].push(i); depth[i] = depth[p] + 1; } else roots.push(i);
-    });
-    children.roots = roots;
-    // a collapsed or healthy-looking parent still shows that something below it failed
-    errBelow = new Uint8Array(rows.length);
-    for (let i = rows.length - 1; i >= 0; i--) {
-      const p = rows[i][F.parent];
-      if (p >= 0 && (errBelow[i] || str(rows[i][F.status]) === "error")) errBelow[p] = 1;
-    }
-    collapsed = new Set();
-    selected = model.get("selected");
-    applyFilter();
-    const total = model.get("total_ms");
-    let calls = 0, errors = 0, tin = 0, tout = 0, cost = 0, priced = false, retries = 0;
-    for (const r of rows) {
-      if (str(r[F.kind]) === "llm") calls++;
-      if (str(r[F.status]) === "error") errors++;
-      tin += r[F.input_tokens] || 0; tout += r[F.output_tokens] || 0; retries += r[F.retries] || 0;
-      if (r[F.cost_usd] !== null) { cost += r[F.cost_usd]; priced = true; }
-    }
-    title.textContent = ldLabel(model.get("title") || "");
-    stats.textContent = rows.length ? [`${rows.length.toLocaleString()} span${rows.length === 1 ? "" : "s"}`,
-      `${calls} call${calls === 1 ? "" : "s"}`, fmtMs(total), `${fmtTokens(tin, tout)} tok`,
-      priced ? fmtCost(cost) : null, errors ? `${errors} error${errors === 1 ? "" : "s"}` : null,
-      retries ? `${retries} retr${retries === 1 ? "y" : "ies"}` : null].filter(Boolean).join(" · ") : "";
-    stats.classList.toggle("ldt-has-errors", errors > 0);
-    main.style.display = rows.length ? "" : "none";
-    drawDetail();
-  }
-
-  function applyFilter() {
-    const q = search.value.trim().toLowerCase();
-    if (!q) { matches = null; ancestorsOnly = new Set(); }
-    else {
-      matches = new Set();
-      rows.forEach((r, i) => {
-        const parts = [str(r[F.name]), str(r[F.model]), str(r[F.kind]), str(r[F.error_type]), str(r[F.status])].filter(Boolean);
-        // the real text and what is drawn: typing "U+202E" finds the span that shows it
-        const hay = [...parts, ...parts.map(ldLabel)].join(" ").toLowerCase();
-        if (hay.includes(q) || textHits.has(i)) matches.add(i);
-      });
-      ancestorsOnly = new Set();
-      for (const i of matches) {
-        let p = rows[i][F.parent];
-        while (p >= 0 && !ancestorsOnly.has(p)) { if (!matches.has(p)) ancestorsOnly.add(p); p = rows[p][F.parent]; }
-      }
-    }
-    computeVisible();
-  }
-
-  function computeVisible() {
-    visible = [];
-    const stack = [...children.roots].reverse();
-    while (stack.length) {
-      const i = stack.pop();
-      if (matches && !matches.has(i) && !ancestorsOnly.has(i)) continue;
-      visible.push(i);
-      if (!collapsed.has(i)) for (let k = children[i].length - 1; k >= 0; k--) stack.push(children[i][k]);
-    }
-    spacer.style.height = `${visible.length * ROW_H}px`;
-    tree.style.height = `${Math.min(Math.max(visible.length, 1), 16) * ROW_H}px`;
-    drawRows();
-  }
-
-  function drawRows() {
-    const total = model.get("total_ms") || 1;
-    const first = Math.max(0, Math.floor(tree.scrollTop / ROW_H) - OVERSCAN);
-    const last = Math.min(visible.length, Math.ceil((tree.scrollTop + (tree.clientHeight || 16 * ROW_H)) / ROW_H) + OVERSCAN);
-    rowsBox.style.transform = `translateY(${first * ROW_H}px)`;
-    const frag = document.createDocumentFragment();
-    for (let v = first; v < last; v++) {
-      const i = visible[v];
-      const r = rows[i];
-      const kind = str(r[F.kind]) || "span";
-      const err = str(r[F.status]) === "error";
-      const twisty = h("span", "ldt-twisty", children[i].length ? (collapsed.has(i) ? "▸" : "▾") : "");
-      twisty.dataset.toggle = "1";
-      const nameCell = h("div", "ldt-cell-name", twisty,
-        h("span", `ldt-kind ldt-kind-${/^[a-z_]+$/.test(kind) ? kind : "span"}`, ldLabel(kind)),
-        h("span", "ldt-name", ldLabel(str(r[F.name]) ?? "")),
-        r[F.model] !== null ? h("span", "ldt-model", ldLabel(str(r[F.model]))) : null,
-        r[F.retries] ? h("span", "ldt-badge ldt-retry", `↻${r[F.retries]}`) : null,
-        err ? h("span", "ldt-badge ldt-status-error", ldLabel(str(r[F.error_type]) || "error")) : null,
-        !err && errBelow[i] ? h("span", "ldt-err-below", "● error inside") : null);
-      nameCell.style.paddingLeft = `${4 + depth[i] * 14}px`;
-      const bar = h("div", `ldt-bar${err ? " ldt-bar-error" : ""} ldt-bar-${/^[a-z_]+$/.test(kind) ? kind : "span"}`);
-      const left = Math.min(100, (r[F.start_ms] / total) * 100);
-      bar.style.left = `${left}%`;
-      bar.style.width = `${Math.max(0.3, Math.min(100 - left, ((r[F.latency_ms] || 0) / total) * 100))}%`;
-      if (r[F.ttft_ms] !== null && r[F.latency_ms]) {
-        const mark = h("div", "ldt-ttft");
-        mark.style.left = `${Math.min(100, (r[F.ttft_ms] / r[F.latency_ms]) * 100)}%`;
-        bar.append(mark);
-      }
-      const row = h("div", `ldt-row ldt-span${err ? " ldt-bad" : ""}${r[F.retries] ? " ldt-retried" : ""}${i === selected ? " ldt-selected" : ""}${ancestorsOnly.has(i) ? " ldt-context" : ""}`,
-        nameCell, h("div", "ldt-cell-bar", bar),
-        h("div", "ldt-num", fmtTokens(r[F.input_tokens], r[F.output_tokens])),
-        h("div", "ldt-num", fmtCost(r[F.cost_usd])),
-        h("div", "ldt-num", fmtMs(r[F.latency_ms])));
-      row.dataset.index = i;
-      row.setAttribute("role", "treeitem");
-      row.title = `${ldLabel(str(r[F.name]))}${r[F.model] !== null ? " · " + ldLabel(str(r[F.model])) : ""} · ${fmtMs(r[F.latency_ms])}`;
-      frag.append(row);
-    }
-    rowsBox.replaceChildren(frag);
-  }
-
-  let selectTimer = null;
-  function select(i, { scroll = true } = {}) {
-    if (i < 0 || i >= rows.length) return;
-    selected = i;
-    if (scroll) {
-      const v = visible.indexOf(i);
-      if (v >= 0) {
-        const top = v * ROW_H;
-        if (top < tree.scrollTop) tree.scrollTop = top;
-        else if (top + ROW_H > tree.scrollTop + tree.clientHeight) tree.scrollTop = top + ROW_H - tree.clientHeight;
-      }
-    }
-    drawRows();
-    detail.replaceChildren(h("div", "ldt-dim ldt-empty", "loading…"));
-    // Arrow keys move fast: only ask the kernel for the span the user stops on.
-    clearTimeout(selectTimer);
-    selectTimer = setTimeout(() => { model.set("selected", i); model.save_changes(); }, 80);
-  }
-
-  function drawDetail() {
-    const d = model.get("detail");
-    if (!d || d.index === undefined) {
-      if (model.get("selected") < 0) detail.replaceChildren(h("div", "ldt-dim ldt-empty", "Select a span to see its prompt, output, usage and HTTP attempts."));
-      return;
-    }
-    if (d.index !== selected) return; // an answer for an older selection
-    detail.replaceChildren(renderDetail(d, actions));
-    detail.scrollTop = 0;
-  }
-
-  let pickFrom = -1;
-  const sendAction = (a) => { model.set("action", { ...a, n: Date.now() }); model.save_changes(); };
-  const actions = {
-    replay: (i) => sendAction({ kind: "replay", index: i }),
-    compare: (i) => {
-      pickFrom = i;
-      note.textContent = `Click another LLM call to compare with ${ldLabel(str(rows[i][F.name]))} (Esc cancels).`;
-      note.style.display = "";
-      root.classList.add("ldt-picking");
-      tree.focus({ preventScroll: true });
-    },
+  const el = h("div", "ldt-header", title, stats, h("span", "ldt-spacer"), search, toggleBrowser);
+  const drawTitle = () => { title.textContent = ldLabel(model.get("title") || ""); };
+  const drawStats = (tree) => {
+    const s = traceStats(tree);
+    stats.textContent = s.text;
+    stats.classList.toggle("ldt-has-errors", s.errors > 0);
   };
-  function endPick() {
-    pickFrom = -1;
-    root.classList.remove("ldt-picking");
-    drawMessage();
-  }
+  return { el, search, toggleBrowser, drawTitle, drawStats };
+}
 
-  function toggle(i) {
-    if (!children[i].length) return;
-    if (collapsed.has(i)) collapsed.delete(i); else collapsed.add(i);
-    computeVisible();
-  }
+// --- the widget -------------------------------------------------------------------------------
 
-  rowsBox.addEventListener("click", (ev) => {
-    const row = ev.target.closest(".ldt-span");
-    if (!row) return;
-    const i = Number(row.dataset.index);
-    if (pickFrom >= 0 && !ev.target.dataset.toggle) {
-      if (i === pickFrom || str(rows[i][F.kind]) !== "llm") {
-        note.textContent = "Pick a different LLM call (Esc cancels).";
-        return;
-      }
-      const a = pickFrom;
-      endPick();
-      sendAction({ kind: "compare", a, b: i });
-      return;
-    }
-    if (ev.target.dataset.toggle) toggle(i);
-    else select(i, { scroll: false });
-    tree.focus({ preventScroll: true });
-  });
-  tree.addEventListener("scroll", () => requestAnimationFrame(drawRows));
-  tree.addEventListener("keydown", (ev) => {
-    const v = visible.indexOf(selected);
-    let handled = true;
-    switch (ev.key) {
-      case "ArrowDown": case "j": select(visible[Math.min(visible.length - 1, v + 1)] ?? visible[0]); break;
-      case "ArrowUp": case "k": select(visible[Math.max(0, v - 1)] ?? visible[0]); break;
-      case "Home": select(visible[0]); break;
-      case "End": select(visible[visible.length - 1]); break;
-      case "PageDown": select(visible[Math.min(visible.length - 1, v + 15)]); break;
-      case "PageUp": select(visible[Math.max(0, v - 15)]); break;
-      case "ArrowRight":
-        if (selected >= 0 && collapsed.has(selected)) toggle(selected);
-        else if (selected >= 0 && children[selected].length) select(children[selected][0]);
-        break;
-      case "ArrowLeft":
-        if (selected >= 0 && children[selected].length && !collapsed.has(selected)) toggle(selected);
-        else if (selected >= 0 && rows[selected][F.parent] >= 0) select(rows[selected][F.parent]);
-        break;
-      case "Enter": case " ": if (selected >= 0) toggle(selected); break;
-      case "/": search.focus(); break;
-      case "Escape": if (pickFrom >= 0) endPick(); else handled = false; break;
-      default: handled = false;
-    }
-    if (handled) { ev.preventDefault(); ev.stopPropagation(); }
-  });
-  // Keys typed into the widget belong to it, not to JupyterLab's notebook shortcuts.
-  for (const inp of [search, fName, fModel]) inp.addEventListener("keydown", (ev) => {
+// Keys typed into the widget's boxes belong to them, not to JupyterLab's notebook shortcuts;
+// Esc clears a box, Enter in the search box goes to the tree.
+function ownKeys(inputs, search, tree) {
+  for (const inp of inputs) inp.addEventListener("keydown", (ev) => {
     ev.stopPropagation();
     if (ev.key === "Escape") { inp.value = ""; inp.dispatchEvent(new Event("input")); }
-    if (ev.key === "Enter" && inp === search) tree.focus();
+    if (ev.key === "Enter" && inp === search) tree.scroller.focus();
   });
+}
+
+function render({ model, el }) {
+  const t0 = performance.now();
+  const root = h("div", "llmdebug llmdebug-tt");
+  root.tabIndex = -1;
+  el.append(root);
+  const browser = makeBrowser(model);
+  const header = makeHeader(model);
+  const note = h("div", "ldt-message");
+  const tree = new SpanTree(model, { root, search: header.search, note });
+  root.append(browser.el, header.el, note, tree.el);
+  ownKeys([header.search, ...browser.inputs], header.search, tree);
+
   let queryTimer = null;
-  search.addEventListener("input", () => {
-    textHits = new Set();
-    applyFilter();
+  header.search.addEventListener("input", () => {
+    tree.setTextHits([]);  // names match at once; Python answers for prompt and output text
     clearTimeout(queryTimer);
-    queryTimer = setTimeout(() => { model.set("query", search.value); model.save_changes(); }, 250);
+    queryTimer = setTimeout(() => { model.set("query", header.search.value); model.save_changes(); }, 250);
   });
 
-  function drawBrowser() {
+  const drawBrowser = () => {
     const on = model.get("browser");
-    browser.style.display = on ? "" : "none";
-    toggleBrowser.textContent = on ? "Hide traces" : "All traces";
-    if (on) drawTraces();
-  }
-  function drawMessage() {
-    note.textContent = visibleText(model.get("message") || "");
-    note.style.display = note.textContent ? "" : "none";
-  }
-
-  const onRows = () => { rebuild(); drawTraces(); };
-  const onDetail = () => drawDetail();
-  const onMatches = () => { textHits = new Set(model.get("text_matches")); applyFilter(); };
-  const onSelected = () => {
-    const s = model.get("selected");
-    if (s !== selected) { selected = s; drawRows(); }
+    browser.el.style.display = on ? "" : "none";
+    header.toggleBrowser.textContent = on ? "Hide traces" : "All traces";
+    if (on) browser.draw();
   };
-  model.on("change:rows", onRows);
-  model.on("change:detail", onDetail);
-  model.on("change:text_matches", onMatches);
-  model.on("change:selected", onSelected);
-  model.on("change:browser", drawBrowser);
-  model.on("change:traces", drawTraces);
-  model.on("change:message", drawMessage);
-  const onTitle = () => { title.textContent = ldLabel(model.get("title") || ""); };
-  model.on("change:title", onTitle);
+  const drawTree = () => { tree.rebuild(); header.drawTitle(); header.drawStats(tree.tree); };
+  const handlers = [
+    ["change:rows", () => { drawTree(); browser.draw(); }],
+    ["change:detail", () => tree.drawDetail()],
+    ["change:text_matches", () => tree.setTextHits(model.get("text_matches"))],
+    ["change:selected", () => tree.syncSelected()],
+    ["change:browser", drawBrowser],
+    ["change:traces", () => browser.draw()],
+    ["change:message", () => tree.drawMessage()],
+    ["change:title", () => header.drawTitle()],
+  ];
+  for (const [ev, fn] of handlers) model.on(ev, fn);
 
   drawBrowser();
-  drawMessage();
-  rebuild();
+  tree.drawMessage();
+  drawTree();
   // Rows are drawn into the DOM synchronously above; the browser paints next frame.
   requestAnimationFrame(() => requestAnimationFrame(() => {
     root.dataset.firstPaintMs = (performance.now() - t0).toFixed(1);
     root.dataset.painted = "1";
   }));
   return () => {
-    for (const [ev, fn] of [["change:rows", onRows], ["change:detail", onDetail], ["change:text_matches", onMatches],
-      ["change:selected", onSelected], ["change:browser", drawBrowser], ["change:traces", drawTraces],
-      ["change:message", drawMessage], ["change:title", onTitle]]) model.off(ev, fn);
-    clearTimeout(selectTimer); clearTimeout(queryTimer); clearTimeout(filterTimer);
+    for (const [ev, fn] of handlers) model.off(ev, fn);
+    clearTimeout(tree.selectTimer); clearTimeout(queryTimer); browser.dispose();
   };
 }
 

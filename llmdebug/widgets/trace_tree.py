@@ -1,8 +1,10 @@
 """The trace-tree widget behind ``ld.show()``: a span tree on a shared timeline, a detail
 pane, and a browser of recent traces.
 
-Only span summaries are synced to the browser (strings interned, numbers rounded); a
-span's payload (messages, tool calls, raw JSON) is loaded when it is selected. Every
+Only span summaries are synced to the browser (strings interned, numbers rounded), as
+positional rows whose column names the widget syncs too (``fields``: the JavaScript reads
+them from there, never from a copy); a span's payload (messages, tool calls, raw JSON) is
+loaded when it is selected. Every
 string is rendered by the JavaScript as text, never as HTML, with bidi controls and
 invisible characters drawn as ``⟨U+XXXX⟩`` (visible.py); the synced values stay real.
 """
@@ -10,7 +12,6 @@ invisible characters drawn as ``⟨U+XXXX⟩`` (visible.py); the synced values s
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -20,19 +21,20 @@ from .. import query
 from .._guard import report
 from ..tracing import Span
 from ..store.rows import from_iso
-from . import esm
+from . import css, esm
+from . import formatting as fmt
 from .detail import span_detail
 from .text import TraceText
 from .visible import visible_text
 
-_HERE = Path(__file__).parent
-
-# One synced row per span; strings are indices into ``strings``.
+# One synced row per span, its columns in this order (synced as ``fields["rows"]``); the
+# columns in ``STRING_FIELDS`` hold indices into ``strings``.
 ROW_FIELDS = ["parent", "name", "kind", "model", "status", "start_ms", "latency_ms", "input_tokens",
               "output_tokens", "cost_usd", "retries", "rate_limit_hits", "error_type", "ttft_ms"]
-_STRING_FIELDS = {"name", "kind", "model", "status", "error_type"}
+STRING_FIELDS = ["name", "kind", "model", "status", "error_type"]
 _SQL_COLS = ["id", "parent_id", "name", "kind", "model", "status", "started_at", "latency_ms", "input_tokens",
              "output_tokens", "cost_usd", "retries", "rate_limit_hits", "error_type", "ttft_ms", "ended_at", "error_message"]
+# One row of the traces browser (synced as ``fields["traces"]``).
 TRACE_FIELDS = ["trace_id", "name", "started_at", "duration_ms", "spans", "calls", "input_tokens",
                 "output_tokens", "cost_usd", "errors", "retries", "status"]
 BROWSER_LIMIT = 200
@@ -47,8 +49,11 @@ class TraceTree(anywidget.AnyWidget):
     """A trace as a collapsible span tree and waterfall, with a lazily loaded detail pane."""
 
     _esm = esm("trace_tree.js")
-    _css = _HERE / "trace_tree.css"
+    _css = css("trace_tree.css")
 
+    # the column names of the positional tables below ("rows", "traces"), and which row
+    # columns are indices into ``strings`` ("rows_interned")
+    fields = t.Dict().tag(sync=True)
     # the tree
     trace_id = t.Unicode("").tag(sync=True)  # set from the browser when a trace row is clicked
     title = t.Unicode("").tag(sync=True)
@@ -64,14 +69,15 @@ class TraceTree(anywidget.AnyWidget):
     # the traces browser
     browser = t.Bool(False).tag(sync=True)
     filters = t.Dict().tag(sync=True)
-    traces = t.List().tag(sync=True)  # newest first, TRACE_FIELDS
+    traces = t.List().tag(sync=True)  # newest first, one row of TRACE_FIELDS per trace
     message = t.Unicode("").tag(sync=True)
     # "Replay…" / "Compare with…" in the detail pane: {"kind": "replay", "index": i} or
     # {"kind": "compare", "a": i, "b": j}; the widget they open appears under the tree
     action = t.Dict().tag(sync=True)
 
     def __init__(self, trace_id: str | None = None, *, select: str | None = None, browser: bool = False):
-        super().__init__()
+        super().__init__(fields={"rows": list(ROW_FIELDS), "rows_interned": list(STRING_FIELDS),
+                                 "traces": list(TRACE_FIELDS)})
         self.opened = None  # the last widget opened from the detail pane
         self._ids: list[str] = []
         self._rows_plain: list[dict] = []
@@ -125,13 +131,16 @@ class TraceTree(anywidget.AnyWidget):
 
         rows = []
         for r, st in zip(ordered, starts):
-            start = st - t0
-            rows.append([
-                index.get(r["parent_id"], -1), intern(r["name"]), intern(r["kind"]), intern(r["model"]),
-                intern(r["status"]), _round(start * 1000.0, 1), _round(r["latency_ms"], 1), r["input_tokens"],
-                r["output_tokens"], _round(r["cost_usd"], 10), r["retries"] or 0, r["rate_limit_hits"] or 0,
-                intern(r["error_type"]), _round(r["ttft_ms"], 1),
-            ])
+            row = {
+                "parent": index.get(r["parent_id"], -1), "start_ms": _round((st - t0) * 1000.0, 1),
+                "latency_ms": _round(r["latency_ms"], 1), "input_tokens": r["input_tokens"],
+                "output_tokens": r["output_tokens"], "cost_usd": _round(r["cost_usd"], 10),
+                "retries": r["retries"] or 0, "rate_limit_hits": r["rate_limit_hits"] or 0,
+                "ttft_ms": _round(r["ttft_ms"], 1),
+            }
+            for k in STRING_FIELDS:
+                row[k] = intern(r[k])
+            rows.append([row[k] for k in ROW_FIELDS])
         self._ids = [r["id"] for r in ordered]
         self._rows_plain = ordered
         root = next((r for r in ordered if r["parent_id"] not in index), None)
@@ -186,9 +195,9 @@ class TraceTree(anywidget.AnyWidget):
             for r in sorted(rows, key=lambda r: r["started_at"] or "", reverse=True):
                 start, end = from_iso(r["started_at"]), from_iso(r["ended_at"])
                 dur = None if start is None or end is None else round((end - start) * 1000.0, 1)
-                out.append([r["trace_id"], r["name"], r["started_at"], dur, r["spans"], r["calls"],
-                            r["input_tokens"], r["output_tokens"], _round(r["cost_usd"], 10), r["errors"],
-                            r["retries"], "error" if r["errors"] else "ok"])
+                row = dict(r, duration_ms=dur, cost_usd=_round(r["cost_usd"], 10),
+                           status="error" if r["errors"] else "ok")
+                out.append([row[k] for k in TRACE_FIELDS])
             self.traces = out
             if not out:
                 self.message = "no traces match" if any(f.values()) else "no traces captured yet"
@@ -222,7 +231,7 @@ class TraceTree(anywidget.AnyWidget):
             else:
                 return
         except Exception as e:  # e.g. a span that cannot be replayed: say so in place
-            from ..replay import ReplayError
+            from ..replaying import ReplayError
 
             if not isinstance(e, (ReplayError, KeyError, IndexError)):
                 report("opening a widget from the trace tree")
@@ -238,14 +247,18 @@ class TraceTree(anywidget.AnyWidget):
 
     # -- Python-side views ----------------------------------------------------------
     def span_rows(self) -> list[dict]:
-        """The synced rows decoded back into dicts (what the browser draws)."""
+        """The synced rows decoded back into dicts by their synced field names (what the browser draws)."""
         out = []
         for sid, row in zip(self._ids, self.rows):
-            d = dict(zip(ROW_FIELDS, row), id=sid)
-            for k in _STRING_FIELDS:
+            d = dict(zip(self.fields["rows"], row), id=sid)
+            for k in self.fields["rows_interned"]:
                 d[k] = None if d[k] is None else self.strings[d[k]]
             out.append(d)
         return out
+
+    def trace_rows(self) -> list[dict]:
+        """The traces browser's synced rows as dicts, newest first."""
+        return [dict(zip(self.fields["traces"], row)) for row in self.traces]
 
     def _fallback(self) -> TraceText | None:
         if not self._rows_plain:
@@ -262,8 +275,9 @@ class TraceTree(anywidget.AnyWidget):
             return repr(fb)
         if self.browser:
             return f"llmdebug traces: {len(self.traces)} recent" + "".join(
-                f"\n  {r[11] == 'error' and '✗' or '✓'} {visible_text(str(r[1]), label=True)} · {r[2]} · {r[5] or 0} calls"
-                for r in self.traces[:20])
+                f"\n  {'✗' if r['status'] == 'error' else '✓'} {visible_text(str(r['name']), label=True)} · "
+                f"{fmt.timestamp(r['started_at'])} · {fmt.count(r['calls'] or 0)} calls"
+                for r in self.trace_rows()[:20])
         return "llmdebug trace (empty)"
 
     def _repr_mimebundle_(self, **kwargs: Any):

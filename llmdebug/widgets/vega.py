@@ -30,7 +30,7 @@ import altair as alt
 import anywidget
 import traitlets as t
 
-from . import esm
+from . import css, esm
 from .visible import visible_text
 
 _HERE = Path(__file__).parent
@@ -140,8 +140,8 @@ class ChartView(anywidget.AnyWidget):
     the message if the spec could not be drawn.
     """
 
-    _esm = esm("chart_view.js")
-    _css = _HERE / "chart_view.css"
+    _esm = esm("chart_view.js", shared=("_dom.js",))  # Vega writes the numbers (the spec's formats)
+    _css = css("chart_view.css")
 
     spec = t.Dict().tag(sync=True)
     # Synced as "anywidget:<model id>", the reference anywidget >= 0.11 resolves with
