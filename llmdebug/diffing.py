@@ -26,11 +26,11 @@ The dict of :func:`diff_calls`::
      "system":   {"op", "a": str, "b": str, "text": SEGMENTS},
      "messages": [{"op": "equal"|"changed"|"added"|"removed"|"moved",
                    "a_index", "b_index",          # position among the non-system messages, or None
-                   "a": MESSAGE|None, "b": MESSAGE|None,   # wire.chat_messages() shape
+                   "a": MESSAGE|None, "b": MESSAGE|None,   # providers.chat_messages() shape
                    "role_changed": bool,
                    "text": SEGMENTS|None,         # changed only
                    "tool_calls": [TOOL_CALL_DIFF]}],   # changed only, else []
-     "tools":    [{"op", "name", "a": TOOL|None, "b": TOOL|None,   # wire.tool_definitions() shape
+     "tools":    [{"op", "name", "a": TOOL|None, "b": TOOL|None,   # providers.tools() shape
                    "description": SEGMENTS|None, "parameters": [JSON_CHANGE]}],
      "params":   [{"key", "op", "old", "new", "changes": [JSON_CHANGE]}],   # equal ones too
      "output":   {"op", "mode": "text"|"json", "a_text", "b_text",
@@ -64,7 +64,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from .tracing import Span
-from .wire import CONVERSATION_KEYS, ENDPOINT_FLAVORS, chat_messages, tool_definitions
+from . import providers
 
 __all__ = ["diff_calls", "diff_messages", "json_diff", "render_html", "render_text", "request_params",
            "word_diff"]
@@ -395,7 +395,7 @@ def _conversation(s: Span) -> tuple[str, list[dict]]:
             {"role": "input", "text": s.input if isinstance(s.input, str) else _pretty(s.input),
              "tool_calls": [], "tool_call_id": None, "name": None}]
         return "", msgs
-    msgs = chat_messages(ENDPOINT_FLAVORS.get(s.endpoint or ""), req)
+    msgs = providers.chat_messages(s, request=req)
     k = 0
     while k < len(msgs) and msgs[k]["role"] in _SYSTEM_ROLES and not msgs[k]["tool_calls"]:
         k += 1
@@ -467,7 +467,7 @@ def _message_entry(op: str, ia: int | None, ib: int | None, a: dict | None, b: d
 
 
 def diff_messages(ma: list[dict], mb: list[dict]) -> list[dict]:
-    """Align two message lists (``wire.chat_messages`` shape) into entries in ``b``'s
+    """Align two message lists (``providers.chat_messages`` shape) into entries in ``b``'s
     order: equal, changed, added, removed, and moved (a removed message equal to one
     added elsewhere: a reordering). Inside a replaced block, messages pair up by role
     first, then by position (a pair with different roles is a role change)."""
@@ -535,70 +535,18 @@ def _tools_diff(ta: list[dict], tb: list[dict]) -> list[dict]:
     return out
 
 
-# Provider-neutral parameter names, shown first and in this order.
-PARAM_ORDER = ("model", "temperature", "top_p", "top_k", "max_tokens", "response_format", "tool_choice",
-               "parallel_tool_calls", "stop", "seed", "n", "presence_penalty", "frequency_penalty",
-               "reasoning_effort", "stream")
-_ALIASES = {"max_completion_tokens": "max_tokens", "max_output_tokens": "max_tokens",
-            "max_tokens_to_sample": "max_tokens", "stop_sequences": "stop", "output_format": "response_format"}
-
-
-def _tool_choice(v: Any) -> Any:
-    if isinstance(v, str):
-        return "required" if v == "any" else v
-    if isinstance(v, dict):
-        extra = set(v) - {"type", "name", "function"}
-        if extra:
-            return v
-        fn = v.get("function")
-        name = v.get("name") or (fn.get("name") if isinstance(fn, dict) else None)
-        if name:
-            return f"tool:{name}"
-        t = v.get("type")
-        if t in ("auto", "none"):
-            return t
-        if t in ("any", "required"):
-            return "required"
-    return v
-
-
-def _response_format(v: Any) -> Any:
-    # chat: {"type": "json_schema", "json_schema": {"name", "schema", "strict"}};
-    # Responses (text.format) and Anthropic (output_format) put those keys at the top.
-    if isinstance(v, dict) and isinstance(v.get("json_schema"), dict):
-        flat = {k: x for k, x in v.items() if k != "json_schema"}
-        flat.update(v["json_schema"])
-        return flat
-    return v
+PARAM_ORDER = providers.PARAM_ORDER
 
 
 def request_params(s: Span | dict) -> dict:
-    """The parameters of a call under provider-neutral names (``max_tokens`` for
-    ``max_completion_tokens``/``max_output_tokens``, ``response_format`` for the
-    Responses API's ``text.format``, ``stop`` for ``stop_sequences``, ``tool_choice``
-    as ``"auto"|"required"|"none"|"tool:NAME"``), everything but the conversation
-    and the tools. Accepts a Span or a raw request dict."""
-    req = s if isinstance(s, dict) else _request(s)
-    out: dict[str, Any] = {}
-    for k, v in req.items():
-        if k in CONVERSATION_KEYS or v is None:
-            continue
-        if k == "text" and isinstance(v, dict):  # Responses API: text.format, text.verbosity
-            for sub, x in v.items():
-                if x is not None:
-                    out["response_format" if sub == "format" else f"text.{sub}"] = x
-            continue
-        out[_ALIASES.get(k, k)] = v
-    if "model" not in out and not isinstance(s, dict) and (s.request_model or s.model):
-        out["model"] = s.request_model or s.model
-    if "response_format" in out:
-        out["response_format"] = _response_format(out["response_format"])
-    if "tool_choice" in out:
-        out["tool_choice"] = _tool_choice(out["tool_choice"])
-    if isinstance(out.get("stop"), str):
-        out["stop"] = [out["stop"]]
-    order = {k: i for i, k in enumerate(PARAM_ORDER)}
-    return dict(sorted(out.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    """The parameters of a call under provider-neutral names (see
+    :func:`llmdebug.providers.params`); accepts a Span or a raw request dict."""
+    if isinstance(s, dict):
+        return providers.params(request=s)
+    out = providers.params(s, request=_request(s))
+    if "model" not in out and (s.request_model or s.model):
+        out = {"model": s.request_model or s.model, **out}
+    return out
 
 
 def _params_diff(pa: dict, pb: dict) -> list[dict]:
@@ -718,7 +666,7 @@ def diff_calls(a: Any, b: Any) -> dict:
     sys_b, msgs_b = _conversation(sb)
     system = _system_diff(sys_a, sys_b)
     messages = diff_messages(msgs_a, msgs_b)
-    tools = _tools_diff(tool_definitions(_request(sa)), tool_definitions(_request(sb)))
+    tools = _tools_diff(providers.tools(sa, request=_request(sa)), providers.tools(sb, request=_request(sb)))
     params = _params_diff(request_params(sa), request_params(sb))
     output = _output_diff(sa, sb)
     deltas = {

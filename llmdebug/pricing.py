@@ -9,7 +9,7 @@ so pricing never touches the network.
 Users can add or override prices for models genai-prices does not know (local,
 fine-tuned, private deployments) with :func:`register_price`.
 
-Token convention (the same as :mod:`llmdebug.capture.usage`): ``input_tokens``
+Token convention (the same as :mod:`llmdebug.providers._usage`): ``input_tokens``
 counts ALL input tokens, including cache reads (``cached_tokens``) and cache
 writes (``cache_write_tokens``); ``output_tokens`` includes reasoning tokens.
 
@@ -47,7 +47,17 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-__all__ = ["cost", "register_price", "unregister_price", "registered_prices"]
+__all__ = ["cost", "register_price", "unregister_price", "registered_prices", "PriceKey"]
+
+
+class PriceKey(NamedTuple):
+    """Under which names a call is priced (each provider module says, see
+    ``llmdebug.providers``): registered prices are looked up under each ``(provider,
+    model)`` of ``names`` in turn, the public price table under ``public``; ``public``
+    None means a model run locally, never priced from the public table."""
+
+    names: tuple
+    public: tuple | None
 
 
 # ---------------------------------------------------------------------------
@@ -138,50 +148,6 @@ def registered_prices() -> dict:
 # ---------------------------------------------------------------------------
 # provider / model resolution
 
-# llmdebug / LiteLLM provider names -> genai-prices provider ids, where the
-# name is not already an id (genai-prices' own ``provider_match`` also maps
-# e.g. "bedrock" -> aws, "vertex_ai"/"gemini" -> google, "together_ai").
-_PROVIDER_ALIASES = {
-    "azure_openai": "azure",
-    "azure_ai": "azure",
-    "bedrock": "aws",
-    "bedrock_converse": "aws",
-    "sagemaker": "aws",
-    "vertex_ai": "google",
-    "vertex_ai_beta": "google",
-    "gemini": "google",
-    "google_genai": "google",
-    "xai": "x-ai",
-    "together_ai": "together",
-    "fireworks_ai": "fireworks",
-    "mistralai": "mistral",
-    "text-completion-openai": "openai",
-    "chatgpt": "openai",
-}
-
-# Providers that run models on the user's own hardware: never priced from the
-# public price table (a local llama is free, not Groq's price); a registered
-# price still applies.
-_LOCAL_PROVIDERS = frozenset(
-    {
-        "ollama",
-        "ollama_chat",
-        "vllm",
-        "hosted_vllm",
-        "lm_studio",
-        "lmstudio",
-        "llamafile",
-        "llama.cpp",
-        "llamacpp",
-        "local",
-        "huggingface_local",
-        "xinference",
-        "triton",
-        "oobabooga",
-    }
-)
-
-
 def _snapshot() -> Any:
     from genai_prices import data_snapshot
 
@@ -195,11 +161,10 @@ def _provider_exists(snapshot: Any, provider_id: str) -> bool:
 
 
 def _to_provider_id(snapshot: Any, provider: str | None) -> str | None:
-    """genai-prices provider id for an llmdebug/LiteLLM provider name, else None."""
+    """``provider`` if genai-prices knows it as a provider id, else None."""
     if provider is None:
         return None
-    pid = _PROVIDER_ALIASES.get(provider, provider)
-    return pid if _provider_exists(snapshot, pid) else None
+    return provider if _provider_exists(snapshot, provider) else None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -210,43 +175,24 @@ def _resolve(snapshot_id: int, provider: str | None, model: str, base_url: str |
     are cached too (genai-prices only caches hits), so an unknown model costs a
     dict lookup, not a scan of every model's match rules.
 
-    Rules (kept deliberately simple):
+    Rules (kept deliberately simple; the provider module has already said under which
+    provider and model name the call is priced, see :class:`PriceKey`):
 
-    1. ``provider == "litellm"`` and ``model`` is ``"prefix/name"``: the prefix is
-       the real provider ("openai/gpt-4o-mini" -> openai, "gpt-4o-mini"). A
-       local prefix (ollama/, hosted_vllm/, ...) is not priced.
-    2. ``base_url`` whose host genai-prices recognises (its ``api_pattern``s:
+    1. ``base_url`` whose host genai-prices recognises (its ``api_pattern``s:
        api.openai.com, api.anthropic.com, api.groq.com, *.openai.azure.com,
        api.deepseek.com, openrouter.ai, ...) decides the provider: the OpenAI
        SDK pointed at Groq is priced as Groq.
-    3. any other ``base_url`` (localhost, Ollama, vLLM, a company gateway): the
+    2. any other ``base_url`` (localhost, Ollama, vLLM, a company gateway): the
        host tells us nothing, so the model is priced only if the declared
        provider itself lists it (``gpt-4o-mini`` through a proxy or llmdebug's
        fake server is still an OpenAI model; ``llama3`` on Ollama via the OpenAI
        SDK is not priced as anything). We never guess a provider by model name
        for an unknown host.
-    4. no ``base_url``: the declared provider when genai-prices knows it,
+    3. no ``base_url``: the declared provider when genai-prices knows it,
        otherwise genai-prices' own ``model_match`` picks the provider from the
        model name ("claude-..." -> anthropic, "gpt-..." -> openai).
     """
     snapshot = _snapshot()
-    if provider in _LOCAL_PROVIDERS:
-        return None
-
-    if provider == "litellm":
-        if "/" in model:
-            prefix, rest = model.split("/", 1)
-            if prefix in _LOCAL_PROVIDERS:
-                return None
-            pid = _to_provider_id(snapshot, prefix)
-            if pid is not None:
-                provider, model = pid, rest
-            else:
-                # unknown prefix: let the bare model name decide (rule 4)
-                provider, model = None, rest
-        else:
-            provider = None
-
     pid = _to_provider_id(snapshot, provider)
 
     if base_url:
@@ -258,7 +204,7 @@ def _resolve(snapshot_id: int, provider: str | None, model: str, base_url: str |
             pid = by_url.id
         elif pid is None:
             # Unknown host and no provider genai-prices knows to vouch for the
-            # model: do not guess from the model name (rule 3).
+            # model: do not guess from the model name (rule 2).
             return None
         # else: unknown host, look the model up under the declared provider
         # only (find_provider_model with a provider id never falls back to
@@ -378,15 +324,10 @@ def _tok(value: Any) -> int | None:
     raise ValueError(value)
 
 
-def _registered_price(provider: str | None, model: str) -> _Price | None:
+def _registered_price(candidates: list[tuple[str | None, str]]) -> _Price | None:
     reg = _registered
     if not reg:
         return None
-    candidates = [(provider, model)]
-    if provider == "litellm" and "/" in model:
-        prefix, rest = model.split("/", 1)
-        candidates.append((_PROVIDER_ALIASES.get(prefix, prefix), rest))
-        candidates.append((prefix, rest))
     for prov, mod in candidates:
         if prov is not None and (price := reg.get((prov, mod))) is not None:
             return price
@@ -422,12 +363,15 @@ def cost(
     base_url: str | None = None,
     reasoning_tokens: int | None = None,
     timestamp: datetime | None = None,
+    key: PriceKey | None = None,
 ) -> float | None:
     """Cost of one call in USD, or None when it cannot be priced. Never raises.
 
     Tokens follow the canonical convention (``input_tokens`` includes
     ``cached_tokens`` and ``cache_write_tokens``). ``provider`` is llmdebug's
-    provider name; ``base_url`` the SDK's endpoint, if not the default one.
+    provider name; ``key`` the names the provider module prices the call under
+    (default: ``provider`` and ``model`` as given); ``base_url`` the SDK's endpoint,
+    if not the default one.
     ``timestamp`` is when the call was made (prices change over time; default
     now). ``reasoning_tokens`` matters only for the rare model that prices
     reasoning output separately.
@@ -449,12 +393,17 @@ def cost(
         inp, out, cached, cw, reasoning = inp or 0, out or 0, cached or 0, cw or 0, reasoning or 0
         if cached + cw > inp or reasoning > out:
             return None  # inconsistent usage: cache counts are part of the input
-        model_key = model.strip().lower()
-        prov = _norm(provider) if isinstance(provider, str) else None
-
-        price = _registered_price(prov, model_key)
+        if key is None:
+            key = PriceKey(names=((provider, model),), public=(provider, model))
+        price = _registered_price([(_norm(p) if isinstance(p, str) else None, m.strip().lower())
+                                   for p, m in key.names])
         if price is not None:
             return _registered_cost(price, inp, out, cached, cw)
+        if key.public is None:
+            return None  # run locally: not priced from the public table
+        public_provider, public_model = key.public
+        model_key = public_model.strip().lower()
+        prov = _norm(public_provider) if isinstance(public_provider, str) else None
 
         if timestamp is None:
             ts = datetime.now(tz=timezone.utc)

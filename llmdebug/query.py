@@ -23,13 +23,12 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import durations
+from . import durations, providers
 from .session import flush, get_store
 from .tracing import Span
 from .store.migrations import SPAN_COLUMNS
 from .store import rollup
 from .store.rows import decode_json, from_iso, iso
-from .wire import ENDPOINT_FLAVORS, messages_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -712,7 +711,7 @@ def _span_from_row(row: tuple, payload: tuple | None) -> Span:
             payload[8],
         )
         if s.messages is None and s.kind == "llm":
-            s.messages = messages_of(ENDPOINT_FLAVORS.get(s.endpoint or ""), s.request)
+            s.messages = providers.conversation(s)
         s.events = events or []
         s.attributes = attrs or {}
         s.output_text = out_text

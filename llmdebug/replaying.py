@@ -24,29 +24,16 @@ import os
 import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
 
-from . import query, session
+from . import capture, providers, query, session
 from .capture import replaying
 from .redaction import MARKER as REDACTED, URL_MARKER
 from .tracing import Span
 from .store.rows import MAX_FIELD_CHARS, MAX_INLINE_DATA
-from .wire import ENDPOINT_FLAVORS, messages_of
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["replay", "replay_all", "edit", "Edit", "ReplayError", "build_request", "stored_gaps"]
-
-
-_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-_METHODS = {
-    ("openai", "chat.completions"): ("chat", "completions", "create"),
-    ("openai", "responses"): ("responses", "create"),
-    ("openai", "embeddings"): ("embeddings", "create"),
-    ("openai", "completions"): ("completions", "create"),
-    ("openai", "images.generate"): ("images", "generate"),
-    ("anthropic", "messages"): ("messages", "create"),
-}
-_CONVERSATIONAL = {"openai-chat", "openai-responses", "anthropic", None}
 
 
 class ReplayError(Exception):
@@ -149,8 +136,8 @@ edit = _Edits()
 
 
 # -- rebuilding the request ---------------------------------------------------------
-def _flavor(s: Span) -> str | None:
-    return None if s.provider == "litellm" else ENDPOINT_FLAVORS.get(s.endpoint or "")
+def _wire(s: Span) -> providers.Wire:
+    return providers.wire_of(s.provider, s.endpoint) or providers.Wire()
 
 
 def _request_of(s: Span) -> dict:
@@ -223,13 +210,13 @@ def _refuse_gaps(s: Span, req: dict) -> None:
     gaps = [g for g in stored_gaps(req) if g.marker in stored] if stored else []
     if not gaps:
         return
-    gap, flavor = gaps[0], _flavor(s)
+    gap, wire = gaps[0], _wire(s)
     top = re.split(r"[.\[]", gap.path, maxsplit=1)[0]
-    index = next((int(g.path[1:g.path.index("]")]) for g in stored_gaps(messages_of(flavor, req) or [])
+    index = next((int(g.path[1:g.path.index("]")]) for g in stored_gaps(wire.messages(req) or [])
                   if g.marker == gap.marker), None)
-    if top in ("system", "instructions"):
+    if index == 0 and (wire.messages(req) or [{}])[0].get("role") == "system":
         fix = 'system="..."'
-    elif index is not None and flavor in _CONVERSATIONAL:
+    elif index is not None and wire.conversational:
         fix = f"messages=ld.edit.message({index}, ...)"
     else:
         fix = f"{top}=..."
@@ -248,35 +235,10 @@ def _refuse_gaps(s: Span, req: dict) -> None:
     else:
         why = (f"{gap.path} was redacted when {call} was stored (it looks like a credential), so a replay "
                f"would send the marker: pass the value again with {fix}"
-               + ("" if s.provider == "litellm" else ", or give credentials through client="))
+               + (", or give credentials through client=" if getattr(providers.module(s.provider or ""), "KEY_ENV", None)
+                  else ""))
     more = f"; not kept whole either: {', '.join(g.path for g in gaps[1:4])}{', ...' if len(gaps) > 4 else ''}"
     raise ReplayError(why + (more if len(gaps) > 1 else ""))
-
-
-def _write_messages(flavor: str | None, req: dict, conv: list) -> None:
-    """Put an edited conversation (system first, as ``messages_of`` gives it) back into
-    the provider's request shape."""
-    system = [m for m in conv if isinstance(m, dict) and m.get("role") == "system"]
-    rest = [m for m in conv if not (isinstance(m, dict) and m.get("role") == "system")]
-    sys_content = system[0].get("content") if system else None
-    if flavor == "anthropic" or (flavor is None and "system" in req):
-        req.pop("system", None)
-        if sys_content:
-            req["system"] = sys_content
-        req["messages"] = rest
-    elif flavor == "openai-responses":
-        req.pop("instructions", None)
-        if sys_content:
-            req["instructions"] = sys_content
-        req["input"] = rest
-    elif flavor in ("openai-chat", None):
-        req["messages"] = system[:1] + rest
-    else:
-        raise ReplayError(f"messages cannot be edited for a {flavor} call; pass the new input as a parameter")
-
-
-# Parameter names that differ between APIs: the user says max_tokens everywhere.
-_ALIASES = {"openai-responses": {"max_tokens": "max_output_tokens"}}
 
 
 def build_request(span: Any, *, messages: Any = None, system: str | None = None, model: str | None = None,
@@ -289,11 +251,11 @@ def build_request(span: Any, *, messages: Any = None, system: str | None = None,
     """
     s = query.resolve_span(span, who="ld.replay()")
     req = _request_of(s)
-    flavor = _flavor(s)
+    wire = _wire(s)
     if messages is not None or system is not None:
-        if flavor not in _CONVERSATIONAL:
+        if not wire.conversational:
             raise ReplayError(f"a {s.endpoint} call has no conversation to edit; pass its input as a parameter")
-        conv = list(messages_of(flavor, req) or [])
+        conv = list(wire.messages(req) or [])
         if callable(messages):
             conv = messages(copy.deepcopy(conv))
             if not isinstance(conv, list):
@@ -302,10 +264,13 @@ def build_request(span: Any, *, messages: Any = None, system: str | None = None,
             conv = list(messages)
         if system is not None:
             conv = edit.system(system)(conv)
-        _write_messages(flavor, req, conv)
+        try:
+            wire.set_messages(req, conv)
+        except providers.ProviderError as e:
+            raise ReplayError(str(e)) from None
     if model is not None:
         req["model"] = model
-    aliases = _ALIASES.get(flavor or "", {})
+    aliases = wire.param_aliases
     for key, value in params.items():
         key = aliases.get(key, key)
         if key == "max_tokens" and "max_completion_tokens" in req:
@@ -320,40 +285,16 @@ def build_request(span: Any, *, messages: Any = None, system: str | None = None,
 
 
 # -- running it ---------------------------------------------------------------------
-def _client_for(s: Span, client: Any) -> Any:
-    if client is not None:
-        if type(client).__name__.startswith("Async"):
-            raise ReplayError("replay runs synchronously: pass a sync client (openai.OpenAI, anthropic.Anthropic)")
-        return client
-    provider = s.provider
-    if provider not in _KEY_ENV:
-        raise ReplayError(f"cannot build a {provider} client from the environment: pass client=...")
-    env = _KEY_ENV[provider]
-    if not os.environ.get(env):
-        base = "OPENAI_BASE_URL" if provider == "openai" else "ANTHROPIC_BASE_URL"
-        raise ReplayError(f"{env} is not set: set it (and {base} for another server), "
-                          f"or pass client= to replay this {provider} call")
-    if provider == "openai":
-        import openai
-
-        return openai.OpenAI()
-    import anthropic
-
-    return anthropic.Anthropic()
-
-
 def _method(s: Span, client: Any) -> Callable:
-    if s.provider == "litellm":
-        import litellm
-
-        return litellm.embedding if s.endpoint == "embedding" else litellm.completion
-    path = _METHODS.get(("anthropic" if s.provider == "anthropic" else "openai", s.endpoint or ""))
-    if path is None:
-        raise ReplayError(f"replay of {s.provider} {s.endpoint} calls is not supported")
-    target = _client_for(s, client)
-    for attr in path:
-        target = getattr(target, attr)
-    return target
+    """The SDK method that sends the rebuilt request (the provider module knows which)."""
+    if client is not None and type(client).__name__.startswith("Async"):
+        raise ReplayError("replay runs synchronously: pass a sync client")
+    try:
+        return providers.module(s.provider or "").replay_callable(s, client)
+    except KeyError:
+        raise ReplayError(f"replay of {s.provider} calls is not supported") from None
+    except providers.ProviderError as e:
+        raise ReplayError(str(e)) from None
 
 
 def _kwargs_for(fn: Callable, req: dict) -> dict:
@@ -372,12 +313,10 @@ def _kwargs_for(fn: Callable, req: dict) -> dict:
 
 
 def _ensure_captured(provider: str) -> None:
-    from . import capture
-
     session.get_store()
     if not session.enabled:
         raise ReplayError("capturing is off (%llmdebug off): turn it on so the replay is recorded")
-    wanted = "litellm" if provider == "litellm" else ("anthropic" if provider == "anthropic" else "openai")
+    wanted = providers.module(provider).NAME
     if wanted not in capture.instrumented():
         capture.instrument(wanted)
 

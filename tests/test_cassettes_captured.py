@@ -17,8 +17,9 @@ from test_cassette_replay_server import (  # shared cassette -> SDK mapping
 )
 
 import llmdebug as ld
-from llmdebug.capture.extract import flavor_for_path, parse_sse
-from llmdebug.capture.usage import normalize_usage
+from llmdebug import providers
+from llmdebug.capture.extract import parse_sse
+from llmdebug.providers import normalize_usage
 from llmdebug.testing import load_cassette
 from llmdebug.testing.cassettes import decoded_body
 
@@ -92,7 +93,8 @@ def test_cassette_captured_faithfully(entry, fake_llm, trace_db):
     assert len(calls) == len(interactions)
     for it, span_id in zip(interactions, calls["id"]):
         s = ld.get(span_id)
-        flavor, _ = flavor_for_path(it["path"])
+        wire, _ = providers.wire_for_path(it["path"])
+        flavor = wire.id if wire else None
         assert s.http_status == it["status"], it["uri"]
         if it["status"] >= 400:
             assert s.status == "error", it["uri"]

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 import llmdebug.pricing as pricing
-from llmdebug.capture.usage import normalize_usage
+from llmdebug import providers
+from llmdebug.providers import normalize_usage
 from llmdebug.pricing import cost, register_price, registered_prices, unregister_price
 
 
@@ -341,17 +342,23 @@ def test_provider_none_matches_by_model_name():
     assert cost("gpt-4o-mini", **kw) == cost("gpt-4o-mini", provider="openai", **kw)
 
 
+def lcost(model, **kw):
+    """A litellm call's cost, priced under the names the litellm provider module gives."""
+    return cost(model, provider="litellm", key=providers.price_key("litellm", model), **kw)
+
+
 def test_litellm_prefixed_models():
     kw = dict(input_tokens=1000, output_tokens=100)
-    assert cost("openai/gpt-4o-mini", provider="litellm", **kw) == cost("gpt-4o-mini", provider="openai", **kw)
-    assert cost("anthropic/claude-3-5-haiku-latest", provider="litellm", **kw) == cost(
+    assert lcost("openai/gpt-4o-mini", **kw) == cost("gpt-4o-mini", provider="openai", **kw)
+    assert lcost("anthropic/claude-3-5-haiku-latest", **kw) == cost(
         "claude-3-5-haiku-latest", provider="anthropic", **kw
     )
+    assert lcost("gemini/gemini-2.0-flash", **kw) == cost("gemini-2.0-flash", provider="google", **kw) is not None
     # no prefix: matched by model name
-    assert cost("gpt-4o-mini", provider="litellm", **kw) == cost("gpt-4o-mini", provider="openai", **kw)
+    assert lcost("gpt-4o-mini", **kw) == cost("gpt-4o-mini", provider="openai", **kw)
     # local backends are not priced from the public table
-    assert cost("ollama/llama3", provider="litellm", **kw) is None
-    assert cost("hosted_vllm/meta-llama/Llama-3.1-8B-Instruct", provider="litellm", **kw) is None
+    assert lcost("ollama/llama3", **kw) is None
+    assert lcost("hosted_vllm/meta-llama/Llama-3.1-8B-Instruct", **kw) is None
 
 
 def test_azure_falls_back_to_openai_prices():
@@ -537,9 +544,9 @@ def test_provider_scoped_registration():
 def test_registered_price_with_litellm_prefix():
     kw = dict(input_tokens=1_000_000, output_tokens=0)
     register_price("llama3", input_per_mtok=0.2, output_per_mtok=0.2, provider="ollama")
-    assert cost("ollama/llama3", provider="litellm", **kw) == pytest.approx(0.2)
+    assert lcost("ollama/llama3", **kw) == pytest.approx(0.2)
     register_price("hosted_vllm/my-model", input_per_mtok=0.3, output_per_mtok=0.3, provider="litellm")
-    assert cost("hosted_vllm/my-model", provider="litellm", **kw) == pytest.approx(0.3)
+    assert lcost("hosted_vllm/my-model", **kw) == pytest.approx(0.3)
 
 
 def test_registered_cache_prices():

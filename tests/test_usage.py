@@ -1,4 +1,4 @@
-"""Tests for llmdebug.capture.usage.normalize_usage.
+"""Tests for llmdebug.providers.normalize_usage (each provider module's usage reading).
 
 Real usage blocks are copied from recorded cassettes under ../shared/fixtures
 (the file is cited above each one); they are hard-coded here so these tests do
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from llmdebug.capture.usage import FLAVORS, USAGE_KEYS, normalize_usage
+from llmdebug.providers import USAGE_KEYS, normalize_usage
+
+FLAVORS = ("openai-chat", "openai-responses", "openai-embeddings", "anthropic")
 
 ALL_NONE = dict.fromkeys(USAGE_KEYS)
 

@@ -8,7 +8,15 @@ import pytest
 
 import llmdebug as ld
 from llmdebug.widgets.trace_tree import ROW_FIELDS, TraceTree
-from llmdebug.wire import chat_messages
+from llmdebug import providers
+
+_ENDPOINTS = {"anthropic": ("anthropic", "messages"), "openai-responses": ("openai", "responses"),
+              "openai-chat": ("openai", "chat.completions"), "openai-embeddings": ("openai", "embeddings")}
+
+
+def chat_messages(wire_id, request):
+    provider, endpoint = _ENDPOINTS[wire_id]
+    return providers.chat_messages(request=request, provider=provider, endpoint=endpoint)
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather by city",
                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]

@@ -1,7 +1,8 @@
-"""instrument() / uninstrument(): the adapter registry.
+"""instrument() / uninstrument(): generic patching of the SDK methods each provider
+module lists (``TARGETS``, see :mod:`llmdebug.providers`).
 
-Each provider module lists the SDK methods it wraps (``TARGETS``). Installing patches
-the classes in place with wrapt; uninstalling puts the exact original objects back.
+Installing patches the classes in place with wrapt; uninstalling puts the exact
+original objects back.
 Importing llmdebug patches nothing: only ``ld.init()``, ``ld.instrument()`` and
 ``%load_ext llmdebug`` do. An SDK that is installed but not imported yet is patched
 when the user's code imports it (a post-import hook), so ``init()`` stays fast and
@@ -19,13 +20,14 @@ from typing import Any
 import wrapt
 
 from .._guard import report
+from .. import providers
 from . import frames
-from ._patch import Endpoint, deferred_request_wrapper, method_wrapper, replaying
+from ._patch import deferred_request_wrapper, method_wrapper, replaying
 from .http import make_send_wrapper
 
 __all__ = ["instrument", "uninstrument", "instrumented", "PROVIDERS"]
 
-PROVIDERS = ("openai", "anthropic", "litellm")
+PROVIDERS = providers.NAMES
 _HTTP_LIBS = ("httpx2", "httpx")
 
 _lock = threading.RLock()
@@ -58,20 +60,16 @@ def _resolve(module: str, path: str) -> tuple[Any, str] | None:
 
 
 def _install_provider(name: str) -> list:
-    adapter = importlib.import_module(f"{__name__}.{name}")
     done = []
-    for module, path, endpoint, kind in adapter.TARGETS:
-        found = _resolve(module, path)
+    for target in providers.module(name).TARGETS:
+        found = _resolve(target.module, target.path)
         if found is None:
             continue  # method absent in this SDK version
         owner, attr = found
-        if kind == "sync":
-            wrapper = method_wrapper(endpoint, False)
-        elif kind == "async":
-            wrapper = method_wrapper(endpoint, True)
-        else:  # ("deferred", manager attribute, is_async)
-            _, manager_attr, is_async = kind
-            wrapper = deferred_request_wrapper(endpoint, manager_attr, is_async)
+        if target.deferred:
+            wrapper = deferred_request_wrapper(target.endpoint, target.deferred, target.is_async)
+        else:
+            wrapper = method_wrapper(target.endpoint, target.is_async, stream=target.stream)
         done.append(_wrap_attr(owner, attr, wrapper))
     return done
 
@@ -85,36 +83,42 @@ def _install_http(mod: Any) -> list:
 
 def available() -> list[str]:
     """Providers whose SDK is importable here."""
-    return [p for p in PROVIDERS if importlib.util.find_spec(p) is not None]
+    return providers.installed()
 
 
-def instrument(*providers: str) -> list[str]:
-    """Capture calls of the given SDKs (default: every installed one). Idempotent."""
-    unknown = set(providers) - set(PROVIDERS)
+def instrument(*names: str) -> list[str]:
+    """Capture calls of the given providers' SDKs (default: every installed one). Idempotent."""
+    unknown = set(names) - set(PROVIDERS)
     if unknown:
         raise ValueError(f"unknown provider(s) {sorted(unknown)}; choose from {list(PROVIDERS)}")
-    wanted = list(providers) or available()
+    wanted = list(names) or available()
     with _lock:
         for name in wanted:
-            if importlib.util.find_spec(name) is None:
-                raise ImportError(f"cannot instrument {name!r}: it is not installed (pip install {name})")
+            if name not in available():
+                sdk = providers.module(name).SDK
+                raise ImportError(f"cannot instrument {name!r}: its SDK is not installed (pip install {sdk})")
         _wanted.update(wanted)
         if _wanted:
             frames.install()
-        for name in (*_HTTP_LIBS, *wanted) if _wanted else ():
-            if name in sys.modules:
-                _on_import(sys.modules[name])
-            elif name not in _hooked:
-                _hooked.add(name)
-                wrapt.register_post_import_hook(_on_import, name)
+        for modname in (*_HTTP_LIBS, *(providers.module(n).SDK for n in wanted)) if _wanted else ():
+            if modname in sys.modules:
+                _on_import(sys.modules[modname])
+            elif modname not in _hooked:
+                _hooked.add(modname)
+                wrapt.register_post_import_hook(_on_import, modname)
         return instrumented()
+
+
+def _provider_of(modname: str) -> str | None:
+    return next((n for n in PROVIDERS if providers.module(n).SDK == modname), None)
 
 
 def _on_import(module: Any) -> None:
     """Patch a module now that it is imported, if it is still wanted."""
-    name = module.__name__
+    modname = module.__name__
+    name = modname if modname in _HTTP_LIBS else _provider_of(modname)
     with _lock:
-        if name in _installed or not _wanted:
+        if name is None or name in _installed or not _wanted:
             return
         try:
             if name in _HTTP_LIBS:
@@ -125,11 +129,10 @@ def _on_import(module: Any) -> None:
             report(f"instrumenting {name}")
 
 
-def uninstrument(*providers: str) -> list[str]:
+def uninstrument(*names: str) -> list[str]:
     """Put the original SDK methods back (default: all). Returns what stays instrumented."""
     with _lock:
-        names = list(providers) or list(_wanted)
-        for name in names:
+        for name in list(names) or list(_wanted):
             _wanted.discard(name)
             for owner, attr, original in reversed(_installed.pop(name, [])):
                 setattr(owner, attr, original)
@@ -146,4 +149,4 @@ def instrumented() -> list[str]:
     return [p for p in PROVIDERS if p in _wanted]
 
 
-__all__ += ["Endpoint", "available", "replaying"]
+__all__ += ["available", "replaying"]

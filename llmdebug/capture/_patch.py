@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from .._guard import report
+from ..providers.base import Endpoint
 from ..tracing import Span, emit, start_span
 
 # The LLM call in flight in this context: HTTP attempts attach to it, and an SDK call
@@ -25,13 +25,6 @@ active: ContextVar["Call | None"] = ContextVar("llmdebug_active_call", default=N
 # Set by ld.replay() while it runs a call: (original span id, list collecting the spans
 # capture opens), so the new call is stored with ``replay_of``.
 replaying: ContextVar[tuple[str, list] | None] = ContextVar("llmdebug_replaying", default=None)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    provider: str  # "openai", "anthropic", "litellm"
-    name: str  # "chat.completions", "responses", "messages", ...
-    flavor: str | None  # response format; None: infer from the HTTP path (litellm)
 
 
 class Call:
@@ -111,7 +104,7 @@ def begin(endpoint: Endpoint, client: Any, kwargs: dict) -> Call | None:
 
 def succeeded(call: Call, result: Any) -> None:
     try:
-        if call.request is None or call.endpoint.flavor is None:
+        if call.request is None or call.endpoint.wire is None:
             call.result = result  # no HTTP body seen (or litellm): read the SDK object later
         if not call.stream_pending:
             call.finish()
@@ -174,8 +167,11 @@ async def _run_async(call: Call, fn: Callable, args: tuple, kwargs: dict):
     return result
 
 
-def method_wrapper(endpoint: Endpoint, is_async: bool) -> Callable:
-    """A wrapt wrapper for an SDK resource method such as ``Completions.create``."""
+def method_wrapper(endpoint: Endpoint, is_async: bool, stream: bool = False) -> Callable:
+    """A wrapt wrapper for an SDK resource method such as ``Completions.create``
+    (``stream``: a method that always streams, such as ``generate_content_stream``)."""
+    if stream:
+        return functools.partial(_async_stream_method if is_async else _sync_stream_method, endpoint)
     return functools.partial(_async_method if is_async else _sync_method, endpoint)
 
 
@@ -185,6 +181,14 @@ def _sync_method(endpoint, wrapped, instance, args, kwargs):
 
 def _async_method(endpoint, wrapped, instance, args, kwargs):
     return call_async(endpoint, instance, kwargs, wrapped, args, kwargs)
+
+
+def _sync_stream_method(endpoint, wrapped, instance, args, kwargs):
+    return call_sync(endpoint, instance, dict(kwargs, stream=True), wrapped, args, kwargs)
+
+
+def _async_stream_method(endpoint, wrapped, instance, args, kwargs):
+    return call_async(endpoint, instance, dict(kwargs, stream=True), wrapped, args, kwargs)
 
 
 class _Deferred:
@@ -226,4 +230,5 @@ async def _awaiting(awaitable):
 
 # Frames of these functions sit between an SDK method and its caller: SDK warnings skip them.
 WRAPPER_CODES = frozenset(f.__code__ for f in (
-    call_sync, _run_async, _sync_method, _async_method, _Deferred.__call__, _deferred, _awaiting))
+    call_sync, _run_async, _sync_method, _async_method, _sync_stream_method, _async_stream_method,
+    _Deferred.__call__, _deferred, _awaiting))

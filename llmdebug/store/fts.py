@@ -12,20 +12,21 @@ from __future__ import annotations
 import sqlite3
 
 from .._json import loads
-from ..wire import ENDPOINT_FLAVORS, messages_of
+from .. import providers
 from .rows import decode_json, search_text
 from .tx import get_state, immediate, set_state
 
 BATCH = 2000
 
 
-def _prompt_text(kind: str | None, endpoint: str | None, request_json, messages_json, input_json) -> str | None:
+def _prompt_text(kind: str | None, provider: str | None, endpoint: str | None, request_json, messages_json,
+                 input_json) -> str | None:
     if kind == "llm" and request_json and not messages_json:
         try:
             request = loads(request_json)
         except ValueError:
             return None
-        return search_text(messages_of(ENDPOINT_FLAVORS.get(endpoint or ""), request))
+        return search_text(providers.conversation(request=request, provider=provider, endpoint=endpoint))
     return search_text(decode_json(messages_json) if messages_json else decode_json(input_json))
 
 
@@ -35,12 +36,13 @@ def catch_up(conn: sqlite3.Connection) -> int:
     while True:
         with immediate(conn):
             rows = conn.execute(
-                "SELECT p.rowid, s.kind, s.endpoint, p.request_json, p.messages_json, p.input_json, p.output_text "
+                "SELECT p.rowid, s.kind, s.provider, s.endpoint, p.request_json, p.messages_json, p.input_json, "
+                "p.output_text "
                 "FROM payloads p LEFT JOIN spans s ON s.id = p.span_id WHERE p.rowid > ? ORDER BY p.rowid LIMIT ?",
                 [get_state(conn, "fts_rowid"), BATCH],
             ).fetchall()
             if rows:
-                texts = [(r[0], _prompt_text(*r[1:6]), r[6]) for r in rows]
+                texts = [(r[0], _prompt_text(*r[1:7]), r[7]) for r in rows]
                 conn.executemany("UPDATE payloads SET prompt_text = ? WHERE rowid = ?", [(t[1], t[0]) for t in texts])
                 conn.executemany("INSERT INTO payloads_fts (rowid, prompt_text, output_text) VALUES (?, ?, ?)", texts)
                 set_state(conn, "fts_rowid", rows[-1][0])

@@ -1,7 +1,7 @@
 """What a widget shows when a span is opened: its payload as JSON-safe, display-ready data.
 
 Built on the kernel side so the browser never parses provider formats: messages come
-normalised per role (see :func:`llmdebug.wire.chat_messages`), every value is text or a
+normalised per role (see :func:`llmdebug.providers.chat_messages`), every value is text or a
 number, and very long texts are clipped with a note saying where the rest is.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from ..tracing import Span
 from ..store.rows import iso
-from ..wire import CONVERSATION_KEYS, ENDPOINT_FLAVORS, chat_messages, tool_definitions
+from .. import providers
 
 # A 2 MB prompt is stored whole; the browser gets the first part of it.
 TEXT_LIMIT = 100_000
@@ -84,16 +84,15 @@ def span_detail(s: Span) -> dict:
                     for k, v in e.items()} for e in (s.events or []) if isinstance(e, dict)],
     }
     if s.kind == "llm":
-        flavor = ENDPOINT_FLAVORS.get(s.endpoint or "")
         req = s.request if isinstance(s.request, dict) else {}
-        messages = chat_messages(flavor, req)
+        messages = providers.chat_messages(s, request=req)
         d["messages"] = [dict(m, text=clip(m["text"], TEXT_LIMIT, sid),
                               tool_calls=[dict(c, arguments=clip(_args(c["arguments"]), 20_000, sid))
                                           for c in m["tool_calls"]])
                          for m in messages]
         d["tools"] = [{"name": str(t["name"]), "description": clip(t["description"], 4000),
-                       "parameters": pretty(t["parameters"], 20_000)} for t in tool_definitions(req)]
-        d["params"] = {k: pretty(v, 20_000, sid) for k, v in req.items() if k not in CONVERSATION_KEYS}
+                       "parameters": pretty(t["parameters"], 20_000)} for t in providers.tools(s, request=req)]
+        d["params"] = {k: pretty(v, 20_000, sid) for k, v in providers.settings(s, request=req).items()}
         d["output_text"] = clip(s.output_text, TEXT_LIMIT, sid)
         d["output_tool_calls"] = [
             {"id": c.get("id"), "name": c.get("name"), "arguments": clip(_args(c.get("arguments") or ""), 20_000, sid)}

@@ -18,12 +18,11 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from .. import query
+from .. import providers, query
 from .._guard import report
 from ..diffing import diff_calls, render_text
 from ..replaying import ReplayError, replay
 from ..tracing import Span
-from ..wire import ENDPOINT_FLAVORS, chat_messages, messages_of
 from . import css, esm
 from .diff_view import visible_diff
 from .visible import from_visible, visible_text
@@ -82,8 +81,7 @@ class Playground(anywidget.AnyWidget):
             raise ReplayError(f"span {s.id[:12]} ({s.kind} {s.name!r}) is not an LLM call: only LLM calls can be replayed")
         self._original = s
         self._attempts: list[Span] = [s]
-        self._raw = list(messages_of(None if s.provider == "litellm" else ENDPOINT_FLAVORS.get(s.endpoint or ""),
-                                     s.request if isinstance(s.request, dict) else {}) or [])
+        self._raw = list(providers.conversation(s, request=s.request if isinstance(s.request, dict) else {}) or [])
         self._diff_esm = esm("diff_view.js")
         req = s.request if isinstance(s.request, dict) else {}
         self.original = {"id": s.id, "provider": s.provider, "endpoint": s.endpoint, "name": s.name}
@@ -99,7 +97,7 @@ class Playground(anywidget.AnyWidget):
         if isinstance(raw, dict) and isinstance(raw.get("content"), str) and not raw.get("tool_calls"):
             return {"role": str(raw.get("role") or "user"), "content": raw["content"], "locked": False}
         # images, tool calls, tool results: shown as text, sent back unchanged unless removed
-        text = chat_messages("openai-chat", {"messages": [raw]})
+        text = providers.normalise([raw])
         shown = "\n".join(m["text"] + "".join(f"\n→ {c['name']}({c['arguments']})" for c in m["tool_calls"])
                           for m in text)
         role = raw.get("role") if isinstance(raw, dict) else "user"
