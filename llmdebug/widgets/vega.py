@@ -31,6 +31,7 @@ import anywidget
 import traitlets as t
 
 from . import css, esm
+from . import formatting as fmt
 from .visible import visible_text
 
 _HERE = Path(__file__).parent
@@ -219,7 +220,7 @@ def _describe(spec: dict, datasets: dict, indent: str, out: list[str], top: bool
     bits = [str(mark)] if mark else []
     n = _rows(spec, datasets)
     if n is not None:
-        bits.append(f"{n:,} row{'s' if n != 1 else ''}")
+        bits.append(f"{fmt.count(n)} row{'s' if n != 1 else ''}")
     for key in ("layer", "hconcat", "vconcat", "concat"):
         if isinstance(spec.get(key), list):
             bits.insert(0, f"{key} of {len(spec[key])}")
