@@ -175,7 +175,7 @@ class Dashboard(ipywidgets.VBox):
             if df.empty:
                 display(_Text(f"no calls behind this {chart} mark"))
                 return
-            display(_Text(f"{len(df):,} call{'s' if len(df) != 1 else ''} behind this {chart} mark, newest last"))
+            display(_Text(f"{fmt.count(len(df))} call{'s' if len(df) != 1 else ''} behind this {chart} mark, newest last"))
             display(_drawn(df[cols].tail(50)))
             display(TraceTree(str(df.iloc[-1]["trace_id"]), select=str(df.iloc[-1]["id"])))
 

@@ -13,6 +13,7 @@ from typing import Any
 from ..tracing import Span
 from ..store.rows import iso
 from .. import providers
+from . import formatting as fmt
 
 # A 2 MB prompt is stored whole; the browser gets the first part of it.
 TEXT_LIMIT = 100_000
@@ -27,7 +28,7 @@ def clip(text: Any, limit: int = TEXT_LIMIT, span_id: str = "") -> str:
     if len(text) <= limit:
         return text
     where = f"ld.get({span_id[:12]!r})" if span_id else "the store"
-    return f"{text[:limit]}\n… [{len(text) - limit:,} more characters; {where} has the stored text]"
+    return f"{text[:limit]}\n… [{fmt.count(len(text) - limit)} more characters; {where} has the stored text]"
 
 
 def pretty(value: Any, limit: int = JSON_LIMIT, span_id: str = "") -> str:

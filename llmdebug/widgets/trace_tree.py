@@ -265,7 +265,7 @@ class TraceTree(anywidget.AnyWidget):
             return None
         rows, title = self._rows_plain, f"trace {self.trace_id[:12]} · {self.title}"
         if len(rows) > FALLBACK_SPANS:  # a saved notebook keeps this text: the first spans are enough
-            title += f" · first {FALLBACK_SPANS:,} of {len(rows):,} spans"
+            title += f" · first {fmt.count(FALLBACK_SPANS)} of {fmt.count(len(rows))} spans"
             rows = rows[:FALLBACK_SPANS]
         return TraceText(rows, title)
 
