@@ -17,6 +17,7 @@ thread; everything derived (JSON, tokens, cost, text) is computed there.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -24,9 +25,9 @@ import random
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, fields
-from typing import Any, Callable, TypeVar, overload
+from typing import Any, Callable, Generator, Iterator, TypeVar, overload
 
-__all__ = ["Span", "trace", "span", "traced", "current_span", "new_id"]
+__all__ = ["Span", "trace", "span", "traced", "current_span", "new_id", "delegate"]
 
 _current: ContextVar["Span | None"] = ContextVar("llmdebug_current_span", default=None)
 
@@ -145,6 +146,40 @@ class Span:
 def current_span() -> Span | None:
     """The innermost open span of this context, or None."""
     return _current.get()
+
+
+@contextlib.contextmanager
+def current(s: Span) -> Iterator[None]:
+    """``s`` is the current span inside the block."""
+    token = _current.set(s)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def delegate(gen: Generator, around: Callable[[], Any], counted: list | None = None) -> Generator:
+    """``yield from gen`` with each step of ``gen`` run inside ``around()`` (a context
+    manager, e.g. making a span current): values sent, exceptions thrown and ``close()``
+    all reach ``gen``; returns its return value. ``counted[0]`` counts the items."""
+    step, arg = gen.send, None
+    while True:
+        try:
+            with around():
+                item = step(arg)
+        except StopIteration as stop:
+            return stop.value
+        if counted is not None:
+            counted[0] += 1
+        try:
+            arg = yield item
+            step = gen.send
+        except GeneratorExit:
+            with around():
+                gen.close()
+            raise
+        except BaseException as e:  # thrown in by the consumer: ``gen`` decides
+            step, arg = gen.throw, e
 
 
 _sink: Callable[[Span], None] | None = None
@@ -322,21 +357,34 @@ def traced(fn=None, *, name=None, kind="span", capture_args=True):
 
         @functools.wraps(fn)
         async def agen_wrapper(*args, **kwargs):
+            # Delegates by hand (async generators have no ``yield from``): asend, athrow
+            # and aclose reach the user's generator, each step runs with the span current.
             s = opened(args, kwargs)
             agen = fn(*args, **kwargs)
-            items = 0
-            err = None
+            items, err = 0, None
+            step, arg = agen.asend, None
             try:
                 while True:
                     token = _current.set(s)
                     try:
-                        item = await agen.__anext__()
+                        item = await step(arg)
                     except StopAsyncIteration:
                         break
                     finally:
                         _current.reset(token)
                     items += 1
-                    yield item
+                    try:
+                        arg = yield item
+                        step = agen.asend
+                    except GeneratorExit:
+                        token = _current.set(s)
+                        try:
+                            await agen.aclose()
+                        finally:
+                            _current.reset(token)
+                        raise
+                    except BaseException as e:  # thrown in by the consumer: the user's generator decides
+                        step, arg = agen.athrow, e
             except BaseException as e:
                 err = e
                 raise
@@ -351,27 +399,18 @@ def traced(fn=None, *, name=None, kind="span", capture_args=True):
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
             s = opened(args, kwargs)
-            gen = fn(*args, **kwargs)
-            items = 0
+            counted = [0]
             err = None
             try:
-                while True:
-                    token = _current.set(s)
-                    try:
-                        item = next(gen)
-                    except StopIteration as stop:
-                        s.output = stop.value if stop.value is not None else {"items": items}
-                        return stop.value
-                    finally:
-                        _current.reset(token)
-                    items += 1
-                    yield item
+                value = yield from delegate(fn(*args, **kwargs), lambda: current(s), counted)
+                s.output = value if value is not None else {"items": counted[0]}
+                return value
             except BaseException as e:
                 err = e
                 raise
             finally:
                 if s.output is None:
-                    s.output = {"items": items}
+                    s.output = {"items": counted[0]}
                 end_span(s, err if not isinstance(err, GeneratorExit) else None)
 
         return gen_wrapper

@@ -134,3 +134,106 @@ def test_a_traces_tags_reach_its_llm_calls(ld_on, openai_client):
     assert call.tags == ["prod", "eu", "inner"]
     assert ld.metrics(by="tag")["calls"].to_dict() == {"prod": 1, "eu": 1, "inner": 1}
     assert len(ld.calls(tag="prod")) == 1
+
+
+# -- traced generators behave as the generators they wrap ------------------------------------
+def _accumulator():
+    total = 0
+    try:
+        while True:
+            try:
+                got = yield total
+            except ValueError:
+                got = -100  # the generator handles what is thrown in
+            total += got or 0
+    finally:
+        _accumulator.closed = True
+
+
+def test_traced_generator_forwards_send_throw_and_close(ld_on):
+    traced = ld.traced(_accumulator)
+    for make in (_accumulator, traced):
+        _accumulator.closed = False
+        g = make()
+        assert next(g) == 0
+        assert g.send(5) == 5
+        assert g.send(7) == 12
+        assert g.throw(ValueError("x")) == -88
+        g.close()
+        assert _accumulator.closed is True
+    ld.flush()
+    s = ld.spans(name="_accumulator")
+    assert len(s) == 1 and s["status"].iloc[0] == "ok"
+
+
+def test_traced_generator_return_value_and_errors(ld_on):
+    @ld.traced
+    def gen():
+        x = yield 1
+        if x == "boom":
+            raise KeyError("boom")
+        return "done"
+
+    g = gen()
+    next(g)
+    with pytest.raises(StopIteration) as stop:
+        g.send("fine")
+    assert stop.value.value == "done"
+    g = gen()
+    next(g)
+    with pytest.raises(KeyError):
+        g.send("boom")
+    ld.flush()
+    rows = ld.spans(name="test_traced_generator_return_value_and_errors.<locals>.gen")
+    assert list(rows["status"]) == ["ok", "error"]
+
+
+async def _aaccumulator():
+    total = 0
+    try:
+        while True:
+            try:
+                got = yield total
+            except ValueError:
+                got = -100
+            total += got or 0
+    finally:
+        _aaccumulator.closed = True
+
+
+async def test_traced_async_generator_forwards_asend_athrow_and_aclose(ld_on):
+    traced = ld.traced(_aaccumulator)
+    import inspect
+
+    assert inspect.isasyncgenfunction(traced)
+    for make in (_aaccumulator, traced):
+        _aaccumulator.closed = False
+        g = make()
+        assert await g.__anext__() == 0
+        assert await g.asend(5) == 5
+        assert await g.asend(7) == 12
+        assert await g.athrow(ValueError("x")) == -88
+        await g.aclose()
+        assert _aaccumulator.closed is True
+    ld.flush()
+    assert len(ld.spans(name="_aaccumulator")) == 1
+
+
+def test_spans_made_inside_a_traced_generator_step_are_its_children(ld_on):
+    @ld.traced
+    def outer():
+        for i in range(2):
+            with ld.span(f"inner {i}"):
+                pass
+            got = yield i
+            assert got == "ack"
+
+    g = outer()
+    next(g)
+    g.send("ack")
+    with pytest.raises(StopIteration):
+        g.send("ack")
+    ld.flush()
+    df = ld.spans()
+    parent = df[df["name"].str.endswith("outer")]["id"].iloc[0]
+    assert set(df[df["name"].str.startswith("inner")]["parent_id"]) == {parent}
