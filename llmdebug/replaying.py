@@ -341,7 +341,7 @@ def replay(span: Any, *, messages: Any = None, system: str | None = None, model:
     try:
         try:
             result = fn(**_kwargs_for(fn, req))
-            if req.get("stream"):
+            if req.get("stream") or (s.stream and inspect.isgenerator(result)):
                 for _ in result:  # the span closes when the stream ends
                     pass
         except Exception:  # an API error: recorded on the new span, returned below

@@ -269,7 +269,18 @@ def test_empty_or_non_dict_usage_all_none(flavor, usage):
 
 def test_unknown_flavor_raises():
     with pytest.raises(ValueError):
-        normalize_usage({}, "gemini")
+        normalize_usage({}, "cohere-v2")
+
+
+def test_gemini_usage_metadata():
+    # Gemini reports thinking apart from the answer, and cached tokens inside the prompt
+    u = normalize_usage({"promptTokenCount": 120, "candidatesTokenCount": 30, "thoughtsTokenCount": 50,
+                         "cachedContentTokenCount": 100, "toolUsePromptTokenCount": 8, "totalTokenCount": 208},
+                        "gemini")
+    assert u == {"input_tokens": 128, "output_tokens": 80, "total_tokens": 208, "cached_tokens": 100,
+                 "cache_write_tokens": None, "reasoning_tokens": 50}
+    snake = normalize_usage({"prompt_token_count": 5, "candidates_token_count": 2}, "gemini")  # the SDK's dump
+    assert (snake["input_tokens"], snake["output_tokens"], snake["total_tokens"]) == (5, 2, 7)
 
 
 def test_nulls_and_missing_details():

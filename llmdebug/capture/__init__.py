@@ -23,12 +23,13 @@ from .._guard import report
 from .. import providers
 from . import frames
 from ._patch import deferred_request_wrapper, method_wrapper, replaying
-from .http import make_send_wrapper
+from . import aio, http
 
 __all__ = ["instrument", "uninstrument", "instrumented", "PROVIDERS"]
 
 PROVIDERS = providers.NAMES
-_HTTP_LIBS = ("httpx2", "httpx")
+# HTTP libraries the SDKs send with, and how each is observed.
+_HTTP_LIBS = {"httpx2": http.install, "httpx": http.install, "aiohttp": aio.install}
 
 _lock = threading.RLock()
 _installed: dict[str, list[tuple[Any, str, Any]]] = {}
@@ -69,16 +70,10 @@ def _install_provider(name: str) -> list:
         if target.deferred:
             wrapper = deferred_request_wrapper(target.endpoint, target.deferred, target.is_async)
         else:
-            wrapper = method_wrapper(target.endpoint, target.is_async, stream=target.stream)
+            wrapper = method_wrapper(target.endpoint, target.is_async, stream=target.stream,
+                                     generator=target.generator)
         done.append(_wrap_attr(owner, attr, wrapper))
     return done
-
-
-def _install_http(mod: Any) -> list:
-    return [
-        _wrap_attr(mod.Client, "send", make_send_wrapper(mod, False)),
-        _wrap_attr(mod.AsyncClient, "send", make_send_wrapper(mod, True)),
-    ]
 
 
 def available() -> list[str]:
@@ -122,7 +117,7 @@ def _on_import(module: Any) -> None:
             return
         try:
             if name in _HTTP_LIBS:
-                _installed[name] = _install_http(module)
+                _installed[name] = _HTTP_LIBS[name](module)
             elif name in _wanted:
                 _installed[name] = _install_provider(name)
         except Exception:

@@ -9,6 +9,7 @@ SDK returned: streams are observed underneath, at the HTTP byte level (see
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from contextvars import ContextVar
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 from .._guard import report
 from ..providers.base import Endpoint
-from ..tracing import Span, emit, start_span
+from ..tracing import Span, delegate, emit, start_span
 
 # The LLM call in flight in this context: HTTP attempts attach to it, and an SDK call
 # made inside another (litellm -> openai) is not captured twice.
@@ -33,7 +34,7 @@ class Call:
 
     __slots__ = (
         "span", "endpoint", "client", "kwargs", "attempts", "request", "body",
-        "chunks", "stream_pending", "emitted", "t0", "result", "stream_error",
+        "chunks", "stream_pending", "emitted", "t0", "result", "stream_error", "in_send",
     )
 
     def __init__(self, span: Span, endpoint: Endpoint, client: Any, kwargs: dict):
@@ -49,6 +50,7 @@ class Call:
         self.emitted = False
         self.result = None
         self.stream_error: BaseException | None = None
+        self.in_send = False  # inside an observed httpx send: a transport underneath it is not observed again
         self.t0 = time.perf_counter()
 
     def approx_bytes(self) -> int:
@@ -167,9 +169,12 @@ async def _run_async(call: Call, fn: Callable, args: tuple, kwargs: dict):
     return result
 
 
-def method_wrapper(endpoint: Endpoint, is_async: bool, stream: bool = False) -> Callable:
+def method_wrapper(endpoint: Endpoint, is_async: bool, stream: bool = False, generator: bool = False) -> Callable:
     """A wrapt wrapper for an SDK resource method such as ``Completions.create``
-    (``stream``: a method that always streams, such as ``generate_content_stream``)."""
+    (``stream``: a method that always streams, such as ``generate_content_stream``;
+    ``generator``: a generator function that sends its request when iterated)."""
+    if generator:
+        return functools.partial(_sync_generator_method, endpoint)
     if stream:
         return functools.partial(_async_stream_method if is_async else _sync_stream_method, endpoint)
     return functools.partial(_async_method if is_async else _sync_method, endpoint)
@@ -189,6 +194,39 @@ def _sync_stream_method(endpoint, wrapped, instance, args, kwargs):
 
 def _async_stream_method(endpoint, wrapped, instance, args, kwargs):
     return call_async(endpoint, instance, dict(kwargs, stream=True), wrapped, args, kwargs)
+
+
+def _sync_generator_method(endpoint, wrapped, instance, args, kwargs):
+    return _captured_generator(endpoint, instance, dict(kwargs, stream=True), wrapped(*args, **kwargs))
+
+
+def _captured_generator(endpoint: Endpoint, instance: Any, info: dict, gen: Any):
+    """Iterate the SDK's generator as one captured call: every step of it (the first
+    sends the request) runs with the call active."""
+    if active.get() is not None:
+        return (yield from gen)
+    call = begin(endpoint, instance, info)
+    if call is None:
+        return (yield from gen)
+    try:
+        result = yield from delegate(gen, lambda: _activated(call))
+    except GeneratorExit:
+        succeeded(call, None)  # abandoned: what arrived is recorded
+        raise
+    except BaseException as e:
+        failed(call, e)
+        raise
+    succeeded(call, None)
+    return result
+
+
+@contextlib.contextmanager
+def _activated(call: Call):
+    token = active.set(call)
+    try:
+        yield
+    finally:
+        active.reset(token)
 
 
 class _Deferred:
@@ -231,4 +269,4 @@ async def _awaiting(awaitable):
 # Frames of these functions sit between an SDK method and its caller: SDK warnings skip them.
 WRAPPER_CODES = frozenset(f.__code__ for f in (
     call_sync, _run_async, _sync_method, _async_method, _sync_stream_method, _async_stream_method,
-    _Deferred.__call__, _deferred, _awaiting))
+    _Deferred.__call__, _deferred, _awaiting, _captured_generator, delegate))

@@ -13,6 +13,8 @@ import time
 import weakref
 from typing import Any
 
+import wrapt
+
 from .._guard import report
 from ._patch import Call, active
 
@@ -44,14 +46,14 @@ def _recorder_classes(mod: Any) -> tuple[type, type]:
                     chunks.append((time.perf_counter(), chunk))
                     yield chunk
             except BaseException as e:
-                _stream_failed(call, e)
+                stream_failed(call, e)
                 raise
 
         def close(self) -> None:
             try:
                 self._inner.close()
             finally:
-                _stream_done(self._call)
+                stream_done(self._call)
 
     class AsyncRecorder(mod.AsyncByteStream):
         def __init__(self, inner, call: Call):
@@ -70,29 +72,29 @@ def _recorder_classes(mod: Any) -> tuple[type, type]:
                     chunks.append((time.perf_counter(), chunk))
                     yield chunk
             except BaseException as e:
-                _stream_failed(call, e)
+                stream_failed(call, e)
                 raise
 
         async def aclose(self) -> None:
             try:
                 await self._inner.aclose()
             finally:
-                _stream_done(self._call)
+                stream_done(self._call)
 
     _recorders[mod] = classes = (SyncRecorder, AsyncRecorder)
     return classes
 
 
-def _stream_failed(call: Call, e: BaseException) -> None:
+def stream_failed(call: Call, e: BaseException) -> None:
     try:
         if not isinstance(e, GeneratorExit):
             call.stream_error = e
-        _stream_done(call)
+        stream_done(call)
     except Exception:
         report("recording a stream error")
 
 
-def _stream_done(call: Call) -> None:
+def stream_done(call: Call) -> None:
     try:
         call.stream_pending = False
         call.finish()
@@ -112,7 +114,18 @@ def _note(call: Call, t0: float, response: Any, request: Any, mod: Any, is_async
         call.stream_pending = True
         response.stream = (async_cls if is_async else sync_cls)(response.stream, call)
         # Abandoned without being closed: record what arrived when it is collected.
-        weakref.finalize(response, _stream_done, call)
+        weakref.finalize(response, stream_done, call)
+
+
+def install(mod: Any) -> list:
+    """Patch ``Client.send`` / ``AsyncClient.send`` of httpx2 or httpx; returns (owner,
+    attribute, original) of each patch."""
+    done = []
+    for owner, is_async in ((mod.Client, False), (mod.AsyncClient, True)):
+        original = owner.__dict__["send"]
+        setattr(owner, "send", wrapt.FunctionWrapper(original, make_send_wrapper(mod, is_async)))
+        done.append((owner, "send", original))
+    return done
 
 
 def make_send_wrapper(mod: Any, is_async: bool):
@@ -123,11 +136,14 @@ def make_send_wrapper(mod: Any, is_async: bool):
             if call is None:
                 return await wrapped(*args, **kwargs)
             t0 = time.perf_counter()
+            call.in_send = True  # litellm's httpx transport sends through aiohttp: seen once, here
             try:
                 response = await wrapped(*args, **kwargs)
             except BaseException as e:
                 call.attempts.append((t0, time.perf_counter(), type(e).__name__, None))
                 raise
+            finally:
+                call.in_send = False
             try:
                 _note(call, t0, response, args[0] if args else kwargs.get("request"), mod, True)
             except Exception:

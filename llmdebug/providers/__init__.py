@@ -28,7 +28,7 @@ __all__ = ["NAMES", "module", "installed", "wire", "wire_of", "wire_for_path", "
            "tools", "params", "settings", "normalise", "price_key", "normalize_usage", "CONVERSATION_KEYS", "USAGE_KEYS", "Endpoint",
            "ProviderError", "Reading", "Target", "Wire"]
 
-NAMES = ("openai", "anthropic", "litellm")
+NAMES = ("openai", "anthropic", "litellm", "google")
 CONVERSATION_KEYS = _conversation.CONVERSATION_KEYS
 USAGE_KEYS = _usage.USAGE_KEYS
 PARAM_ORDER = _params.PARAM_ORDER

@@ -32,7 +32,14 @@ def text_of(content: Any) -> str:
             continue
         kind = part.get("type")
         if isinstance(part.get("text"), str):
-            out.append(part["text"])
+            if not part.get("thought"):  # Gemini's thought summaries are not the message
+                out.append(part["text"])
+        elif "inlineData" in part or "inline_data" in part or "fileData" in part or "file_data" in part:
+            data = part.get("inlineData") or part.get("inline_data") or part.get("fileData") or part.get("file_data")
+            mime = data.get("mimeType") or data.get("mime_type") if isinstance(data, dict) else None
+            out.append(f"[{'image' if str(mime).startswith('image') else 'file'}{' ' + mime if mime else ''}]")
+        elif any(k in part for k in _GEMINI_CALL_KEYS):
+            continue  # carried as tool calls / tool messages
         elif kind in ("image_url", "input_image", "image"):
             src = part.get("image_url") or part.get("source") or {}
             url = src.get("url") if isinstance(src, dict) else src
@@ -45,6 +52,9 @@ def text_of(content: Any) -> str:
         else:
             out.append(_json_text(part))
     return "\n".join(out)
+
+
+_GEMINI_CALL_KEYS = ("functionCall", "function_call", "functionResponse", "function_response")
 
 
 def _json_text(value: Any) -> str:
@@ -87,18 +97,30 @@ def normalise(raw: Any) -> list[dict]:
             continue
         role = str(m.get("role") or "user")
         content = m.get("content")
+        if content is None and isinstance(m.get("parts"), list):  # Gemini: {role: user|model, parts}
+            role = "assistant" if role == "model" else role
+            content = m["parts"]
         calls = [call(c.get("id"), (c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments"))
                  for c in m.get("tool_calls") or [] if isinstance(c, dict)]
         if m.get("function_call"):  # legacy OpenAI functions
             fc = m["function_call"]
             calls.append(call(None, fc.get("name"), fc.get("arguments")))
         results = []
-        if isinstance(content, list):  # Anthropic blocks
+        if isinstance(content, list):  # Anthropic blocks, Gemini parts
             for b in content:
-                if isinstance(b, dict) and b.get("type") == "tool_use":
+                if not isinstance(b, dict):
+                    continue
+                if b.get("type") == "tool_use":
                     calls.append(call(b.get("id"), b.get("name"), b.get("input")))
-                elif isinstance(b, dict) and b.get("type") == "tool_result":
+                elif b.get("type") == "tool_result":
                     results.append(message("tool", text_of(b.get("content")), tool_call_id=b.get("tool_use_id")))
+                elif isinstance(b.get("functionCall") or b.get("function_call"), dict):
+                    fc = b.get("functionCall") or b.get("function_call")
+                    calls.append(call(fc.get("id"), fc.get("name"), fc.get("args")))
+                elif isinstance(b.get("functionResponse") or b.get("function_response"), dict):
+                    fr = b.get("functionResponse") or b.get("function_response")
+                    results.append(message("tool", _json_text(fr.get("response")), tool_call_id=fr.get("id"),
+                                           name=fr.get("name")))
         text = text_of(content)
         if text or calls or not results:
             out.append(message(role, text, calls, tool_call_id=m.get("tool_call_id"), name=m.get("name")))

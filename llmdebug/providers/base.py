@@ -51,6 +51,7 @@ class Target:
     # messages.stream()): the manager attribute holding the request callable.
     deferred: str | None = None
     stream: bool = False  # the method always streams (generate_content_stream)
+    generator: bool = False  # a generator function: its request is sent when first iterated
 
 
 @dataclass
