@@ -93,12 +93,12 @@ def __dir__() -> list[str]:
 def _first_span(span: Any) -> None:
     # A span finished before ld.init(): the session opens the default store and takes over.
     importlib.import_module(".session", __name__).get_store()
-    sink = _tracing._sink
+    sink = _tracing.sink()
     if sink is not _first_span and sink is not None:
         sink(span)
 
 
-if _tracing._sink is None:
+if _tracing.sink() is None:
     _tracing.set_sink(_first_span)
 
 

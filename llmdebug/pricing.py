@@ -47,6 +47,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from ._guard import report
+
 __all__ = ["cost", "register_price", "unregister_price", "registered_prices", "PriceKey"]
 
 
@@ -433,5 +435,6 @@ def cost(
             total = _genai_total(model_info, gp_provider, ts, inp, out, cached, cw, reasoning)
         result = float(total)
         return result if math.isfinite(result) and result >= 0 else None
-    except Exception:  # cost must never raise (background writer thread)
+    except Exception:  # cost never raises into the writer; a bug is reported (raised under LLMDEBUG_RAISE_ERRORS)
+        report("pricing a call")
         return None

@@ -37,13 +37,8 @@ _FIELD_EXACT = frozenset({
 })
 _HEADER = re.compile(r"auth|key|token|secret|signature|cookie|password|passwd|session|credential")
 _QUERY = re.compile(r"key|token|sig|secret|password|passwd|auth|credential|security")
-# Sent by the SDKs themselves; never a credential.
-_SAFE_HEADERS = frozenset({
-    "content-type", "accept", "accept-encoding", "user-agent", "anthropic-version", "anthropic-beta",
-    "openai-beta", "openai-organization", "openai-project", "x-stainless-retry-count", "x-stainless-timeout",
-    "x-stainless-lang", "x-stainless-package-version", "x-stainless-runtime", "x-stainless-runtime-version",
-    "x-stainless-os", "x-stainless-arch", "x-stainless-async", "idempotency-key",
-})
+# Protocol headers, never a credential (provider modules add their own, see redact_kwargs).
+_SAFE_HEADERS = frozenset({"content-type", "accept", "accept-encoding", "user-agent", "idempotency-key"})
 _HEADER_DICTS = frozenset({"headers", "extra_headers", "default_headers"})
 _URL_FIELDS = frozenset({"api_base", "base_url", "url", "endpoint", "azure_endpoint"})
 
@@ -98,11 +93,11 @@ def redact_text(text: Any) -> Any:
     return _TEXT_BEARER.sub(r"\1" + URL_MARKER, text)
 
 
-def _headers(value: Any, all_values: bool) -> Any:
+def _headers(value: Any, all_values: bool, keep: frozenset = _SAFE_HEADERS) -> Any:
     if not isinstance(value, dict):
         return value
     return {k: (MARKER if isinstance(v, str) and (is_secret_header(k) or (all_values and str(k).lower()
-                                                                             not in _SAFE_HEADERS)) else v)
+                                                                             not in keep)) else v)
             for k, v in value.items()}
 
 
@@ -135,15 +130,17 @@ def redact_fields(obj: Any, _depth: int = 0) -> Any:
     return obj
 
 
-def redact_kwargs(kwargs: dict) -> dict:
-    """SDK keyword arguments as stored (litellm's): credentials, every custom header
-    value and URL userinfo replaced; ``None`` values dropped."""
+def redact_kwargs(kwargs: dict, keep_headers: frozenset = frozenset()) -> dict:
+    """SDK keyword arguments as stored (litellm's): credentials, every header value but
+    protocol headers (and ``keep_headers``, lower-case names a provider vouches for) and
+    URL userinfo replaced; ``None`` values dropped."""
+    keep = _SAFE_HEADERS | keep_headers
     out = {}
     for k, v in kwargs.items():
         if v is None:
             continue
         if _norm(k) in _HEADER_DICTS and isinstance(v, dict):
-            out[k] = _headers(v, all_values=True)
+            out[k] = _headers(v, all_values=True, keep=keep)
         else:
             out[k] = v
     return redact_fields(out)

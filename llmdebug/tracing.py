@@ -192,6 +192,11 @@ def set_sink(fn: Callable[[Span], None] | None) -> None:
     _sink = fn
 
 
+def sink() -> Callable[[Span], None] | None:
+    """Where finished spans go now (None: nowhere yet)."""
+    return _sink
+
+
 def emit(s: Span) -> None:
     """Hand a finished span to the sink (dropped when no sink is set: nothing captures)."""
     sink = _sink

@@ -169,8 +169,10 @@ def test_field_rule_keeps_what_is_not_a_credential():
 
 
 def test_litellm_headers_keep_only_protocol_headers():
+    from llmdebug.providers import litellm as litellm_provider
+
     out = redact_kwargs({"headers": {"X-Trace-Id": "t", "Content-Type": "application/json", "anthropic-version": "1"},
-                         "extra_headers": {"X-Custom-Auth": "k"}, "api_key": None})
+                         "extra_headers": {"X-Custom-Auth": "k"}, "api_key": None}, litellm_provider.SAFE_HEADERS)
     assert out["headers"] == {"X-Trace-Id": MARKER, "Content-Type": "application/json", "anthropic-version": "1"}
     assert out["extra_headers"] == {"X-Custom-Auth": MARKER}
     assert "api_key" not in out  # None values are not stored

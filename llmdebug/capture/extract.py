@@ -121,7 +121,7 @@ def finalize(span, call) -> None:
     if endpoint.wire is not None and body and body[:1] == b"{":
         span.request = redact_body(body, loads)
     else:
-        span.request = redact_kwargs(call.kwargs)
+        span.request = redact_kwargs(call.kwargs, getattr(mod, "SAFE_HEADERS", frozenset()))
         request_wire = providers.wire(mod.ENDPOINT_WIRES.get(endpoint.name))
         span.messages = request_wire.messages(span.request) if request_wire is not None else None
 
@@ -147,7 +147,7 @@ def finalize(span, call) -> None:
             response_wire = providers.wire(getattr(mod, "RESULT_WIRES", {}).get(endpoint.name)) or response_wire
 
     if isinstance(resp, dict):
-        reading = (response_wire or providers.wire("openai-chat")).read(resp)
+        reading = (response_wire or providers.DEFAULT_WIRE).read(resp)
         span.model = reading.model or span.request_model
         for k, v in reading.usage.items():
             setattr(span, k, v)

@@ -61,6 +61,17 @@ def _load_all() -> None:
         _wires.update(mod.WIRES)
 
 
+class _DefaultWire(Wire):
+    """How a JSON response of unknown origin is read: as OpenAI chat, the shape most
+    OpenAI-compatible servers answer in."""
+
+    def __getattribute__(self, name: str) -> Any:
+        return getattr(wire("openai-chat"), name)
+
+
+DEFAULT_WIRE: Wire = _DefaultWire()
+
+
 def installed() -> list[str]:
     """Providers whose SDK is importable here."""
     _load_all()

@@ -39,6 +39,10 @@ class EmbeddingKwargsWire(EmbeddingsWire):
 
 
 WIRES = {w.id: w for w in (KwargsWire(), EmbeddingKwargsWire())}
+# Headers litellm passes on that are API versions and feature flags, never credentials:
+# kept in the stored ``headers=`` / ``extra_headers=`` (every other value is redacted).
+SAFE_HEADERS = frozenset({"anthropic-version", "anthropic-beta", "openai-beta", "openai-organization",
+                          "openai-project", "x-stainless-retry-count", "x-stainless-timeout"})
 ENDPOINT_WIRES = {"completion": "litellm", "embedding": "litellm-embedding"}
 # litellm returns OpenAI-shaped objects: how to read one when no HTTP body was seen.
 RESULT_WIRES = {"completion": "openai-chat", "embedding": "openai-embeddings"}

@@ -24,7 +24,7 @@ from typing import Iterator
 
 from sqlite_utils import Database
 
-from .migrations import migrations
+from . import migrations as schema  # the module stays llmdebug.store.migrations
 from .problems import StoreError, check_file
 from .tx import immediate
 from .writer import Writer, on_stored
@@ -67,17 +67,17 @@ def connect(path: str | Path, *, busy_timeout: float | None = None) -> sqlite3.C
             time.sleep(0.02)
     conn.execute("PRAGMA synchronous = NORMAL")
     db = Database(conn)
-    if migrations.pending(db):
+    if schema.migrations.pending(db):
         try:
             with immediate(conn):
-                migrations.apply(db)
+                schema.migrations.apply(db)
         except BaseException:
             conn.close()
             raise
     return conn
 
 
-_KNOWN = {m.name for m in migrations._migrations}
+_KNOWN = {m.name for m in schema.migrations._migrations}  # sqlite-utils keeps them there
 
 
 def _create_private(path: Path) -> None:

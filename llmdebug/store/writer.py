@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .._guard import log, raise_errors, report, warn_once
 from ..tracing import Span
 from . import fts, rollup
-from .problems import StoreError, warn_store_problem
+from .problems import StoreError, describe, warn_store_problem
 from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, payload_row, span_row
 from .tx import immediate
 
@@ -494,8 +494,10 @@ class Writer:
             fts.catch_up(conn)
             rollup.catch_up(conn)
             self.fts_dirty = False
-        except (sqlite3.Error, StoreError, OSError):
-            pass  # locked or unwritable: the spans' own warning covers it; retried when idle
+        except (sqlite3.Error, StoreError, OSError) as e:
+            if describe(self.store.path, e)[0] == "other":  # not a known store problem: a bug
+                report("indexing spans for search and metrics")
+            # locked or unwritable: the spans' own warning covers it; retried when idle
         except Exception:
             self.fts_dirty = False
             report("indexing spans for search and metrics")

@@ -363,7 +363,7 @@ def simulate_traffic(client: Any, *, days: float = 7, calls: int = 1500, seed: i
         set_clock(None)
         if server is not None:
             server.latency = saved_latency
-    if session._store is not None:
+    if session.current_store() is not None:
         session.flush()
     iso = lambda t: _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds")  # noqa: E731
     return dict(runner.stats, first=iso(jobs[0].t) if jobs else None, last=iso(jobs[-1].t) if jobs else None,
