@@ -1,6 +1,6 @@
-"""One set of formatters for every widget and fallback: llmdebug/widgets/formatting.py (text and
-HTML fallbacks) and ``fmt`` in llmdebug/widgets/_format.js (the widgets) write the same text,
-checked here on one table of values in Python and in node."""
+"""One set of formatters for every widget and fallback: llmdebug/formatting.py (the text and
+HTML fallbacks, the diff's text among them) and ``fmt`` in llmdebug/widgets/_format.js (the
+widgets) write the same text, checked here on one table of values in Python and in node."""
 
 import json
 import math
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from llmdebug.widgets import formatting as fmt
+from llmdebug import formatting as fmt
 
 FORMAT_JS = Path(__file__).resolve().parents[1] / "llmdebug" / "widgets" / "_format.js"
 

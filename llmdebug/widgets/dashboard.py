@@ -18,9 +18,9 @@ import ipywidgets
 import traitlets as t
 
 from .. import charts, query, tracing
+from .. import formatting as fmt
 from .._guard import report
 from . import css, esm
-from . import formatting as fmt
 from .vega import ChartView
 from .visible import from_visible, visible_text
 

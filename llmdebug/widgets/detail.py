@@ -13,7 +13,7 @@ from typing import Any
 from ..tracing import Span
 from ..store.rows import iso
 from .. import providers
-from . import formatting as fmt
+from .. import formatting as fmt
 
 # A 2 MB prompt is stored whole; the browser gets the first part of it.
 TEXT_LIMIT = 100_000

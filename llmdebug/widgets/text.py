@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from . import formatting as fmt
+from .. import formatting as fmt
 from .visible import visible_text
 
 _STATUS = {"ok": "✓", "error": "✗"}

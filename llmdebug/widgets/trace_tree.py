@@ -18,11 +18,11 @@ import anywidget
 import traitlets as t
 
 from .. import query
+from .. import formatting as fmt
 from .._guard import report
 from ..tracing import Span
 from ..store.rows import from_iso
 from . import css, esm
-from . import formatting as fmt
 from .detail import span_detail
 from .text import TraceText
 from .visible import visible_text

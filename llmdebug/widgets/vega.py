@@ -30,8 +30,8 @@ import altair as alt
 import anywidget
 import traitlets as t
 
+from .. import formatting as fmt
 from . import css, esm
-from . import formatting as fmt
 from .visible import visible_text
 
 _HERE = Path(__file__).parent

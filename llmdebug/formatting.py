@@ -1,7 +1,9 @@
 """How every widget and text fallback writes numbers, costs, durations and times.
 
-The browser side is ``fmt`` in ``_format.js`` with the same rules (the tests run both on
-one table of values), so a saved notebook's text says what the live widget showed:
+It sits at the bottom of the layers, so the widgets and the text of lower layers (the diff's
+:func:`~llmdebug.diffing.render_text`) write the same. The browser side is ``fmt`` in
+``widgets/_format.js`` with the same rules (the tests run both on one table of values), so a
+saved notebook's text says what the live widget showed:
 
 - ``MISSING``: ``"–"`` for a value that is not there (None, NaN, pandas' NA, ±inf).
 - :func:`count`: ``1,234`` (a whole number, half away from zero).
