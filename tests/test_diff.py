@@ -425,3 +425,18 @@ def test_long_unchanged_runs_are_folded_in_text():
     text = render_text(d)
     assert "unchanged lines" in text and "line 100" not in text
     assert "[-A-]{+B+}" in text
+
+
+def test_text_writes_numbers_with_the_shared_formatters():
+    from llmdebug import formatting as fmt
+
+    a, b = chat([U("hi")]), chat([U("hi")])
+    a.cost_usd, b.cost_usd = 0.0001, 1234.567
+    a.latency_ms, b.latency_ms = 840.2, 12_345.0
+    b.output_tokens, b.model, b.provider = None, None, None
+    text = render_text(diff_calls(a, b))
+    side_a, side_b, deltas = text.split("\n")[1:4]
+    assert side_a.endswith(f"openai · gpt-4o-mini · ok · 100→20 tok · {fmt.cost(0.0001)} · 840 ms")
+    assert side_b.endswith(f"{fmt.MISSING} · {fmt.MISSING} · ok · 100→{fmt.MISSING} tok · $1,234.57 · 12.3 s")
+    assert deltas == "  Δ input tokens ±0 · cost +$1,234.57 · latency +11.5 s"
+    assert "?" not in side_b and "$0.000100" in side_a

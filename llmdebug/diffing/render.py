@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import formatting as fmt
+
 __all__ = ["render_html", "render_text"]
 
 
@@ -47,18 +49,17 @@ _MARK = {"equal": " ", "changed": "~", "added": "+", "removed": "-", "moved": ">
 
 
 def _fmt_num(v: Any, kind: str) -> str:
-    if v is None:
-        return "?"
+    """A side's or a delta's value, as the widget writes it (the shared formatters)."""
     if kind == "cost_usd":
-        return f"${v:.6f}"
+        return fmt.cost(v)
     if kind == "latency_ms":
-        return f"{v:,.0f} ms"
-    return f"{int(v):,}"
+        return fmt.duration(v)
+    return fmt.count(v)
 
 
 def _fmt_delta(v: Any, kind: str) -> str:
-    if v is None:
-        return "?"
+    if fmt.number(v) is None:
+        return fmt.MISSING
     sign = "+" if v > 0 else "−" if v < 0 else "±"
     return sign + _fmt_num(abs(v), kind)
 
@@ -75,9 +76,10 @@ def _elide(text: str, first: bool, last: bool) -> str:
         head = [] if first else lines[:2]
         tail = [] if last else lines[-2:]
         hidden = len(lines) - len(head) - len(tail)
-        return "\n".join(head + [f"… {hidden} unchanged lines …"] + tail)
+        return "\n".join(head + [f"… {fmt.count(hidden)} unchanged lines …"] + tail)
     if len(text) > 400:
-        return ("" if first else text[:120]) + f" … {len(text) - 240:,} unchanged characters … " + ("" if last else text[-120:])
+        return (("" if first else text[:120]) + f" … {fmt.count(len(text) - 240)} unchanged characters … "
+                + ("" if last else text[-120:]))
     return text
 
 
@@ -137,19 +139,19 @@ def _json_change_lines(changes: list, m: _Plain, pad: str, limit: int = 50) -> l
     for c in changes[:limit]:
         out.append(_change_line(m, pad, c["path"], c["op"], c.get("old"), c.get("new")))
     if len(changes) > limit:
-        out.append(f"{pad}… {len(changes) - limit} more changes")
+        out.append(f"{pad}… {fmt.count(len(changes) - limit)} more changes")
     return out
 
 
 def _side_line(label: str, s: dict) -> str:
-    bits = [label, (s.get("id") or "")[:12] or "(unsaved)", s.get("provider") or "?", s.get("model") or "?",
-            s.get("status") or "?"]
-    if s.get("input_tokens") is not None or s.get("output_tokens") is not None:
-        bits.append(f"{s.get('input_tokens') or 0:,}→{s.get('output_tokens') or 0:,} tok")
-    if s.get("cost_usd") is not None:
-        bits.append(f"${s['cost_usd']:.6f}")
-    if s.get("latency_ms") is not None:
-        bits.append(f"{s['latency_ms']:,.0f} ms")
+    bits = [label, (s.get("id") or "")[:12] or "(unsaved)", s.get("provider") or fmt.MISSING,
+            s.get("model") or fmt.MISSING, s.get("status") or fmt.MISSING]
+    if fmt.number(s.get("input_tokens")) is not None or fmt.number(s.get("output_tokens")) is not None:
+        bits.append(f"{fmt.tokens(s.get('input_tokens'), s.get('output_tokens'))} tok")
+    if fmt.number(s.get("cost_usd")) is not None:
+        bits.append(fmt.cost(s["cost_usd"]))
+    if fmt.number(s.get("latency_ms")) is not None:
+        bits.append(fmt.duration(s["latency_ms"]))
     return "  " + " · ".join(bits[:2]) + "  " + " · ".join(bits[2:])
 
 
@@ -183,7 +185,7 @@ def _render(d: dict, m: _Plain, a_label: str = "A", b_label: str = "B") -> str:
                 while run < len(msgs) and msgs[run]["op"] == "equal":
                     run += 1
                 if run - k >= 2:
-                    L.append(m.esc(f"    … {run - k} unchanged messages"))
+                    L.append(m.esc(f"    … {fmt.count(run - k)} unchanged messages"))
                     k = run
                     continue
             L.extend(_message_lines(e, m))
@@ -233,7 +235,7 @@ def _render(d: dict, m: _Plain, a_label: str = "A", b_label: str = "B") -> str:
 
 def _role(msg: dict | None) -> str:
     if not msg:
-        return "?"
+        return fmt.MISSING
     return msg["role"] + (f" ({msg['name']})" if msg.get("name") else "")
 
 
