@@ -146,16 +146,23 @@ def redact_kwargs(kwargs: dict, keep_headers: frozenset = frozenset()) -> dict:
     return redact_fields(out)
 
 
-# A key ending like a credential field, or a URL field: only such bodies are parsed.
-_BODY_HINT = re.compile(
-    rb'(?:api[_-]?key|apikey|secret|private[_-]key|access[_-]key|subscription[_-]key|password|passwd|token|'
-    rb'credentials?|auth|authorization|cookie|bearer|key[_-]id|api[_-]base|base[_-]url|url|endpoint)"\s*:', re.I)
+# Endings of a JSON key that may need redacting (``"api_key":``, ``"url":``...). A body
+# holding none of them is stored untouched; a dozen ``bytes.find`` calls decide (a regex
+# over the body cost ~30 µs a call).
+_BODY_HINTS = tuple(w + b'"' for w in (b"key", b"token", b"secret", b"password", b"passwd", b"auth",
+                                       b"authorization", b"cookie", b"credential", b"credentials", b"bearer",
+                                       b"_id", b"url", b"endpoint", b"api_base"))
+
+
+def _may_hold_secret(body: bytes) -> bool:
+    low = body.lower()
+    return any(hint in low for hint in _BODY_HINTS)
 
 
 def redact_body(body: bytes, loads) -> bytes | Any:
     """A JSON request body as sent: returned as is unless it holds a field the rule
-    redacts (one regex scan decides); then the parsed body, redacted."""
-    if not _BODY_HINT.search(body):
+    redacts (a cheap scan decides); then the parsed body, redacted."""
+    if not _may_hold_secret(body):
         return body
     try:
         parsed = loads(body)
