@@ -1,5 +1,5 @@
 // How every llmdebug widget writes numbers (put in front of each widget's module after _dom.js,
-// see widgets/__init__.py). The same rules as llmdebug/widgets/formatting.py, which writes the
+// see widgets/__init__.py). The same rules as llmdebug/formatting.py, which writes the
 // text and HTML fallbacks; the tests run both on one table of values.
 //
 //   fmt.MISSING        "–" for a value that is not there (null, undefined, NaN, ±Infinity)
