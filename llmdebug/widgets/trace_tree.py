@@ -178,6 +178,7 @@ class TraceTree(anywidget.AnyWidget):
             self.text_matches = sorted(where[s] for s in hits["id"] if s in where)
         except Exception:
             self.text_matches = []
+            report("searching the trace's text")
 
     def _on_browser(self, change: dict) -> None:
         if self.browser:
