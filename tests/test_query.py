@@ -147,7 +147,7 @@ def test_last_on_empty_store_is_clear(ld_on):
 
 @pytest.mark.parametrize("by", ["model", "day", "hour", "tag", None])
 def test_rollup_histogram_percentiles_within_half_a_percent(traffic, monkeypatch, by):
-    import llmdebug.query as q
+    import llmdebug.query.engine as q
 
     monkeypatch.setattr(q, "EXACT_PERCENTILES_UP_TO", 0)  # force the large-store path
     df = traffic.copy()
@@ -170,7 +170,7 @@ def test_rollup_histogram_percentiles_within_half_a_percent(traffic, monkeypatch
 
 @pytest.mark.parametrize("exact", [True, False])
 def test_time_window_with_partial_hours_matches_pandas(traffic, monkeypatch, exact):
-    import llmdebug.query as q
+    import llmdebug.query.engine as q
 
     if not exact:
         monkeypatch.setattr(q, "EXACT_PERCENTILES_UP_TO", 0)
@@ -196,7 +196,7 @@ def test_metrics_by_trace_id(traffic):
 def test_rows_written_outside_llmdebug_are_counted(tmp_path, monkeypatch):
     """An old file, or spans INSERTed by other tools: metrics count them at once (raw tail),
     and the writer folds them into the rollup."""
-    import llmdebug.query as q
+    import llmdebug.query.engine as q
     from sqlite_utils import Database
 
     from llmdebug import session
