@@ -226,7 +226,7 @@ def _latency_hist(filters: dict) -> dict:
     f.pop("limit", None)
     query.flush()
     acc = query.metric_groups(None, f).get("all")
-    return dict(acc[13]) if acc else {}
+    return dict(acc.latency_hist) if acc else {}
 
 
 def latency(**filters: Any) -> "alt.LayerChart":

@@ -71,20 +71,20 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     check_limit(filters.pop("limit", None))  # one row per group: a limit is checked, not used
     where(filters)  # every filter checked before any work
     groups = metric_groups(by, filters)
-    total = sum(a[0] for a in groups.values())
+    total = sum(g.calls for g in groups.values())
     exact = _exact_percentiles(by, filters) if 0 < total <= EXACT_PERCENTILES_UP_TO else None
     out = []
-    for k, a in groups.items():
-        (n, rl_hits, rl_calls, retries, lat_sum, lat_n, tin, tout, ttot, tcached, cost, cost_n, unpriced,
-         lat_hist, ttft_hist, errors) = a
+    for k, g in groups.items():
+        n, lat_n, cost_n = g.calls, g.latency_n, g.cost_n
         if exact is not None:
             p50, p95, p99, ttft50 = exact.get(k, (None, None, None, None))
         else:
-            p50, p95, p99 = (rollup.percentile(lat_hist, lat_n, p) for p in (0.5, 0.95, 0.99))
-            ttft50 = rollup.percentile(ttft_hist, sum(ttft_hist.values()), 0.5)
-        out.append([k, n, errors, errors / n if n else None, rl_hits, rl_calls, rl_calls / n if n else None,
-                    retries, lat_sum / lat_n if lat_n else None, p50, p95, p99, ttft50, tin, tout, ttot, tcached,
-                    cost if cost_n else None, cost / cost_n if cost_n else None, unpriced])
+            p50, p95, p99 = (rollup.percentile(g.latency_hist, lat_n, p) for p in (0.5, 0.95, 0.99))
+            ttft50 = rollup.percentile(g.ttft_hist, sum(g.ttft_hist.values()), 0.5)
+        out.append([k, n, g.errors, g.errors / n if n else None, g.rate_limit_hits, g.rate_limited_calls,
+                    g.rate_limited_calls / n if n else None, g.retries, g.latency_sum / lat_n if lat_n else None,
+                    p50, p95, p99, ttft50, g.input_tokens, g.output_tokens, g.total_tokens, g.cached_tokens,
+                    g.cost_sum if cost_n else None, g.cost_sum / cost_n if cost_n else None, g.unpriced])
     if len(dims) > 1:
         out = [list(row[0]) + row[1:] for row in out]
     names = list(dims) or ["all"]
@@ -98,12 +98,23 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     return df.reset_index(drop=True).set_index(names[0] if len(names) == 1 else names)
 
 
+class Group(rollup.Acc):
+    """The accumulator of one metrics group: the rollup's sums and histograms, and the
+    errors among its calls (a rollup key knows its status; a group may mix them)."""
+
+    __slots__ = ("errors",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors = 0
+
+
 # Set by llmdebug.charts.shared_queries(): charts drawn together reuse each other's passes.
 groups_memo: ContextVar[dict | None] = ContextVar("llmdebug_groups_memo", default=None)
 
 
 def metric_groups(by: Any, filters: dict) -> dict:
-    """Per-group accumulators (sums and latency histograms) of the matching LLM calls."""
+    """Per-group accumulators (:class:`Group`: sums and latency histograms) of the matching LLM calls."""
     memo = groups_memo.get()
     fkey = tuple(sorted((k, repr(v)) for k, v in filters.items()))
     key = (by, fkey)
@@ -112,11 +123,11 @@ def metric_groups(by: Any, filters: dict) -> dict:
     if memo is not None and by is None:  # the total of a finer grouping already computed
         finer = next((g for (b, f), g in memo.items() if f == fkey and b is not None and "tag" not in _dims(b)), None)
         if finer is not None:
-            total = rollup.new_acc() + [0]
-            for acc in finer.values():
-                rollup.merge(total, acc)
-                total[15] += acc[15]
-            memo[key] = groups = {"all": total} if total[0] else {}
+            total = Group()
+            for g in finer.values():
+                total.merge(g)
+                total.errors += g.errors
+            memo[key] = groups = {"all": total} if total.calls else {}
             return groups
     if filters.get("trace_id") is not None or any(d in _SPAN_ONLY for d in _dims(by)):
         groups = _groups_from_spans(by, filters)
@@ -128,6 +139,8 @@ def metric_groups(by: Any, filters: dict) -> dict:
 
 
 _ROLLUP_KEYS = {"model", "provider", "name", "endpoint", "status"}
+# Where a rollup key (``rollup.KEY_COLS``) holds what the groupings read.
+_HOUR, _STATUS, _TAGS = (rollup.KEY_COLS.index(c) for c in ("hour", "status", "tags"))
 
 
 def _dims(by: Any) -> tuple:
@@ -142,11 +155,11 @@ def _dim_values(dim: str, key: tuple, extra: dict | None) -> list:
     if dim in _ROLLUP_KEYS:
         return [key[rollup.KEY_COLS.index(dim)] or None]
     if dim == "day":
-        return [key[0][:10]]
+        return [key[_HOUR][:10]]
     if dim == "hour":
-        return [key[0] + ":00"]
+        return [key[_HOUR] + ":00"]
     if dim == "tag":
-        return decode_json(key[7]) or []
+        return decode_json(key[_TAGS]) or []
     raise ValueError(dim)
 
 
@@ -161,14 +174,14 @@ def _group_key(by: Any, key: tuple, extra: dict | None = None) -> list:
     return list(itertools.product(*(_dim_values(d, key, extra) for d in dims)))
 
 
-def _add_group(groups: dict, by: Any, key: tuple, a: list, extra: dict | None = None) -> None:
-    errors = a[0] if key[6] == "error" else 0
-    for g in _group_key(by, key, extra):
-        acc = groups.get(g)
-        if acc is None:
-            acc = groups[g] = rollup.new_acc() + [0]
-        rollup.merge(acc, a)
-        acc[15] += errors
+def _add_group(groups: dict, by: Any, key: tuple, a: rollup.Acc, extra: dict | None = None) -> None:
+    errors = a.calls if key[_STATUS] == "error" else 0
+    for k in _group_key(by, key, extra):
+        g = groups.get(k)
+        if g is None:
+            g = groups[k] = Group()
+        g.merge(a)
+        g.errors += errors
 
 
 def _groups_from_spans(by, filters: dict, *, extra: str = "", params=()) -> dict:
@@ -223,10 +236,9 @@ def _groups_from_rollup(by, filters: dict) -> dict:
             mark = rollup.watermark(conn)
             sql = (f"SELECT {', '.join(rollup.COLUMNS)} FROM rollup r "
                    f"WHERE r.kind = 'llm' AND {' AND '.join(clauses) or '1'}")
-            nk, ns = len(rollup.KEY_COLS), len(rollup.SUM_COLS)
+            nk = len(rollup.KEY_COLS)
             for row in conn.execute(sql, params):
-                a = list(row[nk:nk + ns]) + [rollup.parse_hist(row[-2]), rollup.parse_hist(row[-1])]
-                _add_group(groups, by, row[:nk], a)
+                _add_group(groups, by, row[:nk], rollup.Acc.from_stored(row[nk:]))
             # Spans the rollup has not counted yet, inside the full hours.
             tail = ["s.rowid > ?"]
             tparams: list = [mark]
@@ -252,10 +264,12 @@ def _tail(conn) -> int:
 
 
 def _merge_groups(groups: dict, more: dict) -> None:
-    for g, a in more.items():
-        acc = groups.setdefault(g, rollup.new_acc() + [0])
-        rollup.merge(acc, a)
-        acc[15] += a[15]
+    for k, m in more.items():
+        g = groups.get(k)
+        if g is None:
+            g = groups[k] = Group()
+        g.merge(m)
+        g.errors += m.errors
 
 
 def _groups_from_edges(groups, by, f, since, until, lo, hi) -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import sqlite3
 from typing import Any
 
@@ -52,50 +53,109 @@ def bucket_value(b: int) -> float:
     return RATIO ** (b + 0.5)
 
 
-def new_acc() -> list:
-    return [0] * len(SUM_COLS) + [{}, {}]
+class Acc:
+    """The sums and latency histograms of the LLM calls of one rollup key (and, in
+    ``query.engine``, of one metrics group). Attributes are named like the ``rollup``
+    columns (``SUM_COLS``, ``HIST_COLS``); histograms map bucket -> count."""
+
+    __slots__ = SUM_COLS + HIST_COLS
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.rate_limit_hits = 0
+        self.rate_limited_calls = 0
+        self.retries = 0
+        self.latency_sum = 0
+        self.latency_n = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.total_tokens = 0
+        self.cached_tokens = 0
+        self.cost_sum = 0
+        self.cost_n = 0
+        self.unpriced = 0
+        self.latency_hist: dict[int, int] = {}
+        self.ttft_hist: dict[int, int] = {}
+
+    def merge(self, other: "Acc") -> None:
+        """Add ``other``'s counts to these."""
+        self.calls += other.calls
+        self.rate_limit_hits += other.rate_limit_hits
+        self.rate_limited_calls += other.rate_limited_calls
+        self.retries += other.retries
+        self.latency_sum += other.latency_sum
+        self.latency_n += other.latency_n
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.total_tokens += other.total_tokens
+        self.cached_tokens += other.cached_tokens
+        self.cost_sum += other.cost_sum
+        self.cost_n += other.cost_n
+        self.unpriced += other.unpriced
+        for mine, theirs in ((self.latency_hist, other.latency_hist), (self.ttft_hist, other.ttft_hist)):
+            for b, n in theirs.items():
+                mine[b] = mine.get(b, 0) + n
+
+    def stored(self) -> tuple:
+        """The ``SUM_COLS`` and ``HIST_COLS`` values of a ``rollup`` row, in that order."""
+        return _sums(self) + (_hist_text(self.latency_hist), _hist_text(self.ttft_hist))
+
+    @staticmethod
+    def from_stored(values) -> "Acc":
+        """An accumulator from the ``SUM_COLS`` then ``HIST_COLS`` values of a ``rollup`` row."""
+        if len(values) != _STORED_WIDTH:
+            raise ValueError(f"a rollup row has {_STORED_WIDTH} values after its key "
+                             f"({', '.join(SUM_COLS + HIST_COLS)}), not {len(values)}")
+        a = Acc.__new__(Acc)  # no __init__: every slot is set here
+        (a.calls, a.rate_limit_hits, a.rate_limited_calls, a.retries, a.latency_sum, a.latency_n, a.input_tokens,
+         a.output_tokens, a.total_tokens, a.cached_tokens, a.cost_sum, a.cost_n, a.unpriced, latency, ttft) = values
+        a.latency_hist = parse_hist(latency)
+        a.ttft_hist = parse_hist(ttft)
+        return a
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} " + " ".join(f"{k}={getattr(self, k)!r}" for k in self._fields()) + ">"
+
+    def _fields(self) -> tuple:
+        return tuple(k for cls in type(self).__mro__ for k in getattr(cls, "__slots__", ()))
+
+
+_sums = operator.attrgetter(*SUM_COLS)
+_STORED_WIDTH = len(SUM_COLS) + len(HIST_COLS)
 
 
 def add_row(acc: dict, row: tuple) -> None:
-    """Count one span (a tuple of ``SPAN_FIELDS``) into ``acc`` keyed by rollup key."""
+    """Count one span (a tuple of ``SPAN_FIELDS``) into ``acc``: rollup key -> :class:`Acc`."""
     (started_at, kind, provider, model, name, endpoint, status, tags, lat, ttft, http_status, rl_hits,
      retries, tin, tout, ttot, tcached, cost, priced) = row
     key = ((started_at or "")[:13], kind, provider or "", model or "", name or "", endpoint or "", status or "",
            tags or "[]")
     a = acc.get(key)
     if a is None:
-        a = acc[key] = new_acc()
-    a[0] += 1
+        a = acc[key] = Acc()
+    a.calls += 1
     rl_hits = rl_hits or 0
-    a[1] += rl_hits
-    a[2] += 1 if (rl_hits > 0 or http_status == 429) else 0
-    a[3] += retries or 0
+    a.rate_limit_hits += rl_hits
+    if rl_hits > 0 or http_status == 429:
+        a.rate_limited_calls += 1
+    a.retries += retries or 0
     if lat is not None:
-        a[4] += lat
-        a[5] += 1
+        a.latency_sum += lat
+        a.latency_n += 1
         b = bucket(lat)
-        a[13][b] = a[13].get(b, 0) + 1
+        a.latency_hist[b] = a.latency_hist.get(b, 0) + 1
     if ttft is not None:
         b = bucket(ttft)
-        a[14][b] = a[14].get(b, 0) + 1
-    a[6] += tin or 0
-    a[7] += tout or 0
-    a[8] += ttot or 0
-    a[9] += tcached or 0
+        a.ttft_hist[b] = a.ttft_hist.get(b, 0) + 1
+    a.input_tokens += tin or 0
+    a.output_tokens += tout or 0
+    a.total_tokens += ttot or 0
+    a.cached_tokens += tcached or 0
     if cost is not None:
-        a[10] += cost
-        a[11] += 1
+        a.cost_sum += cost
+        a.cost_n += 1
     if priced == 0:
-        a[12] += 1
-
-
-def merge(into: list, other: list) -> None:
-    for i in range(len(SUM_COLS)):
-        into[i] += other[i]
-    for h in (13, 14):
-        target = into[h]
-        for b, n in other[h].items():
-            target[b] = target.get(b, 0) + n
+        a.unpriced += 1
 
 
 def _hist_text(h: dict) -> str:
@@ -115,8 +175,8 @@ def write(conn: sqlite3.Connection, acc: dict) -> None:
     for key, a in acc.items():
         old = conn.execute(f"SELECT {', '.join(SUM_COLS + HIST_COLS)} FROM rollup WHERE {where}", key).fetchone()
         if old is not None:
-            merge(a, list(old[: len(SUM_COLS)]) + [parse_hist(old[-2]), parse_hist(old[-1])])
-        out.append(key + tuple(a[: len(SUM_COLS)]) + (_hist_text(a[13]), _hist_text(a[14])))
+            a.merge(Acc.from_stored(old))
+        out.append(key + a.stored())
     conn.executemany(_UPSERT, out)
 
 
@@ -135,7 +195,7 @@ def catch_up(conn: sqlite3.Connection, batch: int = 50_000) -> int:
                 f"SELECT rowid, kind, {cols} FROM spans WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 [watermark(conn), batch],
             ).fetchall()
-            acc: dict[Any, list] = {}
+            acc: dict[Any, Acc] = {}
             for r in rows:
                 if r[1] == "llm":
                     add_row(acc, r[2:])
