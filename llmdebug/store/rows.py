@@ -15,7 +15,7 @@ import json
 import os
 import re
 from time import gmtime as _gmtime
-from typing import Any
+from typing import Any, Callable
 
 from .._json import STRICT_UTF8, dumps, loads
 from ..redaction import redact_fields, redact_text, redact_url
@@ -207,47 +207,155 @@ def _n(v: Any) -> Any:
     return v if v is None or type(v) is float or (type(v) is int and -(2**63) <= v < 2**63) else _cell(v)
 
 
+def _name(v: Any) -> Any:
+    return _cell(clip(str(v), 2000))
+
+
+def _url(v: Any) -> Any:
+    return _t(redact_url(v))
+
+
+def _error_message(v: Any) -> Any:
+    return _cell(clip(redact_text(v), 20_000)) if v else None
+
+
+def _flag(v: Any) -> int:
+    return int(bool(v))
+
+
+def _flag_or_none(v: Any) -> int | None:
+    return None if v is None else int(bool(v))
+
+
+def _json_or_none(v: Any) -> str | None:
+    return to_json(v) if v else None
+
+
+def _redacted_json_or_none(v: Any) -> str | None:
+    return to_json(redact_fields(v)) if v else None
+
+
+# How each ``spans`` column is made from the Span attribute of the same name. Odd values
+# (objects, broken unicode, huge ints) go through :func:`_cell`, so one bad span cannot
+# fail a whole batch. A new column: add it to SPAN_COLUMNS (and a migration) and here.
+SPAN_CELLS: dict[str, Callable[[Any], Any]] = {
+    "id": _t,
+    "trace_id": _t,
+    "parent_id": _t,
+    "name": _name,
+    "kind": _t,
+    "provider": _t,
+    "model": _t,
+    "request_model": _t,
+    "endpoint": _t,
+    "base_url": _url,
+    "status": _t,
+    "error_type": _t,
+    "error_message": _error_message,
+    "http_status": _n,
+    "input_tokens": _n,
+    "output_tokens": _n,
+    "total_tokens": _n,
+    "cached_tokens": _n,
+    "cache_write_tokens": _n,
+    "reasoning_tokens": _n,
+    "cost_usd": _n,
+    "priced": _flag_or_none,
+    "latency_ms": _n,
+    "ttft_ms": _n,
+    "started_at": iso,
+    "ended_at": iso,
+    "stream": _flag,
+    "retries": _n,
+    "rate_limit_hits": _n,
+    "replay_of": _t,
+    "tags": _json_or_none,
+    "metadata": _redacted_json_or_none,
+    "cell": _n,
+}
+
+
+def _llm_messages(s: Span) -> str | None:
+    return None if s.kind == "llm" else to_json(s.messages)  # llm: derived from the request on read
+
+
+def _output_text(s: Span) -> str | None:
+    text = s.output_text
+    if text is None and s.kind != "llm" and s.output is not None:
+        text = search_text(s.output)
+    return safe_text(clip(text)) if text is not None else None
+
+
+# How each ``payloads`` column is made from a Span. The search text of prompts is built
+# later, off the capture path (see fts.py).
+PAYLOAD_CELLS: dict[str, Callable[[Span], Any]] = {
+    "span_id": lambda s: s.id,
+    "request_json": lambda s: to_json(s.request),
+    "response_json": lambda s: to_json(s.response),
+    "messages_json": _llm_messages,
+    "tool_calls_json": lambda s: to_json(s.tool_calls),
+    "events_json": lambda s: to_json(s.events) if s.events else None,
+    "input_json": lambda s: to_json(redact_fields(s.input)),
+    "output_json": lambda s: to_json(s.output),
+    "attributes_json": lambda s: to_json(redact_fields(s.attributes)) if s.attributes else None,
+    "prompt_text": lambda s: None,
+    "output_text": _output_text,
+}
+
+
+class RowShapeError(RuntimeError):
+    """A row builder and its table's columns disagree: a bug in llmdebug, not a file problem."""
+
+
+def row_builder(table: str, columns: tuple[str, ...], cells: dict, *, by_attribute: bool) -> Callable[[Span], tuple]:
+    """One function making the row of ``table`` from a Span: ``cells[column]`` applied to
+    the attribute of that name (``by_attribute``) or to the span, in ``columns`` order.
+
+    Every column must have exactly one cell and every cell a column, or this raises
+    :class:`RowShapeError` naming them (at import, so a row can never be short or long).
+    The function is compiled from generated source, as ``namedtuple`` and ``dataclasses``
+    build theirs: it runs for every captured span on the writer thread, where a loop over
+    the columns would cost 2-3 µs a span (3-5 % of ingest) and this costs nothing."""
+    missing = [c for c in columns if c not in cells]
+    unknown = [c for c in cells if c not in columns]
+    if missing or unknown:
+        problems = ([f"no cell for column {c!r}" for c in missing] + [f"cell {c!r} is not a column" for c in unknown])
+        raise RowShapeError(f"rows.py cannot build {table} rows: {'; '.join(problems)}. Give each column of {table} "
+                            f"exactly one cell (columns: {', '.join(columns)}).")
+    bad = [c for c in columns if not c.isidentifier()]
+    if bad:
+        raise RowShapeError(f"{table} column name(s) {bad} are not identifiers")
+    env = {f"_c{i}": cells[c] for i, c in enumerate(columns)}
+    values = ", ".join(f"_c{i}(s.{c})" if by_attribute else f"_c{i}(s)" for i, c in enumerate(columns))
+    exec(f"def {table}_row(s):\n    return ({values},)\n", env)  # noqa: S102 - our own column names
+    return env[f"{table}_row"]
+
+
+_span_row = row_builder("spans", SPAN_FIELDS, SPAN_CELLS, by_attribute=True)
+_payload_row = row_builder("payloads", PAYLOAD_FIELDS, PAYLOAD_CELLS, by_attribute=False)
+
+
+_WIDTHS = {"spans": SPAN_FIELDS, "payloads": PAYLOAD_FIELDS}
+
+
+def check_width(row: tuple, table: str) -> tuple:
+    """``row`` if it holds one value per column of ``table``; a :class:`RowShapeError`
+    saying so if not (SQLite's "Incorrect number of bindings" would read as a file problem)."""
+    columns = _WIDTHS[table]
+    if len(row) != len(columns):
+        raise RowShapeError(f"a {table} row of {len(row)} values for its {len(columns)} columns "
+                            f"({', '.join(columns)}): rows.py must make one value per column")
+    return row
+
+
 def span_row(s: Span) -> tuple:
-    """The ``spans`` row of a span; odd values (objects, broken unicode, huge ints)
-    are converted by :func:`_cell` so one bad span cannot fail a whole batch."""
-    return (
-        _t(s.id),
-        _t(s.trace_id),
-        _t(s.parent_id),
-        _cell(clip(str(s.name), 2000)),
-        _t(s.kind),
-        _t(s.provider),
-        _t(s.model),
-        _t(s.request_model),
-        _t(s.endpoint),
-        _t(redact_url(s.base_url)),
-        _t(s.status),
-        _t(s.error_type),
-        _cell(clip(redact_text(s.error_message), 20_000)) if s.error_message else None,
-        _n(s.http_status),
-        _n(s.input_tokens),
-        _n(s.output_tokens),
-        _n(s.total_tokens),
-        _n(s.cached_tokens),
-        _n(s.cache_write_tokens),
-        _n(s.reasoning_tokens),
-        _n(s.cost_usd),
-        None if s.priced is None else int(bool(s.priced)),
-        _n(s.latency_ms),
-        _n(s.ttft_ms),
-        iso(s.started_at),
-        iso(s.ended_at),
-        int(bool(s.stream)),
-        _n(s.retries),
-        _n(s.rate_limit_hits),
-        _t(s.replay_of),
-        to_json(s.tags) if s.tags else None,
-        to_json(redact_fields(s.metadata)) if s.metadata else None,
-        _n(s.cell),
-    )
+    """The ``spans`` row of a span (``SPAN_FIELDS`` order; see ``SPAN_CELLS``)."""
+    return _span_row(s)
 
 
 def payload_row(s: Span) -> tuple | None:
+    """The ``payloads`` row of a span (``PAYLOAD_FIELDS`` order; see ``PAYLOAD_CELLS``),
+    or None when it has no payload."""
     if (
         s.request is None
         and s.response is None
@@ -260,23 +368,7 @@ def payload_row(s: Span) -> tuple | None:
         and s.tool_calls is None
     ):
         return None
-    # The search text of prompts is built later, off the capture path (see fts.py).
-    output_text = s.output_text
-    if output_text is None and s.kind != "llm" and s.output is not None:
-        output_text = search_text(s.output)
-    return (
-        s.id,
-        to_json(s.request),
-        to_json(s.response),
-        None if s.kind == "llm" else to_json(s.messages),  # llm: derived from the request on read
-        to_json(s.tool_calls),
-        to_json(s.events) if s.events else None,
-        to_json(redact_fields(s.input)),
-        to_json(s.output),
-        to_json(redact_fields(s.attributes)) if s.attributes else None,
-        None,
-        safe_text(clip(output_text)) if output_text is not None else None,
-    )
+    return _payload_row(s)
 
 
 def decode_json(text: str | None) -> Any:

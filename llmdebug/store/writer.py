@@ -29,7 +29,7 @@ from .._guard import log, raise_errors, report, warn_once
 from ..tracing import Span
 from . import fts, rollup
 from .problems import StoreError, describe, warn_store_problem
-from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, payload_row, span_row
+from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, check_width, payload_row, span_row
 from .tx import immediate
 
 if TYPE_CHECKING:
@@ -389,10 +389,12 @@ class Writer:
         spans_rows, payload_rows = [], []
         for s in batch:
             try:
-                spans_rows.append(span_row(s))
+                # check_width: a row of the wrong width is a bug, said as one (the insert would
+                # fail as a misleading "cannot write to the file" and be retried forever)
+                spans_rows.append(check_width(span_row(s), "spans"))
                 p = payload_row(s)
                 if p is not None:
-                    payload_rows.append(p)
+                    payload_rows.append(check_width(p, "payloads"))
             except Exception:
                 report("serialising a span")
         try:
