@@ -1,7 +1,11 @@
 """Schema of the trace store, as numbered migrations applied when a store opens.
 
 Never edit a migration that has shipped: add the next one. A fresh file and an old
-file take the same path (every pending migration, in order).
+file take the same path (every pending migration, in order). So each migration spells
+out the columns it creates as they were when it shipped, and never reads a constant
+that later code may change: ``SPAN_COLUMNS`` and ``PAYLOAD_COLUMNS`` below are what the
+migrations add up to today (rows.py and query/ use them), not what m001 or m002 made.
+tests/test_store.py checks both a fresh and an old file against a literal schema.
 
 Layout: ``spans`` is narrow (ids, times, model, status, tokens, cost, latency) so that
 aggregates over millions of rows scan little; the big JSON payloads live in
@@ -14,6 +18,8 @@ from sqlite_utils import Database, Migrations
 
 migrations = Migrations("llmdebug")
 
+# The columns of ``spans`` once every migration has run (m001, plus ``cell`` from m008).
+# A new column: a new migration that adds it, then add it here and a cell in rows.py.
 SPAN_COLUMNS = {
     "id": str,
     "trace_id": str,
@@ -50,6 +56,7 @@ SPAN_COLUMNS = {
     "cell": int,  # the notebook cell (execution count) that made the span, under %load_ext
 }
 
+# The columns of ``payloads`` once every migration has run (all from m002).
 PAYLOAD_COLUMNS = {
     "span_id": str,
     "request_json": str,
@@ -67,7 +74,45 @@ PAYLOAD_COLUMNS = {
 
 @migrations()
 def m001_spans(db: Database) -> None:
-    db["spans"].create(SPAN_COLUMNS, pk="id", if_not_exists=True)
+    # The columns as they shipped, written out: `cell` came later, with m008.
+    db["spans"].create(
+        {
+            "id": str,
+            "trace_id": str,
+            "parent_id": str,
+            "name": str,
+            "kind": str,
+            "provider": str,
+            "model": str,
+            "request_model": str,
+            "endpoint": str,
+            "base_url": str,
+            "status": str,
+            "error_type": str,
+            "error_message": str,
+            "http_status": int,
+            "input_tokens": int,
+            "output_tokens": int,
+            "total_tokens": int,
+            "cached_tokens": int,
+            "cache_write_tokens": int,
+            "reasoning_tokens": int,
+            "cost_usd": float,
+            "priced": int,
+            "latency_ms": float,
+            "ttft_ms": float,
+            "started_at": str,
+            "ended_at": str,
+            "stream": int,
+            "retries": int,
+            "rate_limit_hits": int,
+            "replay_of": str,
+            "tags": str,
+            "metadata": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
     db["spans"].create_index(["trace_id"], if_not_exists=True)
     db["spans"].create_index(["started_at"], if_not_exists=True)
     db["spans"].create_index(["kind", "started_at"], if_not_exists=True)
@@ -75,7 +120,24 @@ def m001_spans(db: Database) -> None:
 
 @migrations()
 def m002_payloads(db: Database) -> None:
-    db["payloads"].create(PAYLOAD_COLUMNS, pk="span_id", if_not_exists=True)
+    # The columns as they shipped, written out (not read from PAYLOAD_COLUMNS).
+    db["payloads"].create(
+        {
+            "span_id": str,
+            "request_json": str,
+            "response_json": str,
+            "messages_json": str,
+            "tool_calls_json": str,
+            "events_json": str,
+            "input_json": str,
+            "output_json": str,
+            "attributes_json": str,
+            "prompt_text": str,
+            "output_text": str,
+        },
+        pk="span_id",
+        if_not_exists=True,
+    )
 
 
 @migrations()
@@ -104,15 +166,36 @@ def m005_payloads_fts(db: Database) -> None:
 
 @migrations()
 def m006_rollup(db: Database) -> None:
-    # Hourly pre-aggregates for metrics() (see rollup.py). Existing spans are counted
-    # by the first catch-up, like spans written by anything else than llmdebug.
-    from . import rollup
-
+    # Hourly pre-aggregates for metrics() (see rollup.py: its KEY_COLS, SUM_COLS and
+    # HIST_COLS name these columns). Existing spans are counted by the first catch-up,
+    # like spans written by anything else than llmdebug.
     db["rollup"].create(
-        {c: str for c in rollup.KEY_COLS}
-        | {c: (float if c in ("latency_sum", "cost_sum") else int) for c in rollup.SUM_COLS}
-        | {c: str for c in rollup.HIST_COLS},
-        pk=rollup.KEY_COLS,
+        {
+            "hour": str,
+            "kind": str,
+            "provider": str,
+            "model": str,
+            "name": str,
+            "endpoint": str,
+            "status": str,
+            "tags": str,
+            "calls": int,
+            "rate_limit_hits": int,
+            "rate_limited_calls": int,
+            "retries": int,
+            "latency_sum": float,
+            "latency_n": int,
+            "input_tokens": int,
+            "output_tokens": int,
+            "total_tokens": int,
+            "cached_tokens": int,
+            "cost_sum": float,
+            "cost_n": int,
+            "unpriced": int,
+            "latency_hist": str,
+            "ttft_hist": str,
+        },
+        pk=("hour", "kind", "provider", "model", "name", "endpoint", "status", "tags"),
         if_not_exists=True,
     )
 
