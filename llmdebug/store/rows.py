@@ -275,8 +275,16 @@ SPAN_CELLS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _llm_messages(s: Span) -> str | None:
+def _redacted_json(v: Any) -> str | None:
+    return to_json(redact_fields(v))
+
+
+def _messages_json(s: Span) -> str | None:
     return None if s.kind == "llm" else to_json(s.messages)  # llm: derived from the request on read
+
+
+def _later(s: Span) -> None:
+    return None  # the search text of prompts is built off the capture path (see fts.py)
 
 
 def _output_text(s: Span) -> str | None:
@@ -286,20 +294,20 @@ def _output_text(s: Span) -> str | None:
     return safe_text(clip(text)) if text is not None else None
 
 
-# How each ``payloads`` column is made from a Span. The search text of prompts is built
-# later, off the capture path (see fts.py).
-PAYLOAD_CELLS: dict[str, Callable[[Span], Any]] = {
-    "span_id": lambda s: s.id,
-    "request_json": lambda s: to_json(s.request),
-    "response_json": lambda s: to_json(s.response),
-    "messages_json": _llm_messages,
-    "tool_calls_json": lambda s: to_json(s.tool_calls),
-    "events_json": lambda s: to_json(s.events) if s.events else None,
-    "input_json": lambda s: to_json(redact_fields(s.input)),
-    "output_json": lambda s: to_json(s.output),
-    "attributes_json": lambda s: to_json(redact_fields(s.attributes)) if s.attributes else None,
-    "prompt_text": lambda s: None,
-    "output_text": _output_text,
+# How each ``payloads`` column is made: (the Span attribute it comes from, or None for the
+# whole Span; the function making the value, or None to store the attribute as it is).
+PAYLOAD_CELLS: dict[str, tuple[str | None, Callable[[Any], Any] | None]] = {
+    "span_id": ("id", None),
+    "request_json": ("request", to_json),
+    "response_json": ("response", to_json),
+    "messages_json": (None, _messages_json),
+    "tool_calls_json": ("tool_calls", to_json),
+    "events_json": ("events", _json_or_none),
+    "input_json": ("input", _redacted_json),
+    "output_json": ("output", to_json),
+    "attributes_json": ("attributes", _redacted_json_or_none),
+    "prompt_text": (None, _later),
+    "output_text": (None, _output_text),
 }
 
 
@@ -307,9 +315,9 @@ class RowShapeError(RuntimeError):
     """A row builder and its table's columns disagree: a bug in llmdebug, not a file problem."""
 
 
-def row_builder(table: str, columns: tuple[str, ...], cells: dict, *, by_attribute: bool) -> Callable[[Span], tuple]:
-    """One function making the row of ``table`` from a Span: ``cells[column]`` applied to
-    the attribute of that name (``by_attribute``) or to the span, in ``columns`` order.
+def row_builder(name: str, table: str, columns: tuple[str, ...], cells: dict, doc: str) -> Callable[[Span], tuple]:
+    """A function ``name(span)`` making the row of ``table`` in ``columns`` order, each
+    value as ``cells[column]`` says: ``(attribute, function)``, see PAYLOAD_CELLS.
 
     Every column must have exactly one cell and every cell a column, or this raises
     :class:`RowShapeError` naming them (at import, so a row can never be short or long).
@@ -322,18 +330,28 @@ def row_builder(table: str, columns: tuple[str, ...], cells: dict, *, by_attribu
         problems = ([f"no cell for column {c!r}" for c in missing] + [f"cell {c!r} is not a column" for c in unknown])
         raise RowShapeError(f"rows.py cannot build {table} rows: {'; '.join(problems)}. Give each column of {table} "
                             f"exactly one cell (columns: {', '.join(columns)}).")
-    bad = [c for c in columns if not c.isidentifier()]
-    if bad:
-        raise RowShapeError(f"{table} column name(s) {bad} are not identifiers")
-    env = {f"_c{i}": cells[c] for i, c in enumerate(columns)}
-    values = ", ".join(f"_c{i}(s.{c})" if by_attribute else f"_c{i}(s)" for i, c in enumerate(columns))
-    exec(f"def {table}_row(s):\n    return ({values},)\n", env)  # noqa: S102 - our own column names
-    return env[f"{table}_row"]
+    env: dict[str, Any] = {"__name__": __name__}
+    values = []
+    for i, column in enumerate(columns):
+        attribute, make = cells[column]
+        if attribute is not None and not attribute.isidentifier():
+            raise RowShapeError(f"the cell of {table}.{column} names {attribute!r}, not a Span attribute")
+        source = "s" if attribute is None else f"s.{attribute}"
+        if make is None:
+            values.append(source)
+        else:
+            env[f"_make{i}"] = make
+            values.append(f"_make{i}({source})")
+    exec(f"def {name}(s):\n    return ({', '.join(values)},)\n", env)  # noqa: S102 - our own names
+    fn = env[name]
+    fn.__doc__ = doc
+    return fn
 
 
-_span_row = row_builder("spans", SPAN_FIELDS, SPAN_CELLS, by_attribute=True)
-_payload_row = row_builder("payloads", PAYLOAD_FIELDS, PAYLOAD_CELLS, by_attribute=False)
-
+span_row = row_builder("span_row", "spans", SPAN_FIELDS, {c: (c, make) for c, make in SPAN_CELLS.items()},
+                       "The ``spans`` row of a span, in ``SPAN_FIELDS`` order (see ``SPAN_CELLS``).")
+_payload_cells = row_builder("_payload_cells", "payloads", PAYLOAD_FIELDS, PAYLOAD_CELLS,
+                             "The ``payloads`` row of a span that has a payload (see ``payload_row``).")
 
 _WIDTHS = {"spans": SPAN_FIELDS, "payloads": PAYLOAD_FIELDS}
 
@@ -346,11 +364,6 @@ def check_width(row: tuple, table: str) -> tuple:
         raise RowShapeError(f"a {table} row of {len(row)} values for its {len(columns)} columns "
                             f"({', '.join(columns)}): rows.py must make one value per column")
     return row
-
-
-def span_row(s: Span) -> tuple:
-    """The ``spans`` row of a span (``SPAN_FIELDS`` order; see ``SPAN_CELLS``)."""
-    return _span_row(s)
 
 
 def payload_row(s: Span) -> tuple | None:
@@ -368,7 +381,7 @@ def payload_row(s: Span) -> tuple | None:
         and s.tool_calls is None
     ):
         return None
-    return _payload_row(s)
+    return _payload_cells(s)
 
 
 def decode_json(text: str | None) -> Any:
