@@ -16,6 +16,10 @@ import pytest
 import llmdebug as ld
 from llmdebug import session
 
+# llmdebug's pytest plugin is opt-in (installing llmdebug adds nothing to other projects' runs):
+# the llm_* fixtures (llm_server, llm_server_env, llm_openai_client, ...).
+pytest_plugins = ["llmdebug.testing"]
+
 FIXTURES = Path(os.environ.get("LLMDEBUG_FIXTURES", Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"))
 
 

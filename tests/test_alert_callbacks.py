@@ -28,7 +28,7 @@ def _call(client, text="hello there"):
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
 
 
-def test_a_blocked_callback_does_not_hold_up_writes(ld_on, openai_client):
+def test_a_blocked_callback_does_not_hold_up_writes(ld_on, llm_openai_client):
     started, release, finished = threading.Event(), threading.Event(), threading.Event()
 
     def slow(event):
@@ -38,10 +38,10 @@ def test_a_blocked_callback_does_not_hold_up_writes(ld_on, openai_client):
 
     ld.budget(usd=1e-9, callback=slow, name="slow budget")
     try:
-        _call(openai_client, "one")
+        _call(llm_openai_client, "one")
         assert ld.flush()
         assert started.wait(WAIT)
-        _call(openai_client, "two")
+        _call(llm_openai_client, "two")
         assert ld.flush()  # returns while the callback is still blocked
         assert len(ld.calls()) == 2
         assert not finished.is_set()
@@ -50,7 +50,7 @@ def test_a_blocked_callback_does_not_hold_up_writes(ld_on, openai_client):
     assert budgets.wait_for_callbacks(WAIT) and finished.is_set()
 
 
-def test_callbacks_run_one_at_a_time_in_firing_order(ld_on, openai_client):
+def test_callbacks_run_one_at_a_time_in_firing_order(ld_on, llm_openai_client):
     log, threads, release = [], set(), threading.Event()
     first_started = threading.Event()
 
@@ -68,7 +68,7 @@ def test_callbacks_run_one_at_a_time_in_firing_order(ld_on, openai_client):
     ld.budget(usd=1e-9, callback=first, name="A")
     ld.budget(usd=2e-9, callback=second, name="B")
     try:
-        _call(openai_client)  # one batch crosses both budgets: A fires first, then B
+        _call(llm_openai_client)  # one batch crosses both budgets: A fires first, then B
         assert ld.flush() and first_started.wait(WAIT)
         assert log == [("first", "start", "A")]  # B waits for A
     finally:
@@ -78,7 +78,7 @@ def test_callbacks_run_one_at_a_time_in_firing_order(ld_on, openai_client):
     assert threads == {"llmdebug-alert-callbacks"}  # neither the writer nor this thread
 
 
-def _fire_three(openai_client, seen, names):
+def _fire_three(llm_openai_client, seen, names):
     def boom(event):
         raise RuntimeError("callback exploded")
 
@@ -88,7 +88,7 @@ def _fire_three(openai_client, seen, names):
     def interrupt(event):
         raise KeyboardInterrupt
 
-    _call(openai_client)
+    _call(llm_openai_client)
     assert ld.flush()
     # Already over budget: each fires as it is added (on this thread), the callbacks on theirs.
     ld.budget(usd=1e-9, callback=boom, name=names[0])
@@ -98,27 +98,27 @@ def _fire_three(openai_client, seen, names):
     assert budgets.wait_for_callbacks(WAIT)
 
 
-def test_failing_callbacks_are_reported_and_later_alerts_still_fire(ld_on, openai_client, caplog):
+def test_failing_callbacks_are_reported_and_later_alerts_still_fire(ld_on, llm_openai_client, caplog):
     # The test suite sets LLMDEBUG_RAISE_ERRORS=1: report() re-raises, the runner logs it loudly and goes on.
     seen = []
     with caplog.at_level(logging.ERROR, logger="llmdebug"):
-        _fire_three(openai_client, seen, ["boom 1", "exit 1", "interrupt 1", "after 1"])
+        _fire_three(llm_openai_client, seen, ["boom 1", "exit 1", "interrupt 1", "after 1"])
     assert seen == ["after 1"]
     logged = "\n".join(r.getMessage() + "\n" + (r.exc_text or "") for r in caplog.records)
     assert "'boom 1'" in logged and "RuntimeError: callback exploded" in logged
     assert "'exit 1'" in logged and "SystemExit" in logged
     assert "'interrupt 1'" in logged and "KeyboardInterrupt" in logged
-    _call(openai_client, "again")  # the runner is alive: a new rule's callback still runs
+    _call(llm_openai_client, "again")  # the runner is alive: a new rule's callback still runs
     ld.budget(usd=1e-9, callback=lambda ev: seen.append(ev["rule"]), name="later")
     assert budgets.wait_for_callbacks(WAIT) and seen == ["after 1", "later"]
 
 
-def test_failing_callbacks_are_warned_once_when_errors_are_swallowed(ld_on, openai_client, monkeypatch):
+def test_failing_callbacks_are_warned_once_when_errors_are_swallowed(ld_on, llm_openai_client, monkeypatch):
     monkeypatch.setenv("LLMDEBUG_RAISE_ERRORS", "0")
     seen = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _fire_three(openai_client, seen, ["boom 2", "exit 2", "interrupt 2", "after 2"])
+        _fire_three(llm_openai_client, seen, ["boom 2", "exit 2", "interrupt 2", "after 2"])
     assert seen == ["after 2"]
     texts = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     assert any("'boom 2'" in t and "RuntimeError: callback exploded" in t for t in texts)
@@ -126,8 +126,8 @@ def test_failing_callbacks_are_warned_once_when_errors_are_swallowed(ld_on, open
     assert any("'interrupt 2'" in t and "KeyboardInterrupt" in t for t in texts)
 
 
-def test_deliver_never_raises_even_when_warnings_are_errors(ld_on, openai_client, caplog):
-    _call(openai_client)
+def test_deliver_never_raises_even_when_warnings_are_errors(ld_on, llm_openai_client, caplog):
+    _call(llm_openai_client)
     assert ld.flush()
     ld.budget(usd=1e-9, name="strict")
     with warnings.catch_warnings(), caplog.at_level(logging.WARNING, logger="llmdebug"):
@@ -137,14 +137,14 @@ def test_deliver_never_raises_even_when_warnings_are_errors(ld_on, openai_client
     assert any("llmdebug budget" in r.getMessage() for r in caplog.records)
 
 
-def test_writer_thread_delivery_under_error_filter_keeps_writing(ld_on, openai_client, monkeypatch, caplog):
+def test_writer_thread_delivery_under_error_filter_keeps_writing(ld_on, llm_openai_client, monkeypatch, caplog):
     monkeypatch.setattr(budgets, "_deliver_now", True)  # warnings issued on the writer thread
     ld.budget(usd=1e-9, name="strict writer")
     with warnings.catch_warnings(), caplog.at_level(logging.WARNING, logger="llmdebug"):
         warnings.filterwarnings("error", category=ld.LLMDebugAlert)  # not the SDK's own warnings
-        _call(openai_client, "one")
+        _call(llm_openai_client, "one")
         assert ld.flush()
-        _call(openai_client, "two")
+        _call(llm_openai_client, "two")
         assert ld.flush()
     assert len(ld.calls()) == 2 and len(ld.alerts()) == 1
     assert any("llmdebug budget" in r.getMessage() for r in caplog.records)

@@ -26,9 +26,9 @@ ODD_TEXT = ["gpt-4o", "e-mail", "don't", "C++", "50%", "user@example.com", '"unb
 
 
 @pytest.fixture
-def prompts(ld_on, openai_client):
+def prompts(ld_on, llm_openai_client):
     for text in PROMPTS:
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
     ld.flush()
 
 

@@ -11,8 +11,8 @@ TOOLS = [{"name": "search", "description": "web search",
           "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}]
 
 
-def test_messages_create(ld_on, anthropic_client):
-    m = anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=100, system="Be terse",
+def test_messages_create(ld_on, llm_anthropic_client):
+    m = llm_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=100, system="Be terse",
                                          messages=MSG)
     c = ld.last()
     assert c.provider == "anthropic" and c.endpoint == "messages" and c.model == m.model
@@ -22,15 +22,15 @@ def test_messages_create(ld_on, anthropic_client):
     assert c.cost_usd and c.cost_usd > 0
 
 
-def test_stream_true_and_stream_helper(ld_on, anthropic_client):
-    events = list(anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=100,
+def test_stream_true_and_stream_helper(ld_on, llm_anthropic_client):
+    events = list(llm_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=100,
                                                    messages=MSG, stream=True))
     text = "".join(e.delta.text for e in events if e.type == "content_block_delta")
     c = ld.last()
     assert c.stream and c.output_text == text and c.ttft_ms is not None
     assert c.output_tokens == [e for e in events if e.type == "message_delta"][0].usage.output_tokens
 
-    with anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=100, messages=MSG) as s:
+    with llm_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=100, messages=MSG) as s:
         streamed = "".join(s.text_stream)
         final = s.get_final_message()
     c = ld.last()
@@ -39,12 +39,12 @@ def test_stream_true_and_stream_helper(ld_on, anthropic_client):
     assert len(ld.calls()) == 2
 
 
-def test_tool_use_plain_and_streamed(ld_on, anthropic_client):
-    m = anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=100, messages=MSG, tools=TOOLS)
+def test_tool_use_plain_and_streamed(ld_on, llm_anthropic_client):
+    m = llm_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=100, messages=MSG, tools=TOOLS)
     block = [b for b in m.content if b.type == "tool_use"][0]
     c = ld.last()
     assert c.tool_calls[0]["name"] == "search" and c.tool_calls[0]["id"] == block.id
-    with anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=100, messages=MSG,
+    with llm_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=100, messages=MSG,
                                           tools=TOOLS) as s:
         final = s.get_final_message()
     tool = [b for b in final.content if b.type == "tool_use"][0]
@@ -52,9 +52,9 @@ def test_tool_use_plain_and_streamed(ld_on, anthropic_client):
     assert json.loads(ld.last().tool_calls[0]["arguments"]) == tool.input
 
 
-async def test_async_create_and_stream(ld_on, async_anthropic_client):
-    m = await async_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=50, messages=MSG)
-    async with async_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=50,
+async def test_async_create_and_stream(ld_on, llm_async_anthropic_client):
+    m = await llm_async_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=50, messages=MSG)
+    async with llm_async_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=50,
                                                       messages=MSG) as s:
         final = await s.get_final_message()
     df = ld.calls()
@@ -64,22 +64,22 @@ async def test_async_create_and_stream(ld_on, async_anthropic_client):
 @pytest.mark.parametrize("model, exc, status", [("fail-400", "BadRequestError", 400),
                                                 ("fail-529", "OverloadedError", 529),
                                                 ("fail-429", "RateLimitError", 429)])
-def test_errors(ld_on, anthropic_client, model, exc, status):
+def test_errors(ld_on, llm_anthropic_client, model, exc, status):
     err_cls = getattr(anthropic, exc, anthropic.APIStatusError)
     with pytest.raises(err_cls) as info:
-        anthropic_client.messages.create(model=model, max_tokens=10, messages=MSG)
+        llm_anthropic_client.messages.create(model=model, max_tokens=10, messages=MSG)
     c = ld.last()
     assert c.status == "error" and c.http_status == status and c.error_type == type(info.value).__name__
     assert c.retries == (0 if status == 400 else 2)
 
 
-def test_identical_results_with_and_without(anthropic_client):
+def test_identical_results_with_and_without(llm_anthropic_client):
     def run():
-        out = [anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=50,
+        out = [llm_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=50,
                                                 messages=MSG).model_dump()]
-        out.append([e.model_dump() for e in anthropic_client.messages.create(
+        out.append([e.model_dump() for e in llm_anthropic_client.messages.create(
             model="claude-3-5-haiku-latest", max_tokens=50, messages=MSG, stream=True)])
-        with anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=50, messages=MSG) as s:
+        with llm_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=50, messages=MSG) as s:
             out.append(s.get_final_message().model_dump())
         return out
 

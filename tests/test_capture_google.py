@@ -28,11 +28,11 @@ def _dump(r) -> dict:
     return r.model_dump(exclude={"sdk_http_response"})
 
 
-def test_generate_content_captured_and_unchanged(trace_db, gemini_client):
+def test_generate_content_captured_and_unchanged(trace_db, llm_gemini_client):
     config = types.GenerateContentConfig(system_instruction="Be terse.", temperature=0.2, max_output_tokens=64)
-    bare = gemini_client.models.generate_content(model=MODEL, contents="Name three rivers.", config=config)
+    bare = llm_gemini_client.models.generate_content(model=MODEL, contents="Name three rivers.", config=config)
     ld.init(trace_db)
-    r = gemini_client.models.generate_content(model=MODEL, contents="Name three rivers.", config=config)
+    r = llm_gemini_client.models.generate_content(model=MODEL, contents="Name three rivers.", config=config)
     assert _dump(r) == _dump(bare)
     c = ld.last()
     assert (c.provider, c.endpoint, c.name, c.model, c.status) == ("google", "generate_content",
@@ -48,15 +48,15 @@ def test_generate_content_captured_and_unchanged(trace_db, gemini_client):
     assert c.events[0]["status"] == 200
 
 
-def test_stream_sync_and_async(ld_on, gemini_client, async_gemini_client):
-    chunks = list(gemini_client.models.generate_content_stream(model=MODEL, contents="Stream a story."))
+def test_stream_sync_and_async(ld_on, llm_gemini_client, llm_async_gemini_client):
+    chunks = list(llm_gemini_client.models.generate_content_stream(model=MODEL, contents="Stream a story."))
     c = ld.last()
     assert c.stream and c.output_text == "".join(ch.text or "" for ch in chunks)
     assert c.ttft_ms is not None and c.output_tokens == chunks[-1].usage_metadata.candidates_token_count
 
     async def run():
         out = []
-        async for ch in await async_gemini_client.models.generate_content_stream(model=MODEL, contents="Async story."):
+        async for ch in await llm_async_gemini_client.models.generate_content_stream(model=MODEL, contents="Async story."):
             out.append(ch.text or "")
         return "".join(out)
 
@@ -66,18 +66,18 @@ def test_stream_sync_and_async(ld_on, gemini_client, async_gemini_client):
     assert len(ld.calls()) == 2
 
 
-def test_async_generate_content_through_aiohttp(ld_on, async_gemini_client):
-    r = asyncio.run(async_gemini_client.models.generate_content(model=MODEL, contents="Hello from aio"))
+def test_async_generate_content_through_aiohttp(ld_on, llm_async_gemini_client):
+    r = asyncio.run(llm_async_gemini_client.models.generate_content(model=MODEL, contents="Hello from aio"))
     c = ld.last()
     assert c.output_text == r.text and c.input_tokens == r.usage_metadata.prompt_token_count
     assert c.events and c.events[0]["status"] == 200  # the aiohttp attempt was seen
     assert c.request["contents"][0]["parts"][0]["text"] == "Hello from aio"
 
 
-def test_function_call_is_a_tool_call(ld_on, gemini_client):
+def test_function_call_is_a_tool_call(ld_on, llm_gemini_client):
     config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[WEATHER])],
                                          automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
-    r = gemini_client.models.generate_content(model=MODEL, contents="Weather in Paris?", config=config)
+    r = llm_gemini_client.models.generate_content(model=MODEL, contents="Weather in Paris?", config=config)
     fc = r.function_calls[0]
     c = ld.last()
     assert c.tool_calls[0]["name"] == fc.name == "get_weather"
@@ -87,13 +87,13 @@ def test_function_call_is_a_tool_call(ld_on, gemini_client):
     assert providers.tools(c)[0]["name"] == "get_weather"
 
 
-def test_automatic_function_calling_shows_each_model_request(ld_on, gemini_client):
+def test_automatic_function_calling_shows_each_model_request(ld_on, llm_gemini_client):
     def get_weather(location: str) -> str:
         """Current weather for a city."""
         return f"Sunny in {location}"
 
     with ld.trace("agent") as t:
-        r = gemini_client.models.generate_content(model=MODEL, contents="Weather in Rome?",
+        r = llm_gemini_client.models.generate_content(model=MODEL, contents="Weather in Rome?",
                                                   config=types.GenerateContentConfig(tools=[get_weather]))
     assert r.text
     spans = ld.spans(trace_id=t.trace_id)
@@ -108,28 +108,28 @@ def test_automatic_function_calling_shows_each_model_request(ld_on, gemini_clien
 
 @pytest.mark.parametrize("fault, exc, code", [("429", errors.ClientError, 429), ("500", errors.ServerError, 500),
                                               ("400", errors.ClientError, 400)])
-def test_errors_are_recorded_and_raised_unchanged(ld_on, gemini_client, fake_llm, fault, exc, code):
-    fake_llm.inject(fault)
+def test_errors_are_recorded_and_raised_unchanged(ld_on, llm_gemini_client, llm_server, fault, exc, code):
+    llm_server.inject(fault)
     with pytest.raises(exc) as info:
-        gemini_client.models.generate_content(model=MODEL, contents="hi")
+        llm_gemini_client.models.generate_content(model=MODEL, contents="hi")
     assert info.value.code == code
     c = ld.last()
     assert c.status == "error" and c.http_status == code and c.error_type == type(info.value).__name__
     assert c.rate_limit_hits == (1 if code == 429 else 0)
 
 
-def test_async_error_through_aiohttp(ld_on, async_gemini_client, fake_llm):
-    fake_llm.inject("429")
+def test_async_error_through_aiohttp(ld_on, llm_async_gemini_client, llm_server):
+    llm_server.inject("429")
     with pytest.raises(errors.ClientError):
-        asyncio.run(async_gemini_client.models.generate_content(model=MODEL, contents="hi"))
+        asyncio.run(llm_async_gemini_client.models.generate_content(model=MODEL, contents="hi"))
     c = ld.last()
     assert c.status == "error" and c.http_status == 429 and c.rate_limit_hits == 1
 
 
-def test_tree_diff_search_and_metrics(ld_on, gemini_client):
+def test_tree_diff_search_and_metrics(ld_on, llm_gemini_client):
     with ld.trace("two questions") as t:
-        gemini_client.models.generate_content(model=MODEL, contents="Capital of France?")
-        gemini_client.models.generate_content(model=MODEL, contents="Capital of Italy?",
+        llm_gemini_client.models.generate_content(model=MODEL, contents="Capital of France?")
+        llm_gemini_client.models.generate_content(model=MODEL, contents="Capital of Italy?",
                                               config=types.GenerateContentConfig(temperature=0.9))
     a, b = (ld.get(i) for i in ld.calls()["id"])
     from llmdebug.diffing import diff_calls
@@ -147,7 +147,7 @@ def test_tree_diff_search_and_metrics(ld_on, gemini_client):
     assert m.loc["google", "calls"] == 2 and m.loc["google", "cost_usd"] > 0
 
 
-def test_replay_with_an_edit_and_a_new_parameter(ld_on, fake_llm_env):
+def test_replay_with_an_edit_and_a_new_parameter(ld_on, llm_server_env):
     client = genai.Client()  # from the environment, as a user would
     client.models.generate_content(model=MODEL, contents="Say hi", config=types.GenerateContentConfig(
         system_instruction="Be formal."))
@@ -161,7 +161,7 @@ def test_replay_with_an_edit_and_a_new_parameter(ld_on, fake_llm_env):
     assert streamed.model == "gemini-2.5-flash"
 
 
-def test_replay_of_a_stream_streams(ld_on, fake_llm_env):
+def test_replay_of_a_stream_streams(ld_on, llm_server_env):
     client = genai.Client()
     list(client.models.generate_content_stream(model=MODEL, contents="Stream it"))
     new = ld.replay(ld.last())

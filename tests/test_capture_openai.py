@@ -22,8 +22,8 @@ TOOLS = [
 ]
 
 
-def test_chat_completion_is_captured(ld_on, openai_client, fake_llm):
-    r = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, temperature=0.2)
+def test_chat_completion_is_captured(ld_on, llm_openai_client, llm_server):
+    r = llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, temperature=0.2)
     c = ld.last()
     assert c.kind == "llm" and c.provider == "openai" and c.endpoint == "chat.completions"
     assert c.model == r.model and c.request_model == "gpt-4o-mini"
@@ -34,14 +34,14 @@ def test_chat_completion_is_captured(ld_on, openai_client, fake_llm):
     assert c.messages == MSG
     assert c.request["temperature"] == 0.2 and c.request["messages"] == MSG
     assert c.response["id"] == r.id
-    assert c.base_url == fake_llm.openai_base_url
+    assert c.base_url == llm_server.openai_base_url
     assert c.cost_usd is not None and c.cost_usd > 0 and c.priced is True
     assert c.latency_ms > 0 and c.retries == 0
     assert [e["status"] for e in c.events] == [200]
 
 
-def test_stream_with_usage(ld_on, openai_client):
-    stream = openai_client.chat.completions.create(
+def test_stream_with_usage(ld_on, llm_openai_client):
+    stream = llm_openai_client.chat.completions.create(
         model="gpt-4o-mini", messages=MSG, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream)
@@ -54,14 +54,14 @@ def test_stream_with_usage(ld_on, openai_client):
     assert c.ttft_ms is not None and 0 < c.ttft_ms <= c.latency_ms
 
 
-def test_stream_without_usage_leaves_tokens_unknown(ld_on, openai_client):
-    list(openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True))
+def test_stream_without_usage_leaves_tokens_unknown(ld_on, llm_openai_client):
+    list(llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True))
     c = ld.last()
     assert c.output_text and c.input_tokens is None and c.cost_usd is None
 
 
-def test_stream_abandoned_is_recorded_when_closed(ld_on, openai_client):
-    stream = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True)
+def test_stream_abandoned_is_recorded_when_closed(ld_on, llm_openai_client):
+    stream = llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True)
     first = next(iter(stream))
     stream.close()
     assert first.choices
@@ -69,14 +69,14 @@ def test_stream_abandoned_is_recorded_when_closed(ld_on, openai_client):
     assert len(calls) == 1 and calls.iloc[0]["status"] == "ok"
 
 
-def test_tool_calls_plain_and_streamed(ld_on, openai_client):
-    r = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, tools=TOOLS)
+def test_tool_calls_plain_and_streamed(ld_on, llm_openai_client):
+    r = llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, tools=TOOLS)
     call = r.choices[0].message.tool_calls[0]
     c = ld.last()
     assert c.tool_calls == [{"id": call.id, "name": "get_weather", "arguments": call.function.arguments}]
     assert c.request["tools"] == TOOLS
 
-    chunks = list(openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, tools=TOOLS, stream=True))
+    chunks = list(llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, tools=TOOLS, stream=True))
     args = "".join(
         tc.function.arguments or "" for ch in chunks if ch.choices for tc in (ch.choices[0].delta.tool_calls or [])
     )
@@ -85,9 +85,9 @@ def test_tool_calls_plain_and_streamed(ld_on, openai_client):
     assert json.loads(s.tool_calls[0]["arguments"]) == json.loads(args)
 
 
-async def test_async_chat_and_stream(ld_on, async_openai_client):
-    r = await async_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
-    stream = await async_openai_client.chat.completions.create(
+async def test_async_chat_and_stream(ld_on, llm_async_openai_client):
+    r = await llm_async_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
+    stream = await llm_async_openai_client.chat.completions.create(
         model="gpt-4o-mini", messages=MSG, stream=True, stream_options={"include_usage": True}
     )
     parts = [ch async for ch in stream]
@@ -98,45 +98,45 @@ async def test_async_chat_and_stream(ld_on, async_openai_client):
     assert bool(df.iloc[1]["stream"]) is True
 
 
-def test_responses_api_sync_stream_and_tools(ld_on, openai_client):
-    r = openai_client.responses.create(model="gpt-4o-mini", input="Tell me a joke", instructions="Be brief")
+def test_responses_api_sync_stream_and_tools(ld_on, llm_openai_client):
+    r = llm_openai_client.responses.create(model="gpt-4o-mini", input="Tell me a joke", instructions="Be brief")
     c = ld.last()
     assert c.endpoint == "responses" and c.output_text == r.output_text
     assert c.input_tokens == r.usage.input_tokens and c.output_tokens == r.usage.output_tokens
     assert c.messages[0] == {"role": "system", "content": "Be brief"}
 
-    events = list(openai_client.responses.create(model="gpt-4o-mini", input="stream please", stream=True))
+    events = list(llm_openai_client.responses.create(model="gpt-4o-mini", input="stream please", stream=True))
     done = [e for e in events if e.type == "response.completed"][0]
     s = ld.last()
     assert s.stream and s.output_text == done.response.output_text and s.output_tokens == done.response.usage.output_tokens
     assert s.ttft_ms is not None
 
     tools = [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}]
-    t = openai_client.responses.create(model="gpt-4o-mini", input="look it up", tools=tools)
+    t = llm_openai_client.responses.create(model="gpt-4o-mini", input="look it up", tools=tools)
     fc = [o for o in t.output if o.type == "function_call"][0]
     assert ld.last().tool_calls[0] == {"id": fc.call_id, "name": "lookup", "arguments": fc.arguments}
 
 
-async def test_async_responses(ld_on, async_openai_client):
-    r = await async_openai_client.responses.create(model="gpt-4o-mini", input="hi")
+async def test_async_responses(ld_on, llm_async_openai_client):
+    r = await llm_async_openai_client.responses.create(model="gpt-4o-mini", input="hi")
     assert ld.last().output_text == r.output_text
 
 
-def test_embeddings_float_and_base64(ld_on, openai_client):
-    e = openai_client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+def test_embeddings_float_and_base64(ld_on, llm_openai_client):
+    e = llm_openai_client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
     c = ld.last()
     assert c.endpoint == "embeddings" and c.input_tokens == e.usage.prompt_tokens
     assert c.messages == ["a", "b"]
     assert [d["dimensions"] for d in c.response["data"]] == [len(e.data[0].embedding)] * 2
-    openai_client.embeddings.create(model="text-embedding-3-small", input="c", encoding_format="base64")
+    llm_openai_client.embeddings.create(model="text-embedding-3-small", input="c", encoding_format="base64")
     assert ld.last().status == "ok"
 
 
-def test_with_raw_response_and_streaming_response(ld_on, openai_client):
-    raw = openai_client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MSG)
+def test_with_raw_response_and_streaming_response(ld_on, llm_openai_client):
+    raw = llm_openai_client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MSG)
     parsed = raw.parse()
     assert ld.last().output_text == parsed.choices[0].message.content
-    with openai_client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=MSG) as resp:
+    with llm_openai_client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=MSG) as resp:
         body = json.loads(resp.read())
     assert ld.last().output_text == body["choices"][0]["message"]["content"]
     assert len(ld.calls()) == 2
@@ -151,9 +151,9 @@ def test_with_raw_response_and_streaming_response(ld_on, openai_client):
         ("fail-429", "RateLimitError", 429),
     ],
 )
-def test_errors_are_recorded_and_reraised(ld_on, openai_client, model, exc, status):
+def test_errors_are_recorded_and_reraised(ld_on, llm_openai_client, model, exc, status):
     with pytest.raises(getattr(openai, exc)) as info:
-        openai_client.chat.completions.create(model=model, messages=MSG)
+        llm_openai_client.chat.completions.create(model=model, messages=MSG)
     c = ld.last()
     assert c.status == "error" and c.error_type == exc and c.http_status == status
     assert c.error_message == str(info.value)
@@ -163,8 +163,8 @@ def test_errors_are_recorded_and_reraised(ld_on, openai_client, model, exc, stat
     assert c.rate_limit_hits == (3 if status == 429 else 0)
 
 
-def test_retried_429_then_success_counts_rate_limits(ld_on, openai_client, fake_llm):
-    r = openai_client.chat.completions.create(model="gpt-4o-mini-flaky-2", messages=MSG)
+def test_retried_429_then_success_counts_rate_limits(ld_on, llm_openai_client, llm_server):
+    r = llm_openai_client.chat.completions.create(model="gpt-4o-mini-flaky-2", messages=MSG)
     c = ld.last()
     assert r.choices[0].message.content
     assert c.status == "ok" and c.retries == 2 and c.rate_limit_hits == 2
@@ -176,13 +176,13 @@ def test_retried_429_then_success_counts_rate_limits(ld_on, openai_client, fake_
     assert m.loc["gpt-4o-mini-flaky-2", "retries"] == 2
 
 
-def test_injected_fault_and_cut_stream(ld_on, openai_client, fake_llm):
-    fake_llm.inject("429", times=1)
-    openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
+def test_injected_fault_and_cut_stream(ld_on, llm_openai_client, llm_server):
+    llm_server.inject("429", times=1)
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
     assert ld.last().rate_limit_hits == 1
 
     with pytest.raises(Exception) as info:
-        list(openai_client.chat.completions.create(model="fake-cut", messages=MSG, stream=True))
+        list(llm_openai_client.chat.completions.create(model="fake-cut", messages=MSG, stream=True))
     c = ld.last()
     assert c.status == "error" and c.stream
     assert c.error_type  # the transport error that cut the stream
@@ -219,20 +219,20 @@ def _run_all(client):
     return out
 
 
-def test_results_identical_with_and_without_llmdebug(openai_client):
-    bare = _run_all(openai_client)
+def test_results_identical_with_and_without_llmdebug(llm_openai_client):
+    bare = _run_all(llm_openai_client)
     ld.init()
-    captured = _run_all(openai_client)
+    captured = _run_all(llm_openai_client)
     assert captured == bare
     assert len(ld.calls()) == 8
 
 
-def test_nesting_and_concurrent_tasks(ld_on, async_openai_client):
+def test_nesting_and_concurrent_tasks(ld_on, llm_async_openai_client):
     async def agent(i):
         with ld.span(f"agent-{i}", kind="agent"):
-            await async_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
+            await llm_async_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
             await asyncio.sleep(0.01)
-            await async_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
+            await llm_async_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG)
 
     async def main():
         with ld.trace("fan-out") as t:
@@ -262,22 +262,22 @@ def test_uninstrument_restores_sdk_methods():
     assert not hasattr(httpx2.Client.send, "__wrapped__")
 
 
-def test_stream_and_parse_helpers(ld_on, openai_client):
-    with openai_client.chat.completions.stream(model="gpt-4o-mini", messages=MSG) as s:
+def test_stream_and_parse_helpers(ld_on, llm_openai_client):
+    with llm_openai_client.chat.completions.stream(model="gpt-4o-mini", messages=MSG) as s:
         final = s.get_final_completion()
     assert ld.last().output_text == final.choices[0].message.content and ld.last().stream
-    with openai_client.responses.stream(model="gpt-4o-mini", input="hello") as s:
+    with llm_openai_client.responses.stream(model="gpt-4o-mini", input="hello") as s:
         resp = s.get_final_response()
     assert ld.last().output_text == resp.output_text
-    p = openai_client.chat.completions.parse(model="gpt-4o-mini", messages=MSG)
+    p = llm_openai_client.chat.completions.parse(model="gpt-4o-mini", messages=MSG)
     assert ld.last().output_text == p.choices[0].message.content
     assert len(ld.calls()) == 3
 
 
-def test_stream_dropped_without_close_is_recorded_on_collection(ld_on, openai_client):
+def test_stream_dropped_without_close_is_recorded_on_collection(ld_on, llm_openai_client):
     import gc
 
-    stream = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True)
+    stream = llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True)
     it = iter(stream)
     next(it)
     del stream, it

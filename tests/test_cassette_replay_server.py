@@ -58,25 +58,25 @@ ENTRIES = _entries()
 
 
 @pytest.mark.parametrize("entry", _params(ENTRIES))
-def test_raw_replay_matches_recording(entry, fake_llm):
+def test_raw_replay_matches_recording(entry, llm_server):
     interactions = load_cassette(FIXTURES / entry["file"])
     assert [i["status"] for i in interactions] == entry["status_codes"]
-    fake_llm.load(interactions)
-    with httpx.Client(base_url=fake_llm.url, timeout=10) as client:
+    llm_server.load(interactions)
+    with httpx.Client(base_url=llm_server.url, timeout=10) as client:
         for it in interactions:
             target = it["path"] + ("?" + it["query"] if it["query"] else "")
             body = it["request_body"].encode() if it["request_body"] is not None else None
             r = client.request(it["method"], target, content=body)
             assert r.status_code == it["status"], it["uri"]
             assert r.content == decoded_body(it), it["uri"]
-    assert fake_llm.unmatched == [] and fake_llm.remaining == []
+    assert llm_server.unmatched == [] and llm_server.remaining == []
 
 
-def test_unmatched_request_gets_418(fake_llm):
-    fake_llm.load([])
-    r = httpx.post(fake_llm.url + "/v1/chat/completions", json={"model": "m"})
+def test_unmatched_request_gets_418(llm_server):
+    llm_server.load([])
+    r = httpx.post(llm_server.url + "/v1/chat/completions", json={"model": "m"})
     assert r.status_code == 418 and "POST /v1/chat/completions" in r.json()["error"]["message"]
-    assert fake_llm.unmatched[0]["path"] == "/v1/chat/completions"
+    assert llm_server.unmatched[0]["path"] == "/v1/chat/completions"
 
 
 @pytest.mark.skipif(not ENTRIES, reason=f"fixtures not found at {FIXTURES}")
@@ -95,9 +95,9 @@ def test_constructor_cassette_and_swap():
         client.close()
 
 
-def test_chunked_request_body(fake_llm):
+def test_chunked_request_body(llm_server):
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "chunked hello"}]}).encode()
-    r = httpx.post(fake_llm.url + "/v1/chat/completions", content=iter([body[:10], body[10:]]))
+    r = httpx.post(llm_server.url + "/v1/chat/completions", content=iter([body[:10], body[10:]]))
     assert r.status_code == 200 and "chunked hello" in r.json()["choices"][0]["message"]["content"]
 
 
@@ -145,13 +145,13 @@ def _sdk_params() -> list[Any]:
 
 
 @pytest.mark.parametrize("entry", _sdk_params())
-def test_sdk_replay(entry, fake_llm):
+def test_sdk_replay(entry, llm_server):
     openai = pytest.importorskip("openai")
     anthropic = pytest.importorskip("anthropic")
     interactions = load_cassette(FIXTURES / entry["file"])
-    fake_llm.load(interactions)
+    llm_server.load(interactions)
     for it in interactions:
-        client, endpoints = _client_and_endpoints(entry, it, fake_llm.url)
+        client, endpoints = _client_and_endpoints(entry, it, llm_server.url)
         method = next((get(client) for suffix, get in endpoints if it["path"].endswith(suffix)), None)
         assert method is not None and it["request_body"], f"no SDK mapping for {it['method']} {it['path']}"
         try:
@@ -166,4 +166,4 @@ def test_sdk_replay(entry, fake_llm):
             assert it["status"] < 400 and result is not None, it["uri"]
         finally:
             client.close()
-    assert fake_llm.unmatched == [] and fake_llm.remaining == []
+    assert llm_server.unmatched == [] and llm_server.remaining == []

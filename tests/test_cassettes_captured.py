@@ -31,15 +31,15 @@ def _dump(x):
     return x.model_dump() if hasattr(x, "model_dump") else repr(x)
 
 
-def _replay(entry, fake_llm):
+def _replay(entry, llm_server):
     """Run every interaction through the SDK; return comparable outcomes."""
     import inspect
 
     interactions = load_cassette(FIXTURES / entry["file"])
-    fake_llm.load(interactions)
+    llm_server.load(interactions)
     out = []
     for it in interactions:
-        client, endpoints = _client_and_endpoints(entry, it, fake_llm.url)
+        client, endpoints = _client_and_endpoints(entry, it, llm_server.url)
         method = next(get(client) for suffix, get in endpoints if it["path"].endswith(suffix))
         body = json.loads(it["request_body"])
         params = inspect.signature(method).parameters
@@ -83,10 +83,10 @@ def _recorded_usage(it, flavor):
 
 
 @pytest.mark.parametrize("entry", _sdk_params())
-def test_cassette_captured_faithfully(entry, fake_llm, trace_db):
-    _, bare = _replay(entry, fake_llm)
+def test_cassette_captured_faithfully(entry, llm_server, trace_db):
+    _, bare = _replay(entry, llm_server)
     ld.init(trace_db)
-    interactions, captured = _replay(entry, fake_llm)
+    interactions, captured = _replay(entry, llm_server)
     assert captured == bare, "llmdebug changed what the SDK returned"
 
     calls = ld.calls()

@@ -54,37 +54,37 @@ def _same(a: types.GenerateContentResponse, b: types.GenerateContentResponse) ->
     return a.model_dump(exclude={"sdk_http_response"}) == b.model_dump(exclude={"sdk_http_response"})
 
 
-def _retrying(fake_llm, attempts: int = 3) -> genai.Client:
+def _retrying(llm_server, attempts: int = 3) -> genai.Client:
     retry = types.HttpRetryOptions(attempts=attempts, initial_delay=0.01, max_delay=0.02, jitter=0)
-    return genai.Client(api_key="k", http_options=types.HttpOptions(base_url=fake_llm.gemini_base_url, retry_options=retry))
+    return genai.Client(api_key="k", http_options=types.HttpOptions(base_url=llm_server.gemini_base_url, retry_options=retry))
 
 
 # ---------------------------------------------------------------- text, determinism, request log
 
 
-def test_generate_content_is_deterministic_and_logged(gemini_client, fake_llm):
-    a = gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
-    b = gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
+def test_generate_content_is_deterministic_and_logged(llm_gemini_client, llm_server):
+    a = llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
+    b = llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
     assert _same(a, b) and "weather in Paris" in a.text
     assert a.candidates[0].finish_reason == types.FinishReason.STOP and a.candidates[0].content.role == "model"
     assert a.model_version == MODEL and len(a.response_id) == 23
-    other = gemini_client.models.generate_content(model=MODEL, contents="hi")
+    other = llm_gemini_client.models.generate_content(model=MODEL, contents="hi")
     assert other.response_id != a.response_id and other.text != a.text
-    assert gemini_client.models.generate_content(model="gemini-2.0-flash", contents=PROMPT).response_id != a.response_id
-    req = fake_llm.requests[0]
+    assert llm_gemini_client.models.generate_content(model="gemini-2.0-flash", contents=PROMPT).response_id != a.response_id
+    req = llm_server.requests[0]
     assert req["method"] == "POST" and req["path"] == f"/v1/models/{MODEL}:generateContent" and req["query"] == ""
     assert req["headers"]["x-goog-api-key"] == "REDACTED" and "google-genai-sdk" in req["headers"]["x-goog-api-client"]
     assert req["json"] == {"contents": [{"parts": [{"text": PROMPT}], "role": "user"}]}
     # byte-identical on the wire, any API version, key in the query redacted in the log
     body = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}
-    raw = [httpx.post(f"{fake_llm.url}/v1beta/models/{MODEL}:generateContent?key=secret", json=body) for _ in range(2)]
+    raw = [httpx.post(f"{llm_server.url}/v1beta/models/{MODEL}:generateContent?key=secret", json=body) for _ in range(2)]
     assert raw[0].content == raw[1].content and raw[0].headers["content-type"] == "application/json; charset=UTF-8"
     assert raw[0].json()["candidates"][0]["content"]["parts"][0]["text"] == a.text
-    assert fake_llm.requests[-1]["query"] == "key=REDACTED"
+    assert llm_server.requests[-1]["query"] == "key=REDACTED"
 
 
-def test_usage_metadata(gemini_client):
-    u = gemini_client.models.generate_content(model=MODEL, contents=PROMPT).usage_metadata
+def test_usage_metadata(llm_gemini_client):
+    u = llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT).usage_metadata
     assert u.prompt_token_count > 0 and u.candidates_token_count > 0
     assert u.total_token_count == u.prompt_token_count + u.candidates_token_count
     assert u.prompt_tokens_details[0].modality == types.MediaModality.TEXT
@@ -92,28 +92,28 @@ def test_usage_metadata(gemini_client):
     assert u.thoughts_token_count is None and u.cached_content_token_count is None and u.tool_use_prompt_token_count is None
     # an image is 258 prompt tokens of its own modality
     image = types.Part.from_bytes(data=b"\x89PNG fake", mime_type="image/png")
-    ui = gemini_client.models.generate_content(model=MODEL, contents=[image, PROMPT]).usage_metadata
+    ui = llm_gemini_client.models.generate_content(model=MODEL, contents=[image, PROMPT]).usage_metadata
     assert ui.prompt_token_count == u.prompt_token_count + 258
     assert {d.modality.value: d.token_count for d in ui.prompt_tokens_details}["IMAGE"] == 258
     # cached content is counted inside the prompt and reported on its own
-    uc = gemini_client.models.generate_content(
+    uc = llm_gemini_client.models.generate_content(
         model=MODEL, contents=PROMPT, config=types.GenerateContentConfig(cached_content="cachedContents/abc")
     ).usage_metadata
     assert uc.cached_content_token_count >= 1024 and uc.prompt_token_count == u.prompt_token_count + uc.cached_content_token_count
     # built-in tools add tool-use prompt tokens, part of the total
-    ug = gemini_client.models.generate_content(
+    ug = llm_gemini_client.models.generate_content(
         model=MODEL, contents=PROMPT, config=types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())])
     ).usage_metadata
     assert ug.tool_use_prompt_token_count > 0
     assert ug.total_token_count == ug.prompt_token_count + ug.candidates_token_count + ug.tool_use_prompt_token_count
 
 
-def test_thinking_config(gemini_client):
+def test_thinking_config(llm_gemini_client):
     def ask(**thinking):
         config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(**thinking))
-        return gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=config)
+        return llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=config)
 
-    plain = gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
+    plain = llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
     r = ask(thinking_budget=100)
     u = r.usage_metadata
     assert 0 < u.thoughts_token_count <= 100
@@ -129,31 +129,31 @@ def test_thinking_config(gemini_client):
     assert low.usage_metadata.thoughts_token_count < high.usage_metadata.thoughts_token_count
 
 
-def test_system_instruction_and_generation_config(gemini_client, fake_llm):
+def test_system_instruction_and_generation_config(llm_gemini_client, llm_server):
     config = types.GenerateContentConfig(
         system_instruction="You are a terse assistant who answers in French.", temperature=0.2, max_output_tokens=500
     )
-    r = gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=config)
-    plain = gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
-    sent = fake_llm.requests[0]["json"]
+    r = llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=config)
+    plain = llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
+    sent = llm_server.requests[0]["json"]
     assert sent["systemInstruction"] == {"parts": [{"text": "You are a terse assistant who answers in French."}], "role": "user"}
     assert sent["generationConfig"] == {"temperature": 0.2, "maxOutputTokens": 500}
     assert r.usage_metadata.prompt_token_count > plain.usage_metadata.prompt_token_count
     assert r.text == plain.text  # the instruction is counted, not obeyed
-    short = gemini_client.models.generate_content(
+    short = llm_gemini_client.models.generate_content(
         model=MODEL, contents=PROMPT, config=types.GenerateContentConfig(max_output_tokens=5)
     )
     assert short.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
     assert short.usage_metadata.candidates_token_count <= 5 and plain.text.startswith(short.text)
-    two = gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config={"candidate_count": 2})
+    two = llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config={"candidate_count": 2})
     assert [c.index for c in two.candidates] == [0, 1]
     assert two.usage_metadata.candidates_token_count == 2 * plain.usage_metadata.candidates_token_count
 
 
-def test_empty_contents_and_unknown_method_are_gemini_errors(gemini_client, fake_llm):
-    r = httpx.post(f"{fake_llm.url}/v1beta/models/{MODEL}:generateContent", json={"contents": []})
+def test_empty_contents_and_unknown_method_are_gemini_errors(llm_gemini_client, llm_server):
+    r = httpx.post(f"{llm_server.url}/v1beta/models/{MODEL}:generateContent", json={"contents": []})
     assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT"
-    r = httpx.post(f"{fake_llm.url}/v1beta/models/{MODEL}:predictLongRunning", json={})
+    r = httpx.post(f"{llm_server.url}/v1beta/models/{MODEL}:predictLongRunning", json={})
     assert r.status_code == 404 and r.json()["error"] == {
         "code": 404,
         "message": f"Method not found: POST /v1beta/models/{MODEL}:predictLongRunning (llmdebug fake server).",
@@ -164,9 +164,9 @@ def test_empty_contents_and_unknown_method_are_gemini_errors(gemini_client, fake
 # ---------------------------------------------------------------- streaming
 
 
-def test_stream_sync(gemini_client, fake_llm):
-    whole = gemini_client.models.generate_content(model=MODEL, contents="Tell me a joke about penguins")
-    chunks = list(gemini_client.models.generate_content_stream(model=MODEL, contents="Tell me a joke about penguins"))
+def test_stream_sync(llm_gemini_client, llm_server):
+    whole = llm_gemini_client.models.generate_content(model=MODEL, contents="Tell me a joke about penguins")
+    chunks = list(llm_gemini_client.models.generate_content_stream(model=MODEL, contents="Tell me a joke about penguins"))
     assert len(chunks) > 3 and "".join(c.text for c in chunks) == whole.text
     assert {c.response_id for c in chunks} == {whole.response_id}
     assert [c.candidates[0].finish_reason for c in chunks] == [None] * (len(chunks) - 1) + [types.FinishReason.STOP]
@@ -174,39 +174,39 @@ def test_stream_sync(gemini_client, fake_llm):
     assert all(c.usage_metadata.prompt_token_count == whole.usage_metadata.prompt_token_count for c in chunks)
     assert all(c.usage_metadata.candidates_token_count is None for c in chunks[:-1])
     assert chunks[-1].usage_metadata == whole.usage_metadata
-    req = fake_llm.requests[-1]
+    req = llm_server.requests[-1]
     assert req["path"] == f"/v1/models/{MODEL}:streamGenerateContent" and req["query"] == "alt=sse"
     # the wire format: data-only SSE events separated by CRLF CRLF, no [DONE]
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
-    raw = httpx.post(f"{fake_llm.url}/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=body)
+    raw = httpx.post(f"{llm_server.url}/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=body)
     assert raw.headers["content-type"] == "text/event-stream"
     events = raw.text.split("\r\n\r\n")
     assert events[-1] == "" and all(e.startswith("data: {") for e in events[:-1])
     assert "finishReason" in json.loads(events[-2][len("data: "):])["candidates"][0]
 
 
-def test_stream_with_thoughts_and_function_call(gemini_client):
+def test_stream_with_thoughts_and_function_call(llm_gemini_client):
     config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(include_thoughts=True), tools=[WEATHER_TOOL])
-    chunks = list(gemini_client.models.generate_content_stream(model=MODEL, contents=PROMPT, config=config))
+    chunks = list(llm_gemini_client.models.generate_content_stream(model=MODEL, contents=PROMPT, config=config))
     assert len(chunks) == 2 and chunks[0].candidates[0].content.parts[0].thought is True
     assert chunks[1].function_calls[0].name == "get_weather"
     assert chunks[1].candidates[0].content.parts[0].thought_signature  # bytes, as with real thinking models
     assert chunks[1].usage_metadata.thoughts_token_count == chunks[0].usage_metadata.thoughts_token_count > 0
 
 
-async def test_async_generate_and_stream(async_gemini_client, gemini_client):
-    r = await async_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
-    assert _same(r, gemini_client.models.generate_content(model=MODEL, contents=PROMPT))
-    stream = await async_gemini_client.models.generate_content_stream(model=MODEL, contents=PROMPT)
+async def test_async_generate_and_stream(llm_async_gemini_client, llm_gemini_client):
+    r = await llm_async_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
+    assert _same(r, llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT))
+    stream = await llm_async_gemini_client.models.generate_content_stream(model=MODEL, contents=PROMPT)
     chunks = [c async for c in stream]
     assert len(chunks) > 3 and "".join(c.text for c in chunks) == r.text
     assert chunks[-1].usage_metadata == r.usage_metadata
-    chat = async_gemini_client.chats.create(model=MODEL)
+    chat = llm_async_gemini_client.chats.create(model=MODEL)
     assert "hello" in (await chat.send_message("hello")).text
-    await async_gemini_client.aclose()
+    await llm_async_gemini_client.aclose()
 
 
-def test_http_libraries(gemini_client, async_gemini_client, monkeypatch):
+def test_http_libraries(llm_gemini_client, llm_async_gemini_client, monkeypatch):
     """What the capture side has to hook: httpx2 for sync calls, aiohttp for async ones."""
     aiohttp = pytest.importorskip("aiohttp")
     httpx2 = pytest.importorskip("httpx2")
@@ -219,14 +219,14 @@ def test_http_libraries(gemini_client, async_gemini_client, monkeypatch):
         return await request(self, *a, **k)
 
     monkeypatch.setattr(aiohttp.ClientSession, "_request", counted)
-    gemini_client.models.generate_content(model=MODEL, contents="hi")
-    list(gemini_client.models.generate_content_stream(model=MODEL, contents="hi"))
+    llm_gemini_client.models.generate_content(model=MODEL, contents="hi")
+    list(llm_gemini_client.models.generate_content_stream(model=MODEL, contents="hi"))
 
     async def both():
-        await async_gemini_client.models.generate_content(model=MODEL, contents="hi")
-        async for _ in await async_gemini_client.models.generate_content_stream(model=MODEL, contents="hi"):
+        await llm_async_gemini_client.models.generate_content(model=MODEL, contents="hi")
+        async for _ in await llm_async_gemini_client.models.generate_content_stream(model=MODEL, contents="hi"):
             pass
-        await async_gemini_client.aclose()
+        await llm_async_gemini_client.aclose()
 
     asyncio.run(both())
     assert seen == ["httpx2", "httpx2", "aiohttp", "aiohttp"]
@@ -235,13 +235,13 @@ def test_http_libraries(gemini_client, async_gemini_client, monkeypatch):
 # ---------------------------------------------------------------- function calling
 
 
-def test_function_call_from_declared_schema(gemini_client, fake_llm):
+def test_function_call_from_declared_schema(llm_gemini_client, llm_server):
     config = types.GenerateContentConfig(tools=[WEATHER_TOOL])
-    r = gemini_client.models.generate_content(model=MODEL, contents="Weather in San Francisco for 3 days?", config=config)
+    r = llm_gemini_client.models.generate_content(model=MODEL, contents="Weather in San Francisco for 3 days?", config=config)
     (call,) = r.function_calls
     assert call.name == "get_weather" and call.args == {"location": "San Francisco", "unit": "celsius", "days": 3}
     assert r.candidates[0].finish_reason == types.FinishReason.STOP and r.text is None
-    assert fake_llm.requests[-1]["json"]["tools"][0]["functionDeclarations"][0]["parameters"]["type"] == "OBJECT"
+    assert llm_server.requests[-1]["json"]["tools"][0]["functionDeclarations"][0]["parameters"]["type"] == "OBJECT"
     # a JSON-schema declaration (parameters_json_schema on the wire), nested objects and arrays
     decl = types.FunctionDeclaration(
         name="book_trip",
@@ -256,7 +256,7 @@ def test_function_call_from_declared_schema(gemini_client, fake_llm):
             },
         },
     )
-    r = gemini_client.models.generate_content(
+    r = llm_gemini_client.models.generate_content(
         model=MODEL, contents="Book me a trip to Rome next week", config=types.GenerateContentConfig(tools=[types.Tool(function_declarations=[decl])])
     )
     assert r.function_calls[0].args == {
@@ -268,13 +268,13 @@ def test_function_call_from_declared_schema(gemini_client, fake_llm):
     }
 
 
-def test_tool_config_modes_and_function_response(gemini_client):
+def test_tool_config_modes_and_function_response(llm_gemini_client):
     other = types.FunctionDeclaration(name="get_time", parameters=types.Schema(type="OBJECT", properties={"tz": types.Schema(type="STRING")}))
     tools = [types.Tool(function_declarations=[other, WEATHER])]
 
     def ask(contents, mode=None, allowed=None):
         tool_config = types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode=mode, allowed_function_names=allowed)) if mode else None
-        return gemini_client.models.generate_content(model=MODEL, contents=contents, config=types.GenerateContentConfig(tools=tools, tool_config=tool_config))
+        return llm_gemini_client.models.generate_content(model=MODEL, contents=contents, config=types.GenerateContentConfig(tools=tools, tool_config=tool_config))
 
     assert ask(PROMPT).function_calls[0].name == "get_time"
     assert ask(PROMPT, "ANY", ["get_weather"]).function_calls[0].name == "get_weather"
@@ -290,7 +290,7 @@ def test_tool_config_modes_and_function_response(gemini_client):
     assert final.function_calls is None and "Sunny, 21 C" in final.text
 
 
-def test_automatic_function_calling(gemini_client, fake_llm):
+def test_automatic_function_calling(llm_gemini_client, llm_server):
     calls = []
 
     def get_weather(location: str, unit: str = "celsius") -> dict:
@@ -298,57 +298,57 @@ def test_automatic_function_calling(gemini_client, fake_llm):
         calls.append((location, unit))
         return {"forecast": f"Foggy in {location}"}
 
-    r = gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=types.GenerateContentConfig(tools=[get_weather]))
+    r = llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=types.GenerateContentConfig(tools=[get_weather]))
     assert calls == [("Paris", "celsius")] and "Foggy in Paris" in r.text
     assert [c.role for c in r.automatic_function_calling_history] == ["user", "model", "user"]
-    assert len(fake_llm.requests) == 2
+    assert len(llm_server.requests) == 2
 
 
 # ---------------------------------------------------------------- JSON mode
 
 
-def test_json_mode_with_schema(gemini_client):
+def test_json_mode_with_schema(llm_gemini_client):
     config = types.GenerateContentConfig(response_mime_type="application/json", response_schema=City)
-    r = gemini_client.models.generate_content(model=MODEL, contents="Describe Lisbon with 3 facts", config=config)
+    r = llm_gemini_client.models.generate_content(model=MODEL, contents="Describe Lisbon with 3 facts", config=config)
     assert r.parsed == City(city="Lisbon", population=3, coastal=True) and json.loads(r.text)["city"] == "Lisbon"
-    chunks = list(gemini_client.models.generate_content_stream(model=MODEL, contents="Describe Lisbon with 3 facts", config=config))
+    chunks = list(llm_gemini_client.models.generate_content_stream(model=MODEL, contents="Describe Lisbon with 3 facts", config=config))
     assert City.model_validate_json("".join(c.text for c in chunks)) == r.parsed
     # JSON schema form, and list[...] schemas
-    js = gemini_client.models.generate_content(
+    js = llm_gemini_client.models.generate_content(
         model=MODEL, contents="Lisbon", config={"response_mime_type": "application/json", "response_json_schema": City.model_json_schema()}
     )
     assert City.model_validate_json(js.text) == City(city="Lisbon", population=1, coastal=True)
-    many = gemini_client.models.generate_content(
+    many = llm_gemini_client.models.generate_content(
         model=MODEL, contents="Lisbon", config={"response_mime_type": "application/json", "response_schema": list[City]}
     )
     assert many.parsed == [City(city="Lisbon", population=1, coastal=True)]
-    free = gemini_client.models.generate_content(model=MODEL, contents="hi", config={"response_mime_type": "application/json"})
+    free = llm_gemini_client.models.generate_content(model=MODEL, contents="hi", config={"response_mime_type": "application/json"})
     assert isinstance(json.loads(free.text), dict)
 
 
-def test_enum_mode(gemini_client):
+def test_enum_mode(llm_gemini_client):
     class Mood(enum.Enum):
         HAPPY = "happy"
         SAD = "sad"
 
-    r = gemini_client.models.generate_content(model=MODEL, contents="How do I feel?", config={"response_mime_type": "text/x.enum", "response_schema": Mood})
+    r = llm_gemini_client.models.generate_content(model=MODEL, contents="How do I feel?", config={"response_mime_type": "text/x.enum", "response_schema": Mood})
     assert r.text == "happy" and r.parsed == Mood.HAPPY
 
 
 # ---------------------------------------------------------------- other endpoints
 
 
-def test_count_tokens_embeddings_and_models(gemini_client, fake_llm):
-    usage = gemini_client.models.generate_content(model=MODEL, contents=PROMPT).usage_metadata
-    assert gemini_client.models.count_tokens(model=MODEL, contents=PROMPT).total_tokens == usage.prompt_token_count
-    assert fake_llm.requests[-1]["path"] == f"/v1/models/{MODEL}:countTokens"
-    e = gemini_client.models.embed_content(model="gemini-embedding-001", contents=["hello", "world"])
+def test_count_tokens_embeddings_and_models(llm_gemini_client, llm_server):
+    usage = llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT).usage_metadata
+    assert llm_gemini_client.models.count_tokens(model=MODEL, contents=PROMPT).total_tokens == usage.prompt_token_count
+    assert llm_server.requests[-1]["path"] == f"/v1/models/{MODEL}:countTokens"
+    e = llm_gemini_client.models.embed_content(model="gemini-embedding-001", contents=["hello", "world"])
     assert [len(x.values) for x in e.embeddings] == [8, 8] and e.embeddings[0].values != e.embeddings[1].values
-    assert fake_llm.requests[-1]["path"] == "/v1/models/gemini-embedding-001:batchEmbedContents"
-    e16 = gemini_client.models.embed_content(model="gemini-embedding-001", contents="hello", config={"output_dimensionality": 16})
+    assert llm_server.requests[-1]["path"] == "/v1/models/gemini-embedding-001:batchEmbedContents"
+    e16 = llm_gemini_client.models.embed_content(model="gemini-embedding-001", contents="hello", config={"output_dimensionality": 16})
     assert len(e16.embeddings[0].values) == 16 and e16.embeddings[0].values[:8] != e.embeddings[0].values
-    assert MODEL in [m.name.split("/")[-1] for m in gemini_client.models.list()]
-    assert gemini_client.models.get(model=MODEL).name == f"models/{MODEL}"
+    assert MODEL in [m.name.split("/")[-1] for m in llm_gemini_client.models.list()]
+    assert llm_gemini_client.models.get(model=MODEL).name == f"models/{MODEL}"
 
 
 # ---------------------------------------------------------------- faults
@@ -364,120 +364,120 @@ def test_count_tokens_embeddings_and_models(gemini_client, fake_llm):
         ("529", errors.ServerError, 503, "UNAVAILABLE"),  # Gemini's "overloaded"
     ],
 )
-async def test_faults_raise_the_sdk_errors(gemini_client, async_gemini_client, fake_llm, fault, exc, code, status):
+async def test_faults_raise_the_sdk_errors(llm_gemini_client, llm_async_gemini_client, llm_server, fault, exc, code, status):
     with pytest.raises(exc) as e:
-        gemini_client.models.generate_content(model=f"gemini-fail-{fault}", contents=PROMPT)
+        llm_gemini_client.models.generate_content(model=f"gemini-fail-{fault}", contents=PROMPT)
     assert (e.value.code, e.value.status) == (code, status) and e.value.message
     assert e.value.details["error"]["code"] == code
-    fake_llm.inject(fault, model=MODEL)
-    assert gemini_client.models.generate_content(model="gemini-2.0-flash", contents=PROMPT).text  # other model untouched
+    llm_server.inject(fault, model=MODEL)
+    assert llm_gemini_client.models.generate_content(model="gemini-2.0-flash", contents=PROMPT).text  # other model untouched
     with pytest.raises(exc) as e:
-        list(gemini_client.models.generate_content_stream(model=MODEL, contents=PROMPT))
+        list(llm_gemini_client.models.generate_content_stream(model=MODEL, contents=PROMPT))
     assert e.value.code == code
-    fake_llm.inject(fault)
+    llm_server.inject(fault)
     with pytest.raises(exc) as e:  # the async path parses aiohttp responses
-        await async_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
+        await llm_async_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
     assert (e.value.code, e.value.status) == (code, status)
-    await async_gemini_client.aclose()
+    await llm_async_gemini_client.aclose()
     assert "retry-after" not in e.value.response.headers
 
 
-def test_429_details_say_retry_delay(gemini_client, fake_llm):
-    fake_llm.inject("429", retry_after=7)
+def test_429_details_say_retry_delay(llm_gemini_client, llm_server):
+    llm_server.inject("429", retry_after=7)
     with pytest.raises(errors.ClientError) as e:
-        gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
+        llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
     details = e.value.details["error"]["details"]
     assert {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"} in details
 
 
-def test_retries_only_with_retry_options(gemini_client, fake_llm):
+def test_retries_only_with_retry_options(llm_gemini_client, llm_server):
     with pytest.raises(errors.ClientError):
-        gemini_client.models.generate_content(model="gemini-flaky-1", contents=PROMPT)
-    assert len(fake_llm.requests) == 1  # the SDK does not retry by default
-    fake_llm.reset()
-    client = _retrying(fake_llm)
+        llm_gemini_client.models.generate_content(model="gemini-flaky-1", contents=PROMPT)
+    assert len(llm_server.requests) == 1  # the SDK does not retry by default
+    llm_server.reset()
+    client = _retrying(llm_server)
     assert client.models.generate_content(model="gemini-flaky-2", contents=PROMPT).text
-    assert len(fake_llm.requests) == 3
-    fake_llm.reset()
+    assert len(llm_server.requests) == 3
+    llm_server.reset()
     with pytest.raises(errors.ClientError) as e:
         client.models.generate_content(model="gemini-fail-429", contents=PROMPT)
-    assert e.value.code == 429 and len(fake_llm.requests) == 3
-    fake_llm.reset()
-    fake_llm.inject("500", times=2)
+    assert e.value.code == 429 and len(llm_server.requests) == 3
+    llm_server.reset()
+    llm_server.inject("500", times=2)
     assert [c.text for c in client.models.generate_content_stream(model=MODEL, contents="hi")]
-    assert len(fake_llm.requests) == 3
-    fake_llm.reset()
+    assert len(llm_server.requests) == 3
+    llm_server.reset()
     with pytest.raises(errors.ClientError):  # 400 is not retried
         client.models.generate_content(model="gemini-fail-400", contents=PROMPT)
-    assert len(fake_llm.requests) == 1
+    assert len(llm_server.requests) == 1
     client.close()
 
 
-async def test_async_retries(fake_llm):
-    client = _retrying(fake_llm).aio
+async def test_async_retries(llm_server):
+    client = _retrying(llm_server).aio
     assert (await client.models.generate_content(model="gemini-flaky-2", contents=PROMPT)).text
-    assert len(fake_llm.requests) == 3
+    assert len(llm_server.requests) == 3
     await client.aclose()
 
 
-async def test_cut_streams_and_replies(gemini_client, fake_llm):
+async def test_cut_streams_and_replies(llm_gemini_client, llm_server):
     # Observed with google-genai 3.6.1: nothing is wrapped; the transport's own error escapes.
     got = []
     with pytest.raises(Exception) as e:
-        for chunk in gemini_client.models.generate_content_stream(model="gemini-cut", contents="Tell me a long joke please"):
+        for chunk in llm_gemini_client.models.generate_content_stream(model="gemini-cut", contents="Tell me a long joke please"):
             got.append(chunk.text)
     assert got and type(e.value).__name__ == "RemoteProtocolError" and type(e.value).__module__.startswith("httpx")
-    fake_llm.inject("cut")
+    llm_server.inject("cut")
     with pytest.raises(Exception) as e:
-        gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
+        llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT)
     assert type(e.value).__name__ == "RemoteProtocolError"
     # async (aiohttp). A non-stream cut is retried once after a 1-10 s sleep unless
     # retry_options are set, so this client sets them (attempts=1: no retries).
     client = genai.Client(
-        api_key="k", http_options={"base_url": fake_llm.gemini_base_url, "retry_options": {"attempts": 1}}
+        api_key="k", http_options={"base_url": llm_server.gemini_base_url, "retry_options": {"attempts": 1}}
     ).aio
     got = []
     with pytest.raises(Exception) as e:
         async for chunk in await client.models.generate_content_stream(model="gemini-cut", contents="Tell me a long joke please"):
             got.append(chunk.text)
     assert got and type(e.value).__name__ == "ClientPayloadError"
-    fake_llm.inject("cut")
+    llm_server.inject("cut")
     with pytest.raises(Exception) as e:
         await client.models.generate_content(model=MODEL, contents=PROMPT)
     assert type(e.value).__name__ == "ServerDisconnectedError"
     await client.aclose()
 
 
-async def test_slow_and_timeout(gemini_client, async_gemini_client, fake_llm):
+async def test_slow_and_timeout(llm_gemini_client, llm_async_gemini_client, llm_server):
     start = time.perf_counter()
-    gemini_client.models.generate_content(model="gemini-slow-200", contents=PROMPT)
+    llm_gemini_client.models.generate_content(model="gemini-slow-200", contents=PROMPT)
     assert time.perf_counter() - start >= 0.2
-    fake_llm.chunk_delay = 0.05
+    llm_server.chunk_delay = 0.05
     start = time.perf_counter()
-    stream = gemini_client.models.generate_content_stream(model=MODEL, contents=PROMPT)
+    stream = llm_gemini_client.models.generate_content_stream(model=MODEL, contents=PROMPT)
     next(iter(stream))
     ttft = time.perf_counter() - start
     list(stream)
     assert time.perf_counter() - start - ttft > 0.2
-    fake_llm.chunk_delay = 0.0
+    llm_server.chunk_delay = 0.0
     quick = types.GenerateContentConfig(http_options=types.HttpOptions(timeout=200))  # milliseconds
-    fake_llm.inject("timeout", retry_after=1.0)
+    llm_server.inject("timeout", retry_after=1.0)
     with pytest.raises(Exception) as e:
-        gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=quick)
+        llm_gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=quick)
     assert type(e.value).__name__ == "ReadTimeout"
-    fake_llm.inject("timeout", retry_after=1.0)
+    llm_server.inject("timeout", retry_after=1.0)
     with pytest.raises(asyncio.TimeoutError):  # aiohttp's total timeout (TimeoutError on 3.11+)
-        await async_gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=quick)
-    await async_gemini_client.aclose()
+        await llm_async_gemini_client.models.generate_content(model=MODEL, contents=PROMPT, config=quick)
+    await llm_async_gemini_client.aclose()
 
 
 # ---------------------------------------------------------------- env, cassettes, CLI
 
 
-def test_fake_llm_env_configures_a_default_client(fake_llm_env, monkeypatch):
+def test_fake_llm_env_configures_a_default_client(llm_server_env, monkeypatch):
     client = genai.Client()
     assert "weather in Paris" in client.models.generate_content(model=MODEL, contents=PROMPT).text
-    assert fake_llm_env.requests[-1]["path"].endswith(":generateContent")
+    assert llm_server_env.requests[-1]["path"].endswith(":generateContent")
     client.close()
 
 
@@ -488,19 +488,19 @@ def _fixture(name: str) -> Path:
     return path
 
 
-def test_recorded_gemini_exchanges_replay_through_the_sdk(fake_llm):
+def test_recorded_gemini_exchanges_replay_through_the_sdk(llm_server):
     pytest.importorskip("yaml")
-    client = genai.Client(api_key="k", http_options={"base_url": fake_llm.gemini_base_url, "api_version": "v1beta"})
+    client = genai.Client(api_key="k", http_options={"base_url": llm_server.gemini_base_url, "api_version": "v1beta"})
 
     def get_weather(location: str, unit: str = "fahrenheit") -> dict:
         """This function will be automatically executed by Google GenAI."""
         return {"location": location, "temperature": 65, "unit": unit, "condition": "foggy", "humidity": "85%"}
 
-    fake_llm.load(_fixture("test_generate_content_with_automatic_tool_calling.yaml"))
+    llm_server.load(_fixture("test_generate_content_with_automatic_tool_calling.yaml"))
     r = client.models.generate_content(model="gemini-2.0-flash", contents="What's the weather like in San Francisco?",
                                        config=types.GenerateContentConfig(tools=[get_weather]))
-    assert "foggy" in r.text and r.usage_metadata.total_token_count == 112 and fake_llm.remaining == []
-    fake_llm.load(_fixture("test_streaming_content_with_tool.yaml"))
+    assert "foggy" in r.text and r.usage_metadata.total_token_count == 112 and llm_server.remaining == []
+    llm_server.load(_fixture("test_streaming_content_with_tool.yaml"))
     (chunk,) = client.models.generate_content_stream(model="gemini-2.0-flash", contents="x", config={"tools": [WEATHER_TOOL]})
     assert chunk.function_calls[0].args == {"location": "San Francisco"} and chunk.usage_metadata.prompt_token_count == 63
     with pytest.raises(errors.ClientError) as e:  # nothing left: a 418 in Gemini's error shape

@@ -8,11 +8,11 @@ pytest.importorskip("IPython")
 
 
 @pytest.fixture
-def ip(trace_db, fake_llm, monkeypatch, capsys):
+def ip(trace_db, llm_server, monkeypatch, capsys):
     from IPython.testing.globalipapp import get_ipython
 
     shell = get_ipython()
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.openai_base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.openai_base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-fake")
     shell.run_line_magic("load_ext", "llmdebug")
     shell.run_cell("import openai, llmdebug as ld\nclient = openai.OpenAI()")

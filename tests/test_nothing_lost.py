@@ -68,7 +68,7 @@ def files_of(path: Path) -> dict[str, bytes]:
 
 
 # -- the writer thread ---------------------------------------------------------------------
-def test_writer_survives_a_base_exception_in_a_batch(ld_on, openai_client, as_a_user, monkeypatch):
+def test_writer_survives_a_base_exception_in_a_batch(ld_on, llm_openai_client, as_a_user, monkeypatch):
     import llmdebug.store.writer as writer_mod
 
     calls = {"n": 0}
@@ -80,19 +80,19 @@ def test_writer_survives_a_base_exception_in_a_batch(ld_on, openai_client, as_a_
 
     monkeypatch.setattr(writer_mod, "_stored_hooks", writer_mod._stored_hooks + [exits])
     with caught_warnings() as warned:
-        chat(openai_client)
+        chat(llm_openai_client)
         ld.flush(10)
-        chat(openai_client)
+        chat(llm_openai_client)
         assert ld.flush(10) is True
     assert len(ld.calls()) == 2
     assert session.get_store().writer._thread.is_alive()
     assert any("SystemExit" in t for t in warned.texts())
 
 
-def test_a_stopped_writer_is_restarted_with_a_warning(ld_on, openai_client, as_a_user):
+def test_a_stopped_writer_is_restarted_with_a_warning(ld_on, llm_openai_client, as_a_user):
     from llmdebug.store.writer import _STOP
 
-    chat(openai_client)
+    chat(llm_openai_client)
     assert ld.flush(10) is True
     writer = session.get_store().writer
     old = writer._thread
@@ -100,7 +100,7 @@ def test_a_stopped_writer_is_restarted_with_a_warning(ld_on, openai_client, as_a
     old.join(10)
     assert not old.is_alive()
     with caught_warnings() as warned:
-        chat(openai_client)
+        chat(llm_openai_client)
         assert ld.flush(10) is True
     assert writer._thread is not old and writer._thread.is_alive()
     assert len(ld.calls()) == 2
@@ -108,14 +108,14 @@ def test_a_stopped_writer_is_restarted_with_a_warning(ld_on, openai_client, as_a
     assert writer.restarts == 1
 
 
-def test_flush_is_false_while_spans_wait_and_true_once_written(ld_on, openai_client, as_a_user, monkeypatch):
+def test_flush_is_false_while_spans_wait_and_true_once_written(ld_on, llm_openai_client, as_a_user, monkeypatch):
     monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.2)
     session.close()
     ld.init(ld_on)
     holder = sqlite3.connect(str(ld_on))
     holder.execute("BEGIN EXCLUSIVE")
     with caught_warnings():
-        chat(openai_client)
+        chat(llm_openai_client)
         assert ld.flush(5) is False
         assert session.get_store().writer.stats()["queued_spans"] == 1
     holder.rollback()
@@ -132,12 +132,12 @@ def _remove_db(path: Path) -> None:
             p.unlink()
 
 
-def test_deleted_file_is_recreated_and_the_next_spans_go_there(ld_on, openai_client, as_a_user):
-    chat(openai_client, "before")
+def test_deleted_file_is_recreated_and_the_next_spans_go_there(ld_on, llm_openai_client, as_a_user):
+    chat(llm_openai_client, "before")
     assert ld.flush(10) is True
     _remove_db(ld_on)
     with caught_warnings() as warned:
-        chat(openai_client, "after")
+        chat(llm_openai_client, "after")
         assert ld.flush(10) is True  # true now means: on disk, in the file at that path
     assert ld_on.exists()
     texts = [t for t in warned.texts() if "deleted" in t]
@@ -149,14 +149,14 @@ def test_deleted_file_is_recreated_and_the_next_spans_go_there(ld_on, openai_cli
     assert [m[0]["content"] for m in (ld.get(i).messages for i in ld.calls()["id"])] == ["after"]
     with caught_warnings() as again:  # noticed once
         _remove_db(ld_on)
-        chat(openai_client, "third")
+        chat(llm_openai_client, "third")
         assert ld.flush(10) is True
     assert not [t for t in again.texts() if "deleted" in t]
     assert len(ld.calls()) == 1
 
 
-def test_deleted_file_is_noticed_at_flush(ld_on, openai_client, as_a_user):
-    chat(openai_client)
+def test_deleted_file_is_noticed_at_flush(ld_on, llm_openai_client, as_a_user):
+    chat(llm_openai_client)
     assert ld.flush(10) is True
     _remove_db(ld_on)
     with caught_warnings() as warned:
@@ -166,9 +166,9 @@ def test_deleted_file_is_noticed_at_flush(ld_on, openai_client, as_a_user):
     assert ld.calls().empty
 
 
-def test_file_replaced_by_another_applications_db_is_refused_and_spans_wait(ld_on, openai_client, as_a_user,
+def test_file_replaced_by_another_applications_db_is_refused_and_spans_wait(ld_on, llm_openai_client, as_a_user,
                                                                              tmp_path):
-    chat(openai_client)
+    chat(llm_openai_client)
     assert ld.flush(10) is True
     _remove_db(ld_on)
     other = sqlite3.connect(str(ld_on))
@@ -178,7 +178,7 @@ def test_file_replaced_by_another_applications_db_is_refused_and_spans_wait(ld_o
     other.close()
     before = files_of(ld_on)
     with caught_warnings() as warned:
-        chat(openai_client)
+        chat(llm_openai_client)
         assert ld.flush(5) is False
     assert files_of(ld_on) == before
     assert any("belongs to another application" in t for t in warned.texts())
@@ -195,7 +195,7 @@ def _stalled(path: Path, monkeypatch) -> sqlite3.Connection:
     return holder
 
 
-def test_payloads_are_shed_first_past_the_cap(trace_db, openai_client, as_a_user, monkeypatch):
+def test_payloads_are_shed_first_past_the_cap(trace_db, llm_openai_client, as_a_user, monkeypatch):
     monkeypatch.setenv("LLMDEBUG_MAX_BUFFER_MB", "2")
     connect(trace_db).close()
     holder = _stalled(trace_db, monkeypatch)
@@ -203,7 +203,7 @@ def test_payloads_are_shed_first_past_the_cap(trace_db, openai_client, as_a_user
     big = "x" * 50_000
     with caught_warnings() as warned:
         for i in range(120):  # ~12 MB of requests and kwargs against a 2 MB cap
-            chat(openai_client, f"{i} {big}")
+            chat(llm_openai_client, f"{i} {big}")
         stats = session.get_store().writer.stats()
         assert stats["buffered_bytes"] <= stats["cap_bytes"]
         assert stats["shed_payloads"] > 0 and stats["dropped_spans"] == 0
@@ -240,7 +240,7 @@ def test_oldest_spans_dropped_when_rows_alone_pass_the_cap(trace_db, as_a_user, 
     assert names[-1] == "step 1999" and "step 0" not in names  # the oldest went
 
 
-def test_memory_returns_to_baseline_after_draining(fake_llm, tmp_path):
+def test_memory_returns_to_baseline_after_draining(llm_server, tmp_path):
     """RSS of a process making 1,500 calls of 100 KB prompts while the store is stalled:
     bounded by the cap while stalled, back near the baseline once drained."""
     script = tmp_path / "mem.py"
@@ -255,7 +255,7 @@ def test_memory_returns_to_baseline_after_draining(fake_llm, tmp_path):
         db = {str(tmp_path / 'm.db')!r}
         store.connect(db).close()
         llmdebug.init(db)
-        client = openai.OpenAI(base_url={fake_llm.openai_base_url!r}, api_key="sk-x", max_retries=0)
+        client = openai.OpenAI(base_url={llm_server.openai_base_url!r}, api_key="sk-x", max_retries=0)
         for _ in range(20):
             client.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "warm"}}])
         llmdebug.flush(); gc.collect()
@@ -345,13 +345,13 @@ def test_a_file_that_is_not_sqlite_is_refused_and_unchanged(tmp_path):
     assert not Path(str(path) + "-wal").exists()
 
 
-def test_init_refusal_keeps_the_current_store(trace_db, tmp_path, openai_client):
+def test_init_refusal_keeps_the_current_store(trace_db, tmp_path, llm_openai_client):
     ld.init(trace_db)
     bad = tmp_path / "app.db"
     _foreign(bad)
     with pytest.raises(StoreError):
         ld.init(bad)
-    chat(openai_client)
+    chat(llm_openai_client)
     assert ld.flush(10) is True
     assert session.get_store().path == trace_db and len(ld.calls()) == 1
 
@@ -379,7 +379,7 @@ def test_describe_names_the_cause(tmp_path, error, cause, words):
     assert "writable" not in hint  # not the old catch-all
 
 
-def test_disk_full_gives_its_own_warning_and_nothing_is_lost(trace_db, openai_client, as_a_user, monkeypatch):
+def test_disk_full_gives_its_own_warning_and_nothing_is_lost(trace_db, llm_openai_client, as_a_user, monkeypatch):
     def small_disk(self):
         conn = connect(self.path)
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
@@ -390,7 +390,7 @@ def test_disk_full_gives_its_own_warning_and_nothing_is_lost(trace_db, openai_cl
     ld.init(trace_db)
     with caught_warnings() as warned:
         for i in range(3):
-            chat(openai_client, "z" * 20_000)
+            chat(llm_openai_client, "z" * 20_000)
         assert ld.flush(5) is False
     texts = [t for t in warned.texts() if "full" in t]
     assert len(texts) == 1 and "free some space" in texts[0], warned.texts()
@@ -400,15 +400,15 @@ def test_disk_full_gives_its_own_warning_and_nothing_is_lost(trace_db, openai_cl
     assert len(ld.calls()) == 3
 
 
-def test_missing_directory_warning(tmp_path, openai_client, as_a_user):
+def test_missing_directory_warning(tmp_path, llm_openai_client, as_a_user):
     with caught_warnings() as warned:
         ld.init(tmp_path / "nope" / "t.db")
-        chat(openai_client)
+        chat(llm_openai_client)
         ld.flush(2)
     assert any("does not exist; create it" in t for t in warned.texts())
 
 
-def test_stalled_writer_never_blocks_calls_and_catches_up(trace_db, openai_client, as_a_user, monkeypatch):
+def test_stalled_writer_never_blocks_calls_and_catches_up(trace_db, llm_openai_client, as_a_user, monkeypatch):
     """The writer thread itself stuck (a slow disk, a hung filesystem): calls go on, the
     buffer stays under its cap, and everything drains once the writer moves again."""
     import llmdebug.store.writer as writer_mod
@@ -425,9 +425,9 @@ def test_stalled_writer_never_blocks_calls_and_catches_up(trace_db, openai_clien
 
     monkeypatch.setattr(writer_mod, "span_row", slow_disk)
     with caught_warnings():
-        chat(openai_client, "first")
+        chat(llm_openai_client, "first")
         assert entered.wait(10)  # the writer is now stuck inside a batch
-        answers = [chat(openai_client, f"{i} " + "w" * 40_000).choices[0].message.content for i in range(80)]
+        answers = [chat(llm_openai_client, f"{i} " + "w" * 40_000).choices[0].message.content for i in range(80)]
         stats = session.get_store().writer.stats()
     assert all(answers)
     assert stats["buffered_bytes"] <= stats["cap_bytes"] and stats["shed_payloads"] > 0
@@ -436,7 +436,7 @@ def test_stalled_writer_never_blocks_calls_and_catches_up(trace_db, openai_clien
     assert len(ld.calls()) == 81
 
 
-def test_real_disk_full_then_space_freed(tmp_path, openai_client, as_a_user):
+def test_real_disk_full_then_space_freed(tmp_path, llm_openai_client, as_a_user):
     """A 2 MB tmpfs filled up: one warning that says the disk is full, nothing lost once
     space is freed (needs root and mount; skipped elsewhere)."""
     mnt = tmp_path / "small"
@@ -448,13 +448,13 @@ def test_real_disk_full_then_space_freed(tmp_path, openai_client, as_a_user):
         filler = mnt / "filler"
         db = mnt / "t.db"
         ld.init(db)
-        chat(openai_client, "fits")
+        chat(llm_openai_client, "fits")
         assert ld.flush(10) is True
         free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
         filler.write_bytes(b"\0" * max(free - 8192, 0))
         with caught_warnings() as warned:
             for i in range(5):
-                chat(openai_client, f"{i} " + "d" * 50_000)
+                chat(llm_openai_client, f"{i} " + "d" * 50_000)
             assert ld.flush(5) is False
         texts = [t for t in warned.texts() if "full" in t]
         assert len(texts) == 1 and "free some space" in texts[0], warned.texts()

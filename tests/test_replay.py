@@ -6,7 +6,7 @@ import pytest
 
 import llmdebug as ld
 
-pytestmark = pytest.mark.usefixtures("fake_llm_env")  # replays read credentials from the environment
+pytestmark = pytest.mark.usefixtures("llm_server_env")  # replays read credentials from the environment
 
 SYSTEM = "You are terse."
 TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
@@ -16,9 +16,9 @@ def _req(s: ld.Span) -> dict:
     return s.request if isinstance(s.request, dict) else json.loads(s.request)
 
 
-def _failed_chat(openai_client, model="gpt-4o-mini-fail-400", **extra):
+def _failed_chat(llm_openai_client, model="gpt-4o-mini-fail-400", **extra):
     try:
-        openai_client.with_options(max_retries=0).chat.completions.create(
+        llm_openai_client.with_options(max_retries=0).chat.completions.create(
             model=model, temperature=0.3, max_tokens=50, tools=TOOLS, **extra,
             messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "What is 2+2?"}])
     except Exception:
@@ -26,8 +26,8 @@ def _failed_chat(openai_client, model="gpt-4o-mini-fail-400", **extra):
     return ld.last()
 
 
-def test_replay_of_a_failed_call_with_another_model_succeeds_and_links_back(ld_on, openai_client, fake_llm):
-    bad = _failed_chat(openai_client)
+def test_replay_of_a_failed_call_with_another_model_succeeds_and_links_back(ld_on, llm_openai_client, llm_server):
+    bad = _failed_chat(llm_openai_client)
     assert bad.status == "error" and bad.http_status == 400
     new = ld.replay(bad, model="gpt-4o-mini")
     assert new.status == "ok" and new.replay_of == bad.id and new.id != bad.id
@@ -37,22 +37,22 @@ def test_replay_of_a_failed_call_with_another_model_succeeds_and_links_back(ld_o
     assert sent["temperature"] == 0.3 and sent["max_tokens"] == 50 and sent["tools"] == TOOLS
     assert sent["messages"] == _req(bad)["messages"]
     # it went through the SDK over HTTP, with the environment's key, and no key was stored
-    assert fake_llm.requests[-1]["path"].endswith("/chat/completions")
+    assert llm_server.requests[-1]["path"].endswith("/chat/completions")
     assert "sk-fake" not in json.dumps(sent)
     # captured like any other call: a new trace, queryable, and the link is in calls()
     df = ld.calls()
     assert df.set_index("id").loc[new.id, "replay_of"] == bad.id
 
 
-def test_a_replay_that_fails_again_is_returned_not_raised(ld_on, openai_client):
-    bad = _failed_chat(openai_client)
+def test_a_replay_that_fails_again_is_returned_not_raised(ld_on, llm_openai_client):
+    bad = _failed_chat(llm_openai_client)
     again = ld.replay(bad, temperature=0)
     assert again.status == "error" and again.error_type == "BadRequestError" and again.replay_of == bad.id
     assert _req(again)["temperature"] == 0
 
 
-def test_edit_helpers(ld_on, openai_client):
-    base = _failed_chat(openai_client, model="gpt-4o-mini")
+def test_edit_helpers(ld_on, llm_openai_client):
+    base = _failed_chat(llm_openai_client, model="gpt-4o-mini")
     assert [m["role"] for m in base.messages] == ["system", "user"]
 
     def sent(**kw):
@@ -78,8 +78,8 @@ def test_edit_helpers(ld_on, openai_client):
     assert ld.get(base.id).messages == base.messages
 
 
-def test_replay_of_a_stream_streams_and_is_captured(ld_on, openai_client):
-    stream = openai_client.chat.completions.create(
+def test_replay_of_a_stream_streams_and_is_captured(ld_on, llm_openai_client):
+    stream = llm_openai_client.chat.completions.create(
         model="gpt-4o-mini", stream=True, stream_options={"include_usage": True},
         messages=[{"role": "user", "content": "Count to three."}])
     original_text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
@@ -91,8 +91,8 @@ def test_replay_of_a_stream_streams_and_is_captured(ld_on, openai_client):
     assert not flat.stream and flat.output_text == original_text and "stream_options" not in _req(flat)
 
 
-def test_replay_of_a_responses_api_call_with_a_new_system_prompt(ld_on, openai_client):
-    openai_client.responses.create(model="gpt-4o-mini", input="Say hi", instructions="old", max_output_tokens=40)
+def test_replay_of_a_responses_api_call_with_a_new_system_prompt(ld_on, llm_openai_client):
+    llm_openai_client.responses.create(model="gpt-4o-mini", input="Say hi", instructions="old", max_output_tokens=40)
     orig = ld.last()
     new = ld.replay(orig, system="new instructions", max_tokens=20)
     req = _req(new)
@@ -101,8 +101,8 @@ def test_replay_of_a_responses_api_call_with_a_new_system_prompt(ld_on, openai_c
     assert req["input"] == [{"role": "user", "content": "Say hi"}]
 
 
-def test_replay_of_an_anthropic_call_keeps_system_in_its_place(ld_on, anthropic_client):
-    anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=30, system="old system",
+def test_replay_of_an_anthropic_call_keeps_system_in_its_place(ld_on, llm_anthropic_client):
+    llm_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=30, system="old system",
                                      messages=[{"role": "user", "content": "hello"}])
     orig = ld.last()
     new = ld.replay(orig, system="new system", messages=ld.edit.append("assistant", "Hi!") + ld.edit.append("user", "again"))
@@ -114,10 +114,10 @@ def test_replay_of_an_anthropic_call_keeps_system_in_its_place(ld_on, anthropic_
     assert swapped.model == "claude-3-5-sonnet-latest" and _req(swapped)["system"] == "old system"
 
 
-def test_replay_of_a_litellm_call(ld_on, fake_llm):
+def test_replay_of_a_litellm_call(ld_on, llm_server):
     import litellm
 
-    litellm.completion(model="openai/gpt-4o-mini", api_base=fake_llm.openai_base_url, api_key="sk-secret-x",
+    litellm.completion(model="openai/gpt-4o-mini", api_base=llm_server.openai_base_url, api_key="sk-secret-x",
                        messages=[{"role": "user", "content": "via litellm"}])
     orig = ld.last()
     assert orig.provider == "litellm"
@@ -127,15 +127,15 @@ def test_replay_of_a_litellm_call(ld_on, fake_llm):
     assert len(ld.calls()) == 2  # litellm's own openai call underneath is not a third row
 
 
-def test_replay_all_over_a_traces_failures(ld_on, openai_client):
+def test_replay_all_over_a_traces_failures(ld_on, llm_openai_client):
     with ld.trace("batch") as t:
         for q in ("one", "two"):
             try:
-                openai_client.with_options(max_retries=0).chat.completions.create(
+                llm_openai_client.with_options(max_retries=0).chat.completions.create(
                     model="gpt-4o-mini-fail-400", messages=[{"role": "user", "content": q}])
             except Exception:
                 pass
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "fine"}])
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "fine"}])
     failures = ld.calls(trace_id=t.trace_id, status="error")
     table = ld.replay_all(failures, model="gpt-4o-mini", messages=ld.edit.append("user", "please"))
     assert len(table) == 2 and table["fixed"].all()
@@ -150,22 +150,22 @@ def test_replay_all_over_a_traces_failures(ld_on, openai_client):
     assert mixed["replay_error"].iloc[0].endswith("only LLM calls can be replayed")
 
 
-def test_clear_errors_for_what_cannot_be_replayed(ld_on, openai_client, monkeypatch):
+def test_clear_errors_for_what_cannot_be_replayed(ld_on, llm_openai_client, monkeypatch):
     with ld.trace("mine") as t:
         pass
     with pytest.raises(ld.ReplayError, match="not an LLM call"):
         ld.replay(t.trace_id)
-    bad = _failed_chat(openai_client, model="gpt-4o-mini")
+    bad = _failed_chat(llm_openai_client, model="gpt-4o-mini")
     monkeypatch.delenv("OPENAI_API_KEY")
     with pytest.raises(ld.ReplayError, match="OPENAI_API_KEY is not set.*client="):
         ld.replay(bad)
     # an explicit client works without the environment
     import openai
 
-    client = openai.OpenAI(base_url=openai_client.base_url, api_key="sk-explicit")
+    client = openai.OpenAI(base_url=llm_openai_client.base_url, api_key="sk-explicit")
     assert ld.replay(bad, client=client).status == "ok"
     with pytest.raises(ld.ReplayError, match="sync client"):
-        ld.replay(bad, client=openai.AsyncOpenAI(base_url=openai_client.base_url, api_key="k"))
+        ld.replay(bad, client=openai.AsyncOpenAI(base_url=llm_openai_client.base_url, api_key="k"))
     with pytest.raises(KeyError):
         ld.replay("0000nope")
     from llmdebug import session

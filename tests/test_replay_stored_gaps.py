@@ -10,31 +10,31 @@ from llmdebug.store import rows
 
 replaying = importlib.import_module("llmdebug.replaying")  # the module (ld.replay is the function)
 
-pytestmark = pytest.mark.usefixtures("fake_llm_env")
+pytestmark = pytest.mark.usefixtures("llm_server_env")
 
 SYSTEM = "You are terse."
 PNG = "data:image/png;base64," + "iVBORw0KGgo" * 7000  # ~77 KB of inline image: summarised when stored
 
 
 @pytest.fixture
-def long_call(ld_on, openai_client):
+def long_call(ld_on, llm_openai_client):
     """A chat call whose user message is longer than the store keeps (LLMDEBUG_MAX_FIELD_CHARS)."""
     text = "lorem ipsum " * (rows.MAX_FIELD_CHARS // 12 + 1000)
-    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[
         {"role": "system", "content": SYSTEM}, {"role": "user", "content": text}])
     call = ld.last()
     assert "…[llmdebug: truncated" in call.messages[1]["content"]
     return call
 
 
-def test_replay_of_a_cut_prompt_is_refused_with_the_field_and_the_fix(long_call, fake_llm):
-    sent_before = len(fake_llm.requests)
+def test_replay_of_a_cut_prompt_is_refused_with_the_field_and_the_fix(long_call, llm_server):
+    sent_before = len(llm_server.requests)
     with pytest.raises(ld.ReplayError) as e:
         ld.replay(long_call)
     text = str(e.value)
     assert "messages[1].content" in text and "cut" in text
     assert "LLMDEBUG_MAX_FIELD_CHARS" in text and "ld.edit.message(1, " in text
-    assert len(fake_llm.requests) == sent_before  # nothing was sent
+    assert len(llm_server.requests) == sent_before  # nothing was sent
     assert len(ld.calls()) == 1
     # edits that keep the cut text do not make it whole
     with pytest.raises(ld.ReplayError, match=r"messages\[1\]\.content"):
@@ -61,9 +61,9 @@ def test_replay_all_reports_the_cut_call(long_call):
     assert "messages[1].content" in table["replay_error"].iloc[0]
 
 
-def test_replay_of_a_summarised_image_is_refused_until_the_image_is_given_again(ld_on, openai_client):
+def test_replay_of_a_summarised_image_is_refused_until_the_image_is_given_again(ld_on, llm_openai_client):
     parts = [{"type": "text", "text": "What is in this picture?"}, {"type": "image_url", "image_url": {"url": PNG}}]
-    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": parts}])
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": parts}])
     call = ld.last()
     assert "(summarised by llmdebug)" in call.messages[0]["content"][1]["image_url"]["url"]
     with pytest.raises(ld.ReplayError) as e:
@@ -74,10 +74,10 @@ def test_replay_of_a_summarised_image_is_refused_until_the_image_is_given_again(
     assert again.status == "ok"
 
 
-def test_redacted_credentials_are_dropped_at_the_top_and_refused_inside(ld_on, fake_llm):
+def test_redacted_credentials_are_dropped_at_the_top_and_refused_inside(ld_on, llm_server):
     import litellm
 
-    litellm.completion(model="openai/gpt-4o-mini", api_base=fake_llm.openai_base_url, api_key="sk-secret-x",
+    litellm.completion(model="openai/gpt-4o-mini", api_base=llm_server.openai_base_url, api_key="sk-secret-x",
                        extra_headers={"X-Api-Key": "secret"}, messages=[{"role": "user", "content": "hi"}])
     call = ld.last()
     assert call.request["extra_headers"]["X-Api-Key"] in replaying.REDACTION_MARKERS

@@ -105,7 +105,7 @@ def wait_for(cond, timeout: float, what: str) -> None:
 @pytest.mark.parametrize("mode", ["openai", "spans"])
 def test_four_processes_one_file_lose_nothing(mode, tmp_path, request):
     """4 processes x 200 captures into one new file, all opening it at the same moment."""
-    base_url = request.getfixturevalue("fake_llm").openai_base_url if mode == "openai" else ""
+    base_url = request.getfixturevalue("llm_server").openai_base_url if mode == "openai" else ""
     db = tmp_path / "shared.db"
     go = tmp_path / "go"
     readies = [tmp_path / f"ready{i}" for i in range(4)]
@@ -205,12 +205,12 @@ def shutil_which(name: str):
 @pytest.mark.parametrize(
     "unwritable", ["missing_dir", "parent_is_file", "immutable_dir", "immutable_db"], indirect=True
 )
-def test_unwritable_path_call_succeeds_one_warning_nothing_lost(unwritable, openai_client, trace_db, fresh_warn_once):
+def test_unwritable_path_call_succeeds_one_warning_nothing_lost(unwritable, llm_openai_client, trace_db, fresh_warn_once):
     bad, kind = unwritable
-    baseline = comparable(chat(openai_client))  # not instrumented yet: the SDK's own answer
+    baseline = comparable(chat(llm_openai_client))  # not instrumented yet: the SDK's own answer
     with llmdebug_warnings() as warned:
         ld.init(bad)
-        resp = chat(openai_client)
+        resp = chat(llm_openai_client)
         with ld.span("my step", kind="tool", n=1) as s:
             s.set_output("done")
         assert ld.flush(10) is False  # nothing could be written: flush says so
@@ -242,11 +242,11 @@ def test_unwritable_path_call_succeeds_one_warning_nothing_lost(unwritable, open
 
 # -- 3. a locked store ----------------------------------------------------------------------
 @pytest.mark.parametrize("when", ["while_writing", "at_init"])
-def test_locked_db_call_succeeds_then_rows_arrive(when, openai_client, trace_db, monkeypatch, fresh_warn_once):
+def test_locked_db_call_succeeds_then_rows_arrive(when, llm_openai_client, trace_db, monkeypatch, fresh_warn_once):
     monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.2)
     connect(trace_db).close()  # an existing store (WAL)
     locker = sqlite3.connect(str(trace_db), isolation_level=None, timeout=0)
-    baseline = comparable(chat(openai_client))
+    baseline = comparable(chat(llm_openai_client))
     try:
         with llmdebug_warnings() as warned:
             if when == "at_init":
@@ -259,7 +259,7 @@ def test_locked_db_call_succeeds_then_rows_arrive(when, openai_client, trace_db,
             else:
                 ld.init(trace_db)
                 locker.execute("BEGIN EXCLUSIVE")
-            resp = chat(openai_client)
+            resp = chat(llm_openai_client)
             with ld.span("while locked"):
                 pass
             assert ld.flush(10) is False
@@ -406,12 +406,12 @@ def test_unencodable_text_in_narrow_columns_does_not_poison_the_batch(ld_on):
     assert len(ld.spans()) == 4
 
 
-def test_two_megabyte_prompt_is_truncated_visibly_and_db_stays_small(ld_on, openai_client):
+def test_two_megabyte_prompt_is_truncated_visibly_and_db_stays_small(ld_on, llm_openai_client):
     # Non-repetitive text (so neither SQLite nor the file system gets it cheap).
     chunk = base64.b64encode(os.urandom(3 * 1024)).decode()
     prompt = ("Summarise: " + " ".join(chunk[i : i + 8] for i in range(0, len(chunk), 8)) * 600)[: 2 * 1024 * 1024]
     assert len(prompt) == 2 * 1024 * 1024
-    resp = chat(openai_client, prompt)
+    resp = chat(llm_openai_client, prompt)
     assert resp.choices[0].message.content
     assert ld.flush(30) is True
 
@@ -432,11 +432,11 @@ def test_two_megabyte_prompt_is_truncated_visibly_and_db_stays_small(ld_on, open
     assert db_size(ld_on) < 3.5 * 1024 * 1024
 
 
-def test_inline_image_is_summarised(ld_on, openai_client):
+def test_inline_image_is_summarised(ld_on, llm_openai_client):
     b64 = base64.b64encode(os.urandom(300 * 1024)).decode()
     url = "data:image/png;base64," + b64
     content = [{"type": "text", "text": "What is in this image?"}, {"type": "image_url", "image_url": {"url": url}}]
-    resp = openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+    resp = llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
     assert resp.choices[0].message.content
     assert ld.flush(10) is True
     got = ld.last()
@@ -456,10 +456,10 @@ def test_inline_image_is_summarised(ld_on, openai_client):
     ["nul \x00 inside", "emoji 👋🏽 and CJK 世界 and RTL שלום", "lone \ud800 surrogate", "lone low \udfff end"],
     ids=["nul", "emoji_cjk", "lone_high_surrogate", "lone_low_surrogate"],
 )
-def test_odd_prompts_through_the_sdk(prompt, ld_on, openai_client):
+def test_odd_prompts_through_the_sdk(prompt, ld_on, llm_openai_client):
     ld.uninstrument()
     try:
-        baseline = comparable(chat(openai_client, prompt))
+        baseline = comparable(chat(llm_openai_client, prompt))
         base_exc = None
     except Exception as e:  # the SDK itself may refuse; then llmdebug must not change that
         baseline, base_exc = None, e
@@ -467,10 +467,10 @@ def test_odd_prompts_through_the_sdk(prompt, ld_on, openai_client):
     if base_exc is not None:
         # (openai refuses lone surrogates itself: UnicodeEncodeError while encoding the body)
         with pytest.raises(type(base_exc)) as info:
-            chat(openai_client, prompt)
+            chat(llm_openai_client, prompt)
         assert str(info.value) == str(base_exc)  # the very same error, untouched
     else:
-        assert comparable(chat(openai_client, prompt)) == baseline
+        assert comparable(chat(llm_openai_client, prompt)) == baseline
     assert ld.flush(10) is True
     assert_all_text_is_utf8(ld_on)
     got = ld.last()
@@ -546,11 +546,11 @@ def test_kill_9_during_heavy_writing_leaves_a_sound_db(tmp_path):
 SECRETS = ["sk-test-SECRET-123", "sk-extra-SECRET", "sk-ant-SECRET-456", "sk-litellm-SECRET", "sk-lhdr-SECRET"]
 
 
-def test_no_api_key_is_ever_stored(ld_on, fake_llm):
+def test_no_api_key_is_ever_stored(ld_on, llm_server):
     import openai
 
     expected = 0
-    client = openai.OpenAI(base_url=fake_llm.openai_base_url, api_key="sk-test-SECRET-123", max_retries=0)
+    client = openai.OpenAI(base_url=llm_server.openai_base_url, api_key="sk-test-SECRET-123", max_retries=0)
     hdr = {"Authorization": "Bearer sk-extra-SECRET", "X-Api-Key": "sk-extra-SECRET"}
     chat(client)
     chat(client, extra_headers=hdr)
@@ -564,7 +564,7 @@ def test_no_api_key_is_ever_stored(ld_on, fake_llm):
     if importlib.util.find_spec("anthropic"):
         import anthropic
 
-        ac = anthropic.Anthropic(base_url=fake_llm.anthropic_base_url, api_key="sk-ant-SECRET-456", max_retries=0)
+        ac = anthropic.Anthropic(base_url=llm_server.anthropic_base_url, api_key="sk-ant-SECRET-456", max_retries=0)
         ac.messages.create(model="claude-3-5-haiku-latest", max_tokens=50, messages=MSGS)
         ac.messages.create(model="claude-3-5-haiku-latest", max_tokens=50, messages=MSGS,
                            extra_headers={"Authorization": "Bearer sk-extra-SECRET"})
@@ -575,9 +575,9 @@ def test_no_api_key_is_ever_stored(ld_on, fake_llm):
     if importlib.util.find_spec("litellm"):
         import litellm
 
-        litellm.completion(model="openai/gpt-4o-mini", api_base=fake_llm.openai_base_url,
+        litellm.completion(model="openai/gpt-4o-mini", api_base=llm_server.openai_base_url,
                            api_key="sk-litellm-SECRET", messages=MSGS)
-        litellm.completion(model="openai/gpt-4o-mini", api_base=fake_llm.openai_base_url,
+        litellm.completion(model="openai/gpt-4o-mini", api_base=llm_server.openai_base_url,
                            api_key="sk-litellm-SECRET", messages=MSGS,
                            extra_headers={"Authorization": "Bearer sk-lhdr-SECRET"})
         expected += 2
@@ -613,16 +613,16 @@ def _boom(*a, **k):
     raise RuntimeError("llmdebug bug (injected)")
 
 
-def test_failure_while_reading_the_response_is_swallowed(ld_on, openai_client, swallowing, monkeypatch):
+def test_failure_while_reading_the_response_is_swallowed(ld_on, llm_openai_client, swallowing, monkeypatch):
     ld.uninstrument()
-    baseline = comparable(chat(openai_client))
-    base_stream = [c.model_dump() for c in chat(openai_client, stream=True)]
+    baseline = comparable(chat(llm_openai_client))
+    base_stream = [c.model_dump() for c in chat(llm_openai_client, stream=True)]
     ld.instrument()
     monkeypatch.setattr("llmdebug.capture.extract.finalize", _boom)
     with llmdebug_warnings() as warned:
-        assert comparable(chat(openai_client)) == baseline
-        assert [c.model_dump() for c in chat(openai_client, stream=True)] == base_stream
-        assert comparable(chat(openai_client)) == baseline
+        assert comparable(chat(llm_openai_client)) == baseline
+        assert [c.model_dump() for c in chat(llm_openai_client, stream=True)] == base_stream
+        assert comparable(chat(llm_openai_client)) == baseline
         assert ld.flush(10) is True
     assert len(warned) == 1, [str(w.message) for w in warned]
     assert "internal error" in str(warned[0].message) and "not affected" in str(warned[0].message)
@@ -630,32 +630,32 @@ def test_failure_while_reading_the_response_is_swallowed(ld_on, openai_client, s
     assert len(ld.calls()) == 3
 
 
-def test_failure_while_opening_the_span_is_swallowed(ld_on, openai_client, swallowing, monkeypatch):
+def test_failure_while_opening_the_span_is_swallowed(ld_on, llm_openai_client, swallowing, monkeypatch):
     import openai
 
     ld.uninstrument()
-    baseline = comparable(chat(openai_client))
+    baseline = comparable(chat(llm_openai_client))
     ld.instrument()
     import llmdebug.capture._patch as patch_mod
     monkeypatch.setattr(patch_mod, "start_span", _boom)
     with llmdebug_warnings() as warned:
-        assert comparable(chat(openai_client)) == baseline
-        assert comparable(chat(openai_client)) == baseline
+        assert comparable(chat(llm_openai_client)) == baseline
+        assert comparable(chat(llm_openai_client)) == baseline
         with pytest.raises(openai.AuthenticationError):  # the user's own errors come through unchanged
-            openai_client.chat.completions.create(model="fake-fail-401", messages=MSGS)
+            llm_openai_client.chat.completions.create(model="fake-fail-401", messages=MSGS)
         assert ld.flush(10) is True
     assert len(warned) == 1, [str(w.message) for w in warned]
     assert "opening an LLM span" in str(warned[0].message)
     assert len(ld.calls()) == 0
 
 
-def test_failure_in_the_writer_is_swallowed(ld_on, openai_client, swallowing, monkeypatch):
+def test_failure_in_the_writer_is_swallowed(ld_on, llm_openai_client, swallowing, monkeypatch):
     ld.uninstrument()
-    baseline = comparable(chat(openai_client))
+    baseline = comparable(chat(llm_openai_client))
     ld.instrument()
     monkeypatch.setattr("llmdebug.store.writer.span_row", _boom)
     with llmdebug_warnings() as warned:
-        assert comparable(chat(openai_client)) == baseline
+        assert comparable(chat(llm_openai_client)) == baseline
         with ld.span("user span"):
             pass
         ld.flush(10)

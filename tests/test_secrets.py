@@ -49,8 +49,8 @@ def widget_states() -> str:
     return "\n".join(out)
 
 
-def test_every_vector_is_redacted_in_the_files_and_the_widgets(ld_on, fake_llm):
-    host = fake_llm.openai_base_url.split("://", 1)[1]
+def test_every_vector_is_redacted_in_the_files_and_the_widgets(ld_on, llm_server):
+    host = llm_server.openai_base_url.split("://", 1)[1]
     client = openai.OpenAI(base_url=f"http://user:{S['userinfo']}@{host}", api_key="sk-x", max_retries=0,
                            default_query={"key": S["query_key"], "sig": S["query_sig"], "api-version": "2024-01"})
     with ld.trace("secrets", metadata={"auth_token": S["metadata_token"]}):
@@ -72,7 +72,7 @@ def test_every_vector_is_redacted_in_the_files_and_the_widgets(ld_on, fake_llm):
             bad.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
 
     litellm = pytest.importorskip("litellm")
-    lhost = fake_llm.openai_base_url.split("://", 1)[1]
+    lhost = llm_server.openai_base_url.split("://", 1)[1]
     litellm.completion(
         model="openai/gpt-4o-mini", messages=MSGS, api_key=S["litellm_api_key"],
         api_base=f"http://u:{S['litellm_userinfo']}@{lhost}",
@@ -109,9 +109,9 @@ def test_every_vector_is_redacted_in_the_files_and_the_widgets(ld_on, fake_llm):
     assert b"Say hello" in b"".join(file_bytes(ld_on).values())  # real traffic is in there
 
 
-def test_anthropic_custom_auth_header_and_body_field(ld_on, fake_llm):
+def test_anthropic_custom_auth_header_and_body_field(ld_on, llm_server):
     anthropic = pytest.importorskip("anthropic")
-    c = anthropic.Anthropic(base_url=fake_llm.anthropic_base_url, api_key="sk-ant-x", max_retries=0,
+    c = anthropic.Anthropic(base_url=llm_server.anthropic_base_url, api_key="sk-ant-x", max_retries=0,
                             default_headers={"X-Custom-Auth": S["custom_auth"]})
     c.messages.create(model="claude-3-5-haiku-latest", max_tokens=20, messages=MSGS,
                       extra_body={"api_key": S["body_api_key"]})
@@ -121,8 +121,8 @@ def test_anthropic_custom_auth_header_and_body_field(ld_on, fake_llm):
     assert ld.last().request["api_key"] == MARKER
 
 
-def test_the_database_and_its_wal_are_private(ld_on, openai_client):
-    openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
+def test_the_database_and_its_wal_are_private(ld_on, llm_openai_client):
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
     assert ld.flush(10) is True
     for suffix in ("", "-wal", "-shm"):
         p = Path(str(ld_on) + suffix)
@@ -130,11 +130,11 @@ def test_the_database_and_its_wal_are_private(ld_on, openai_client):
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, (suffix, oct(p.stat().st_mode))
 
 
-def test_private_even_with_a_permissive_umask(tmp_path, openai_client):
+def test_private_even_with_a_permissive_umask(tmp_path, llm_openai_client):
     old = os.umask(0)
     try:
         ld.init(tmp_path / "open.db")
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
         assert ld.flush(10) is True
     finally:
         os.umask(old)

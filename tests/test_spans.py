@@ -126,10 +126,10 @@ async def test_async_with_span():
     assert ld.get(c.id).parent_id == t.id
 
 
-def test_a_traces_tags_reach_its_llm_calls(ld_on, openai_client):
+def test_a_traces_tags_reach_its_llm_calls(ld_on, llm_openai_client):
     with ld.trace("tagged", tags=["prod", "eu"]):
         with ld.span("step", tags="inner"):
-            openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+            llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
     call = ld.last()
     assert call.tags == ["prod", "eu", "inner"]
     assert ld.metrics(by="tag")["calls"].to_dict() == {"prod": 1, "eu": 1, "inner": 1}

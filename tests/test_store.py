@@ -233,9 +233,9 @@ def test_writer_batches_and_flush(tmp_path):
     assert store.close() == []
 
 
-def test_full_text_search_over_prompts_and_outputs(ld_on, openai_client):
-    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "zebra crossing"}])
-    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "giraffe neck"}])
+def test_full_text_search_over_prompts_and_outputs(ld_on, llm_openai_client):
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "zebra crossing"}])
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "giraffe neck"}])
     with ld.span("lookup", kind="tool") as s:
         s.set_input({"query": "okapi habitat"})
         s.set_output("forests of the Congo")

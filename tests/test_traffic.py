@@ -18,8 +18,8 @@ END = pd.Timestamp("2026-03-04T18:00:00Z")  # a Wednesday evening: a weekend-fre
 
 
 @pytest.fixture
-def week(ld_on, fake_llm, openai_client, anthropic_client):
-    summary = simulate_traffic(openai_client, anthropic_client=anthropic_client, server=fake_llm,
+def week(ld_on, llm_server, llm_openai_client, llm_anthropic_client):
+    summary = simulate_traffic(llm_openai_client, anthropic_client=llm_anthropic_client, server=llm_server,
                                days=2, calls=120, seed=3, end=END.to_pydatetime())
     return summary, ld.calls()
 
@@ -112,7 +112,7 @@ def test_plan_is_deterministic_and_shaped():
     assert "claude" not in {j.kind for j in plan(days=1, calls=100, end=end, anthropic=False)}
 
 
-def test_the_clock_and_server_are_restored_when_a_call_raises(ld_on, fake_llm):
+def test_the_clock_and_server_are_restored_when_a_call_raises(ld_on, llm_server):
     class Broken:
         max_retries = 2
 
@@ -122,15 +122,15 @@ def test_the_clock_and_server_are_restored_when_a_call_raises(ld_on, fake_llm):
                 def create(**kwargs):
                     raise RuntimeError("network down")
 
-    fake_llm.latency = 0.0
+    llm_server.latency = 0.0
     with pytest.raises(RuntimeError, match="network down"):
-        simulate_traffic(Broken(), server=fake_llm, calls=50, days=1)
+        simulate_traffic(Broken(), server=llm_server, calls=50, days=1)
     assert spans_mod._clock is time.time
-    assert fake_llm.latency == 0.0
+    assert llm_server.latency == 0.0
 
 
-def test_without_the_server_faults_use_model_name_triggers(ld_on, openai_client):
-    summary = simulate_traffic(openai_client, days=1, calls=60, seed=0)
+def test_without_the_server_faults_use_model_name_triggers(ld_on, llm_openai_client):
+    summary = simulate_traffic(llm_openai_client, days=1, calls=60, seed=0)
     calls = ld.calls()
     assert len(calls) == summary["calls"] == 60
     assert calls["model"].str.contains("-fail-429").any() and calls["model"].str.contains("-flaky-").any()

@@ -37,33 +37,33 @@ def mode(request, trace_db):
 
 
 # -- response.elapsed after a stream is read (httpx2 reads it from the stream) ----------------
-def test_elapsed_after_an_openai_stream(mode, openai_client):
-    stream = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, stream=True)
+def test_elapsed_after_an_openai_stream(mode, llm_openai_client):
+    stream = llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, stream=True)
     chunks = list(stream)
     assert chunks
     assert isinstance(stream.response.elapsed, dt.timedelta)
 
 
-def test_elapsed_after_with_streaming_response_read(mode, openai_client):
-    with openai_client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=MSGS,
+def test_elapsed_after_with_streaming_response_read(mode, llm_openai_client):
+    with llm_openai_client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=MSGS,
                                                                        stream=True) as r:
         r.read()
         assert isinstance(r.http_response.elapsed, dt.timedelta)
 
 
-def test_elapsed_after_an_anthropic_stream_manager(mode, anthropic_client):
-    with anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=50, messages=MSGS) as s:
+def test_elapsed_after_an_anthropic_stream_manager(mode, llm_anthropic_client):
+    with llm_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=50, messages=MSGS) as s:
         s.get_final_message()
         assert isinstance(s.response.elapsed, dt.timedelta)
 
 
-def test_elapsed_after_async_streams(mode, async_openai_client, async_anthropic_client):
+def test_elapsed_after_async_streams(mode, llm_async_openai_client, llm_async_anthropic_client):
     async def main():
-        stream = await async_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, stream=True)
+        stream = await llm_async_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, stream=True)
         async for _ in stream:
             pass
         first = stream.response.elapsed
-        async with async_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=50,
+        async with llm_async_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=50,
                                                           messages=MSGS) as s:
             await s.get_final_message()
             second = s.response.elapsed
@@ -73,9 +73,9 @@ def test_elapsed_after_async_streams(mode, async_openai_client, async_anthropic_
         assert isinstance(value, dt.timedelta)
 
 
-def test_stream_recorder_forwards_other_attributes(ld_on, openai_client):
+def test_stream_recorder_forwards_other_attributes(ld_on, llm_openai_client):
     """Anything a user or SDK reads off ``response.stream`` comes from the stream it wraps."""
-    with openai_client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=MSGS,
+    with llm_openai_client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=MSGS,
                                                                        stream=True) as r:
         inner_type = type(r.http_response.stream).__name__
         assert inner_type == "SyncRecorder"
@@ -92,11 +92,11 @@ def _where(w) -> tuple[str, int]:
     return Path(w.filename).name, w.lineno
 
 
-def test_sdk_warning_points_at_the_callers_line(anthropic_client, trace_db):
+def test_sdk_warning_points_at_the_callers_line(llm_anthropic_client, trace_db):
     def run():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _deprecated_call(anthropic_client)
+            _deprecated_call(llm_anthropic_client)
         deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
         assert len(deprecations) == 1
         return _where(deprecations[0])
@@ -106,16 +106,16 @@ def test_sdk_warning_points_at_the_callers_line(anthropic_client, trace_db):
     assert run() == bare == ("test_transparency.py", _deprecated_call.__code__.co_firstlineno + 1)
 
 
-def test_async_and_stream_helper_warnings_point_at_the_callers_line(async_anthropic_client, anthropic_client,
+def test_async_and_stream_helper_warnings_point_at_the_callers_line(llm_async_anthropic_client, llm_anthropic_client,
                                                                      trace_db):
     async def acall():
-        return await async_anthropic_client.messages.create(model=DEPRECATED, max_tokens=20, messages=MSGS)
+        return await llm_async_anthropic_client.messages.create(model=DEPRECATED, max_tokens=20, messages=MSGS)
 
     def run():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             asyncio.run(acall())
-            with anthropic_client.messages.stream(model=DEPRECATED, max_tokens=20, messages=MSGS) as s:
+            with llm_anthropic_client.messages.stream(model=DEPRECATED, max_tokens=20, messages=MSGS) as s:
                 s.get_final_message()
         return [(_where(w), w.category) for w in caught if issubclass(w.category, DeprecationWarning)]
 
@@ -128,7 +128,7 @@ def test_async_and_stream_helper_warnings_point_at_the_callers_line(async_anthro
     assert results[1] == results[0]
 
 
-def test_deprecation_warning_shows_in_main_under_default_filters(fake_llm, tmp_path):
+def test_deprecation_warning_shows_in_main_under_default_filters(llm_server, tmp_path):
     """Python shows a DeprecationWarning by default only when it is attributed to __main__."""
     script = tmp_path / "user_script.py"
     script.write_text(textwrap.dedent(f"""
@@ -137,7 +137,7 @@ def test_deprecation_warning_shows_in_main_under_default_filters(fake_llm, tmp_p
         if sys.argv[1] == "on":
             import llmdebug
             llmdebug.init({str(tmp_path / 'w.db')!r})
-        client = anthropic.Anthropic(base_url={fake_llm.anthropic_base_url!r}, api_key="sk-ant-x", max_retries=0)
+        client = anthropic.Anthropic(base_url={llm_server.anthropic_base_url!r}, api_key="sk-ant-x", max_retries=0)
         for _ in range(2):
             client.messages.create(model={DEPRECATED!r}, max_tokens=20, messages={MSGS!r})
     """))
@@ -183,19 +183,19 @@ def _boom(*a, **k):
     raise RuntimeError("llmdebug bug (injected)")
 
 
-def test_capture_fault_under_warnings_as_errors_does_not_reach_the_call(ld_on, openai_client, as_a_user,
+def test_capture_fault_under_warnings_as_errors_does_not_reach_the_call(ld_on, llm_openai_client, as_a_user,
                                                                         monkeypatch, caplog):
     import llmdebug.capture._patch as patch_mod
 
     monkeypatch.setattr(patch_mod, "start_span", _boom)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        r = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
+        r = llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
     assert r.choices[0].message.content
     assert any("opening an LLM span" in rec.getMessage() for rec in caplog.records)  # said, as a log line
 
 
-def test_locked_store_under_warnings_as_errors_keeps_the_writer(ld_on, openai_client, as_a_user, monkeypatch):
+def test_locked_store_under_warnings_as_errors_keeps_the_writer(ld_on, llm_openai_client, as_a_user, monkeypatch):
     import sqlite3
 
     from llmdebug import session
@@ -208,7 +208,7 @@ def test_locked_store_under_warnings_as_errors_keeps_the_writer(ld_on, openai_cl
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
+            llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
             assert ld.flush(5) is False  # locked: waiting in memory
             writer = session.get_store().writer
             assert writer._thread is not None and writer._thread.is_alive()
@@ -219,7 +219,7 @@ def test_locked_store_under_warnings_as_errors_keeps_the_writer(ld_on, openai_cl
     assert len(ld.calls()) == 1
 
 
-def test_warnings_as_errors_subprocess(fake_llm, tmp_path):
+def test_warnings_as_errors_subprocess(llm_server, tmp_path):
     """``python -W error``: a broken capture path and a locked file change nothing for the user."""
     db = tmp_path / "w.db"
     script = tmp_path / "strict.py"
@@ -229,7 +229,7 @@ def test_warnings_as_errors_subprocess(fake_llm, tmp_path):
         import llmdebug.store as store
         store.BUSY_TIMEOUT_S = 0.2
         llmdebug.init({str(db)!r})
-        client = openai.OpenAI(base_url={fake_llm.openai_base_url!r}, api_key="sk-x", max_retries=0)
+        client = openai.OpenAI(base_url={llm_server.openai_base_url!r}, api_key="sk-x", max_retries=0)
         real = p.start_span
         p.start_span = lambda *a, **k: 1 / 0
         client.chat.completions.create(model="gpt-4o-mini", messages={MSGS!r})

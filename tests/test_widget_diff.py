@@ -16,14 +16,14 @@ HOSTILE = '<img src=x onerror=window.__pwned=1> <script>alert("x")</script> & "q
 
 
 @pytest.fixture
-def two_calls(ld_on, openai_client):
+def two_calls(ld_on, llm_openai_client):
     """Two OpenAI calls differing in system prompt, one message and temperature."""
-    a = openai_client.chat.completions.create(
+    a = llm_openai_client.chat.completions.create(
         model="gpt-4o-mini", temperature=0.2,
         messages=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hello"},
                   {"role": "assistant", "content": "Hi!"}, {"role": "user", "content": "What is the capital of France?"}])
     a_span = ld.last()
-    b = openai_client.chat.completions.create(
+    b = llm_openai_client.chat.completions.create(
         model="gpt-4o-mini", temperature=0.9,
         messages=[{"role": "system", "content": "You are verbose."}, {"role": "user", "content": "Hello"},
                   {"role": "assistant", "content": "Hi!"}, {"role": "user", "content": "What is the capital of Italy? " + HOSTILE}])
@@ -75,9 +75,9 @@ def test_diff_accepts_spans_and_calls_rows(two_calls):
         diff(12, a)
 
 
-def test_same_call_twice_is_the_same(ld_on, openai_client):
+def test_same_call_twice_is_the_same(ld_on, llm_openai_client):
     for _ in range(2):
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "ping"}])
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "ping"}])
     df = ld.calls()
     d = diff(df.iloc[0], df.iloc[1]).diff
     assert d["summary"]["same"] is True
@@ -113,13 +113,13 @@ def test_text_fallback_escapes_hostile_strings(two_calls):
     assert repr(DiffView()) == "llmdebug diff (empty)"
 
 
-def test_cross_provider_diff_of_openai_and_anthropic_calls(ld_on, openai_client, anthropic_client):
+def test_cross_provider_diff_of_openai_and_anthropic_calls(ld_on, llm_openai_client, llm_anthropic_client):
     question = "Summarise the plot of Hamlet."
-    openai_client.chat.completions.create(
+    llm_openai_client.chat.completions.create(
         model="gpt-4o-mini", max_completion_tokens=64, temperature=0.3,
         messages=[{"role": "system", "content": "You are a literature tutor."}, {"role": "user", "content": question}])
     oa = ld.last()
-    anthropic_client.messages.create(
+    llm_anthropic_client.messages.create(
         model="claude-3-5-haiku-latest", max_tokens=128, system="You are a literature tutor.",
         messages=[{"role": "user", "content": question}])
     an = ld.last()
@@ -138,13 +138,13 @@ def test_cross_provider_diff_of_openai_and_anthropic_calls(ld_on, openai_client,
     assert "max_tokens: [-64-] → {+128+}" in repr(w)
 
 
-def test_text_fallback_draws_bidi_and_invisible_characters_visibly(ld_on, openai_client):
+def test_text_fallback_draws_bidi_and_invisible_characters_visibly(ld_on, llm_openai_client):
     from llmdebug.widgets.diff_view import visible_diff
 
     # the prompts differ by one ZWJ only; the second model name holds U+202E
-    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "👨 👩 \u202eok"}])
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "👨 👩 \u202eok"}])
     a = ld.last()
-    openai_client.chat.completions.create(model="gpt-4o-mini\u202e-x",
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini\u202e-x",
                                           messages=[{"role": "user", "content": "👨\u200d👩 \u202eok"}])
     b = ld.last()
     w = DiffView.from_calls(a, b, b_label="B\u200b")

@@ -10,12 +10,12 @@ import pytest
 import llmdebug as ld
 from llmdebug.widgets.playground import Playground
 
-pytestmark = pytest.mark.usefixtures("fake_llm_env")
+pytestmark = pytest.mark.usefixtures("llm_server_env")
 
 
-def _failed(openai_client):
+def _failed(llm_openai_client):
     try:
-        openai_client.with_options(max_retries=0).chat.completions.create(
+        llm_openai_client.with_options(max_retries=0).chat.completions.create(
             model="gpt-4o-mini-fail-400", temperature=0.7, max_tokens=64,
             messages=[{"role": "system", "content": "Reply in JSON."}, {"role": "user", "content": "List two colours"}])
     except Exception:
@@ -31,8 +31,8 @@ def _wait(pred, what: str, limit_s: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def test_playground_state_is_the_original_call(ld_on, openai_client):
-    bad = _failed(openai_client)
+def test_playground_state_is_the_original_call(ld_on, llm_openai_client):
+    bad = _failed(llm_openai_client)
     pg = ld.playground(bad)
     assert isinstance(pg, Playground)
     assert [(m["role"], m["content"], m["locked"]) for m in pg.messages] == [
@@ -43,8 +43,8 @@ def test_playground_state_is_the_original_call(ld_on, openai_client):
     assert pg.diff == {} and not pg.running and "export default { render }" in pg._diff_esm
 
 
-def test_run_edits_replays_and_diffs_against_the_original(ld_on, openai_client):
-    bad = _failed(openai_client)
+def test_run_edits_replays_and_diffs_against_the_original(ld_on, llm_openai_client):
+    bad = _failed(llm_openai_client)
     pg = ld.playground(bad.id)
     edited = [dict(m) for m in pg.messages]
     edited[1]["content"] = "List three colours"
@@ -74,8 +74,8 @@ def test_run_edits_replays_and_diffs_against_the_original(ld_on, openai_client):
     assert pg.diff == {}
 
 
-def test_run_button_replays_on_a_thread_and_the_kernel_stays_free(ld_on, openai_client, fake_llm):
-    bad = _failed(openai_client)
+def test_run_button_replays_on_a_thread_and_the_kernel_stays_free(ld_on, llm_openai_client, llm_server):
+    bad = _failed(llm_openai_client)
     pg = ld.playground(bad)
     # a slow model: the trait change returns at once, the replay runs beside it
     pg.run_request = {"n": 1, "messages": pg.messages, "params": {"model": "gpt-4o-mini-slow-400"}}
@@ -89,13 +89,13 @@ def test_run_button_replays_on_a_thread_and_the_kernel_stays_free(ld_on, openai_
     assert "temperature must be a number" in pg.message and len(pg.history) == 2
 
 
-def test_tool_calls_and_results_are_kept_as_captured(ld_on, openai_client):
+def test_tool_calls_and_results_are_kept_as_captured(ld_on, llm_openai_client):
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
     msgs = [{"role": "user", "content": "look it up"},
             {"role": "assistant", "content": None,
              "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
             {"role": "tool", "tool_call_id": "c1", "content": "42"}]
-    openai_client.chat.completions.create(model="gpt-4o-mini", tools=tools, messages=msgs)
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini", tools=tools, messages=msgs)
     pg = ld.playground(ld.last())
     assert [m["locked"] for m in pg.messages] == [False, True, False]
     assert "lookup" in pg.messages[1]["content"]
@@ -113,10 +113,10 @@ def test_playground_refuses_user_spans(ld_on):
         ld.playground(t.trace_id)
 
 
-def test_trace_tree_actions_open_playground_and_diff(ld_on, openai_client):
+def test_trace_tree_actions_open_playground_and_diff(ld_on, llm_openai_client):
     with ld.trace("two calls") as t:
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "one"}])
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "two"}])
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "one"}])
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "two"}])
     w = ld.show(t.trace_id)
     data, _ = w._repr_mimebundle_()
     # the tree and the area its actions open widgets in are one output
@@ -132,11 +132,11 @@ def test_trace_tree_actions_open_playground_and_diff(ld_on, openai_client):
     assert "not an LLM call" in w.message
 
 
-def test_boxes_shown_with_markers_send_back_the_real_characters(ld_on, openai_client):
+def test_boxes_shown_with_markers_send_back_the_real_characters(ld_on, llm_openai_client):
     from llmdebug.widgets.visible import visible_text
 
     prompt = "say \u202eolleh\u202c 👨\u200d👩"
-    openai_client.chat.completions.create(model="gpt-4o-mini\u200b",
+    llm_openai_client.chat.completions.create(model="gpt-4o-mini\u200b",
                                           messages=[{"role": "user", "content": prompt}, {"role": "user", "content": "x"}])
     pg = ld.playground(ld.last())
     assert pg.messages[0]["content"] == prompt and pg.params["model"] == "gpt-4o-mini\u200b"  # synced real

@@ -44,19 +44,19 @@ def js_records(state: dict, tables: list[tuple[str, bool]]) -> dict:
 
 
 @pytest.fixture
-def two_traces(ld_on, openai_client):
+def two_traces(ld_on, llm_openai_client):
     with ld.trace("agent"):
         with ld.span("plan", kind="agent"):
-            openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
         with ld.span("lookup", kind="tool") as s:
             s.set_input({"id": 1})
         try:
-            openai_client.with_options(max_retries=0).chat.completions.create(
+            llm_openai_client.with_options(max_retries=0).chat.completions.create(
                 model="fail-400", messages=[{"role": "user", "content": "bad"}])
         except Exception:
             pass
     with ld.trace("second"):
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}])
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}])
     ld.flush()
 
 
@@ -97,10 +97,10 @@ def test_a_new_column_order_in_python_needs_no_change_in_js(two_traces, monkeypa
     assert js["traces"] == expected_traces
 
 
-def test_the_dashboard_cells_are_named_too(ld_on, openai_client):
+def test_the_dashboard_cells_are_named_too(ld_on, llm_openai_client):
     tracing.set_cell(7, "client.chat.completions.create(...)")
     try:
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
         ld.flush()
         d = ld.dashboard()
     finally:

@@ -28,7 +28,7 @@ def _data_bytes(w: TraceTree) -> int:
 
 
 @pytest.fixture
-def agent_trace(ld_on, openai_client, anthropic_client):
+def agent_trace(ld_on, llm_openai_client, llm_anthropic_client):
     """A trace with nested user spans, an OpenAI tool call, a 429-retried call, an
     Anthropic call and a failed call."""
     with ld.trace("agent") as t:
@@ -36,14 +36,14 @@ def agent_trace(ld_on, openai_client, anthropic_client):
             s.set_input("refund policy")
             s.set_output(["doc-1", "doc-2"])
         with ld.span("plan", kind="agent"):
-            openai_client.chat.completions.create(
+            llm_openai_client.chat.completions.create(
                 model="gpt-4o-mini", tools=TOOLS, temperature=0.2,
                 messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}])
-            openai_client.chat.completions.create(model="gpt-4o-mini-flaky-2", messages=[{"role": "user", "content": "again"}])
-        anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=20,
+            llm_openai_client.chat.completions.create(model="gpt-4o-mini-flaky-2", messages=[{"role": "user", "content": "again"}])
+        llm_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=20,
                                          messages=[{"role": "user", "content": "hi claude"}])
         try:
-            openai_client.with_options(max_retries=0).chat.completions.create(
+            llm_openai_client.with_options(max_retries=0).chat.completions.create(
                 model="fail-400", messages=[{"role": "user", "content": "bad"}])
         except Exception:
             pass
@@ -106,10 +106,10 @@ def test_payload_is_synced_only_when_a_span_is_selected(agent_trace):
     assert w.detail == {}
 
 
-def test_huge_prompt_is_clipped_in_the_detail_not_in_the_store(ld_on, openai_client):
+def test_huge_prompt_is_clipped_in_the_detail_not_in_the_store(ld_on, llm_openai_client):
     big = "x" * 2_000_000
     with ld.trace("big") as t:
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": big}])
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": big}])
     w = ld.show(t.trace_id)
     w.selected = 1
     text = w.detail["messages"][0]["text"]
@@ -133,19 +133,19 @@ def test_show_accepts_ids_prefixes_spans_rows_and_frames(agent_trace):
         ld.show(calls.iloc[0:0])
 
 
-def test_show_without_argument_is_the_traces_browser_with_the_newest_open(ld_on, openai_client):
+def test_show_without_argument_is_the_traces_browser_with_the_newest_open(ld_on, llm_openai_client):
     w = ld.show()
     assert w.browser and w.traces == [] and w.rows == [] and "no traces captured yet" in w.message
     names = ["alpha 100%", "beta_1", "gamma"]
     for n in names:
         with ld.trace(n):
             try:
-                openai_client.chat.completions.create(
+                llm_openai_client.chat.completions.create(
                     model="fail-400" if n == "gamma" else "gpt-4o-mini", messages=[{"role": "user", "content": n}])
             except Exception:
                 pass
     try:
-        openai_client.with_options(max_retries=0).chat.completions.create(
+        llm_openai_client.with_options(max_retries=0).chat.completions.create(
             model="claude-fail-400", messages=[{"role": "user", "content": "x"}])
     except Exception:
         pass
@@ -189,10 +189,10 @@ def test_search_finds_prompt_and_output_text_inside_the_trace(agent_trace):
     assert w.text_matches == []
 
 
-def test_text_fallback_for_saved_notebooks_and_nbval(ld_on, openai_client):
+def test_text_fallback_for_saved_notebooks_and_nbval(ld_on, llm_openai_client):
     hostile = "<img src=x onerror=alert(1)>"
     with ld.trace(hostile) as t:
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": hostile}])
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": hostile}])
     w = ld.show(t.trace_id)
     data, _ = w._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data
@@ -269,12 +269,12 @@ def test_chat_messages_normalise_every_provider_shape():
     assert chat_messages("openai-chat", None) == []
 
 
-def test_names_and_models_with_bidi_and_invisible_characters_are_drawn_visibly(ld_on, openai_client):
+def test_names_and_models_with_bidi_and_invisible_characters_are_drawn_visibly(ld_on, llm_openai_client):
     from llmdebug.widgets.text import CellSummary, span_line
 
     with ld.trace("agent\u202eevil") as t:
         with ld.span("step\u200b1", kind="tool"):
-            openai_client.chat.completions.create(
+            llm_openai_client.chat.completions.create(
                 model="gpt-4o-mini\u202e-x\u200b",
                 messages=[{"role": "user", "content": "hi \u202eworld 👨\u200d👩"}])
     ld.flush()
