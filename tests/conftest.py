@@ -27,6 +27,18 @@ def pytest_report_header(config):
     return f"sqlite {sqlite3.sqlite_version}, python {sys.version.split()[0]}, fixtures {FIXTURES}"
 
 
+# Notebooks (nbval, one item per cell) whose run takes long: 04 simulates a week of traffic,
+# 1,500 calls (~25 s). Every cell gets the mark: a notebook runs whole or not at all.
+SLOW_NOTEBOOKS = {"04-costs-and-latency.ipynb"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.suffix == ".ipynb" and item.path.name in SLOW_NOTEBOOKS:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def trace_db(tmp_path, monkeypatch):
     """A fresh store per test at tmp_path/traces.db; instrumentation removed afterwards."""

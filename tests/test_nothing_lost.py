@@ -240,6 +240,7 @@ def test_oldest_spans_dropped_when_rows_alone_pass_the_cap(trace_db, as_a_user, 
     assert names[-1] == "step 1999" and "step 0" not in names  # the oldest went
 
 
+@pytest.mark.slow  # ~15 s: a child process makes 1,520 calls of 100 KB
 def test_memory_returns_to_baseline_after_draining(llm_server, tmp_path):
     """RSS of a process making 1,500 calls of 100 KB prompts while the store is stalled:
     bounded by the cap while stalled, back near the baseline once drained."""

@@ -102,7 +102,8 @@ def wait_for(cond, timeout: float, what: str) -> None:
 
 
 # -- 1. several processes, one file -------------------------------------------------------
-@pytest.mark.parametrize("mode", ["openai", "spans"])
+# 4 processes x 200 SDK calls take ~8 s (the fast loop, -m "not slow", keeps the spans case)
+@pytest.mark.parametrize("mode", [pytest.param("openai", marks=pytest.mark.slow), "spans"])
 def test_four_processes_one_file_lose_nothing(mode, tmp_path, request):
     """4 processes x 200 captures into one new file, all opening it at the same moment."""
     base_url = request.getfixturevalue("llm_server").openai_base_url if mode == "openai" else ""

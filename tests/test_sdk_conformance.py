@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # minutes: two SDK test suites, each run twice (the fast loop leaves it out)
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "sdk_conformance.py"
 EXIT_OFFLINE = 3  # the script could not reach the package index to set itself up

@@ -37,7 +37,16 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 TOKEN = "llmdebug-browser-test"
+HERE = Path(__file__).resolve().parent
 TIMEOUT_S = float(os.environ.get("LLMDEBUG_BROWSER_TIMEOUT_S", "120"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items) -> None:
+    """Every test under tests/browser/ is a ``browser`` test (``-m "not browser"`` skips them)."""
+    for item in items:
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def _free_port() -> int:
