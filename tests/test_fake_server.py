@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -411,15 +412,33 @@ def test_cli_serves_until_terminated():
         proc.stdout.close()
 
 
-def test_a_client_resetting_its_connection_prints_nothing(llm_server, capfd):
+def test_a_client_resetting_its_connection_prints_nothing(llm_server, capfd, monkeypatch):
     # SDK clients drop idle keep-alive connections; in a notebook a server traceback for
     # that would show as an error output under some unrelated cell.
+    # Know when the server has finished with each connection (its handler thread returned,
+    # after any traceback it would print): socketserver runs process_request_thread per connection.
+    httpd = llm_server._httpd
+    finished, cond = set(), threading.Condition()
+    process_request_thread = httpd.process_request_thread
+
+    def watched(request, client_address):
+        try:
+            process_request_thread(request, client_address)
+        finally:
+            with cond:
+                finished.add(client_address[1])
+                cond.notify_all()
+
+    monkeypatch.setattr(httpd, "process_request_thread", watched)
     host, port = llm_server.url.split("//")[1].split(":")
+    ports = set()
     for _ in range(3):
         s = socket.create_connection((host, int(port)))
+        ports.add(s.getsockname()[1])
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
         s.close()
-    time.sleep(0.3)
+    with cond:  # a deadline only against a hang
+        assert cond.wait_for(lambda: ports <= finished, timeout=30), "the server never finished those connections"
     with httpx.Client() as c:  # and the server still answers
         assert c.get(f"{llm_server.url}/v1/models").status_code in (200, 404)
     err = capfd.readouterr().err

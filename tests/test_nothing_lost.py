@@ -72,16 +72,20 @@ def test_writer_survives_a_base_exception_in_a_batch(ld_on, llm_openai_client, a
     import llmdebug.store.writer as writer_mod
 
     calls = {"n": 0}
+    exited = threading.Event()
 
     def exits(spans, conn=None):  # a subscriber to stored batches calling sys.exit(), once
         calls["n"] += 1
         if calls["n"] == 1:
+            exited.set()
             raise SystemExit("a subscriber called sys.exit()")
 
     monkeypatch.setattr(writer_mod, "_stored_hooks", writer_mod._stored_hooks + [exits])
     with caught_warnings() as warned:
         chat(llm_openai_client)
-        ld.flush(10)
+        # Wait for the SystemExit itself (a flush here would wait out its whole timeout: the
+        # batch's flush waiter is not released when a subscriber raises a BaseException).
+        assert exited.wait(30)
         chat(llm_openai_client)
         assert ld.flush(10) is True
     assert len(ld.calls()) == 2

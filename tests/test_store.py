@@ -4,7 +4,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 from sqlite_utils import Database
@@ -225,11 +225,32 @@ def test_concurrent_first_open_by_many_processes(tmp_path):
 
 def test_writer_batches_and_flush(tmp_path):
     store = Store(tmp_path / "w.db")
+    # Watch the writer's connection: how many spans each committed transaction inserted.
+    commits: list[int] = []
+    open_writer_connection = store.open_writer_connection
+
+    def watched():
+        conn = open_writer_connection()
+        pending = [0]
+
+        def trace(sql: str) -> None:
+            if sql.startswith("INSERT OR REPLACE INTO spans"):
+                pending[0] += 1
+            elif sql == "COMMIT" and pending[0]:
+                commits.append(pending[0])
+                pending[0] = 0
+
+        conn.set_trace_callback(trace)
+        return conn
+
+    store.open_writer_connection = watched
     for i in range(500):
         store.put(Span(id=new_id(), trace_id="t", name=f"s{i}", kind="span", started_at=1.0, input={"i": i}))
     assert store.flush() is True
     assert store.db["spans"].count == 500 and store.db["payloads"].count == 500
     assert store.writer.written == 500
+    # batched: a burst of puts shares a few transactions, never one commit per span
+    assert sum(commits) == 500 and len(commits) <= 10, commits
     assert store.close() == []
 
 
@@ -252,18 +273,28 @@ def test_full_text_search_over_prompts_and_outputs(ld_on, llm_openai_client):
     assert n == 1
 
 
-def test_index_catches_up_when_idle(ld_on):
+def test_index_catches_up_when_idle(ld_on, monkeypatch):
+    """Nothing asks for the index (no search, no index_now): the writer thread brings it up to
+    date by itself once it has nothing else to do."""
+    from llmdebug.store import fts
+
+    query = "SELECT count(*) FROM payloads_fts WHERE payloads_fts MATCH 'quokka'"
+    indexed = threading.Event()  # set when a catch-up of the writer's own has indexed the span
+    catch_up = fts.catch_up
+
+    def watched(conn):
+        n = catch_up(conn)
+        if threading.current_thread().name == "llmdebug-writer" and conn.execute(query).fetchone()[0]:
+            indexed.set()
+        return n
+
+    monkeypatch.setattr(fts, "catch_up", watched)
     with ld.span("idle", kind="tool") as s:
         s.set_input("quokka")
-    ld.flush()
-    from llmdebug import session
-
-    writer = session.get_store().writer
-    deadline = time.monotonic() + 10
-    while writer.fts_dirty and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert ld.flush() is True
+    assert indexed.wait(30), "the writer never indexed the span on its own"  # a deadline, not a speed check
     conn = sqlite3.connect(ld_on)
-    assert conn.execute("SELECT count(*) FROM payloads_fts WHERE payloads_fts MATCH 'quokka'").fetchone()[0] == 1
+    assert conn.execute(query).fetchone()[0] == 1  # committed, visible to any reader
 
 
 def test_import_has_no_side_effects():

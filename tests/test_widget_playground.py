@@ -74,14 +74,25 @@ def test_run_edits_replays_and_diffs_against_the_original(ld_on, llm_openai_clie
     assert pg.diff == {}
 
 
-def test_run_button_replays_on_a_thread_and_the_kernel_stays_free(ld_on, llm_openai_client, llm_server):
+def test_run_button_replays_on_a_thread_and_the_kernel_stays_free(ld_on, llm_openai_client, llm_server,
+                                                                  monkeypatch):
+    import llmdebug.widgets.playground as playground_mod
+
     bad = _failed(llm_openai_client)
     pg = ld.playground(bad)
-    # a slow model: the trait change returns at once, the replay runs beside it
+    replayed_on = []  # the thread each replay ran on
+    real_replay = playground_mod.replay
+
+    def replay(*a, **k):
+        replayed_on.append(threading.current_thread())
+        return real_replay(*a, **k)
+
+    monkeypatch.setattr(playground_mod, "replay", replay)
+    # a slow model (400 ms): the trait change returns before the answer, the replay runs beside it
     pg.run_request = {"n": 1, "messages": pg.messages, "params": {"model": "gpt-4o-mini-slow-400"}}
-    assert pg.running or len(pg.history) == 1
-    assert threading.current_thread() is threading.main_thread()
+    assert len(pg.history) == 1  # the kernel is free again while the model answers
     _wait(lambda: len(pg.history) == 2 and not pg.running, "the replay")
+    assert len(replayed_on) == 1 and replayed_on[0] is not threading.current_thread()
     assert pg.history[1]["status"] == "ok" and pg.history[1]["model"] == "gpt-4o-mini-slow-400"
     # bad input comes back as a message, not an exception in the kernel
     pg.run_request = {"n": 2, "messages": pg.messages, "params": {"temperature": "hot"}}
