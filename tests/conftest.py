@@ -7,9 +7,11 @@ import os
 os.environ["LLMDEBUG_RAISE_ERRORS"] = "1"
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import shutil
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -55,3 +57,50 @@ def ld_on(trace_db):
     """llmdebug initialised and every installed SDK instrumented."""
     ld.init(trace_db)
     return trace_db
+
+
+# -- data built once per session, copied into each test's store --------------------------------
+_built: dict[str, tuple[Path, Any]] = {}
+
+
+@pytest.fixture(scope="session")
+def _built_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("built-stores")
+
+
+def _reset_server(srv) -> None:
+    """What ``llm_server`` does before a test (the build ran inside one)."""
+    srv.load(None)
+    srv.reset()
+    srv.latency = srv.chunk_delay = 0.0
+
+
+@pytest.fixture
+def stored(trace_db, _built_dir) -> Callable[..., Any]:
+    """``stored(name, build, server=None)``: this test's store (``trace_db``, initialised as
+    ``ld_on`` does) starts as a copy of the file ``build()`` filled; returns what ``build()``
+    returned. ``build`` runs once per session, in the first test that asks, with llmdebug
+    initialised on a file of its own; every test gets a fresh copy, so tests may write to it.
+    ``server``: the ``llm_server`` the build called, reset again after the build."""
+
+    def use(name: str, build: Callable[[], Any], server: Any = None) -> Any:
+        if name not in _built:
+            path = _built_dir / f"{name}.db"
+            ld.init(path)
+            try:
+                value = build()
+                assert ld.flush(30), f"{name}: not everything built was written"
+            finally:
+                session.close()
+            conn = sqlite3.connect(path)  # fold the WAL into the file: the copy is the one file
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            if server is not None:
+                _reset_server(server)
+            _built[name] = (path, value)
+        path, value = _built[name]
+        shutil.copy(path, trace_db)  # keeps the file's 0600
+        ld.init(trace_db)
+        return value
+
+    return use

@@ -26,10 +26,15 @@ ODD_TEXT = ["gpt-4o", "e-mail", "don't", "C++", "50%", "user@example.com", '"unb
 
 
 @pytest.fixture
-def prompts(ld_on, llm_openai_client):
-    for text in PROMPTS:
-        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
-    ld.flush()
+def prompts(stored, llm_server, llm_openai_client):
+    """One captured chat call per prompt in PROMPTS (built once per session, copied per test)."""
+
+    def build():
+        for text in PROMPTS:
+            llm_openai_client.chat.completions.create(model="gpt-4o-mini",
+                                                      messages=[{"role": "user", "content": text}])
+
+    stored("bad-input-prompts", build, server=llm_server)
 
 
 def _prompt_of(row_id):
@@ -91,8 +96,13 @@ def test_search_argument_errors(prompts):
 
 # -- 2. every filter value validated --------------------------------------------------
 @pytest.fixture
-def traffic(ld_on):
-    """12 calls in 4 traces over 12 hours: 2 models, 2 providers, errors, tags."""
+def traffic(stored):
+    """12 calls in 4 traces over 12 hours: 2 models, 2 providers, errors, tags (built once per
+    session, a copy in each test's store), as ``ld.calls()``."""
+    return stored("bad-input-traffic", _build_traffic).copy()
+
+
+def _build_traffic():
     store = get_store()
     for i in range(12):
         model = "gpt-4o-mini" if i % 2 else "claude-3-5-haiku-latest"

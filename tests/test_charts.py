@@ -93,8 +93,13 @@ LITERAL_MODEL = "gpt⟨U+200B⟩-4o"     # a real name that reads like ZWSP_MODE
 
 
 @pytest.fixture
-def trojan_traffic(ld_on):
-    """Calls of three look-alike models (and a real one), in traces whose names hold U+202E."""
+def trojan_traffic(stored):
+    """Calls of three look-alike models (and a real one), in traces whose names hold U+202E
+    (built once per session, a copy in each test's store), as ``ld.calls()``."""
+    return stored("trojan-traffic", _build_trojan_traffic).copy()
+
+
+def _build_trojan_traffic():
     from llmdebug.session import get_store
     from llmdebug.tracing import Span, new_id
     from test_query import T0

@@ -15,8 +15,13 @@ T0 = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc).timestamp()
 
 
 @pytest.fixture
-def traffic(ld_on):
-    """400 synthetic LLM calls over 3 days, 3 models, errors, 429s, tags, unpriced calls."""
+def traffic(stored):
+    """400 synthetic LLM calls over 3 days, 3 models, errors, 429s, tags, unpriced calls (built
+    once per session, a copy in each test's store), as ``ld.calls()``."""
+    return stored("query-traffic", _build_traffic).copy()
+
+
+def _build_traffic():
     rnd = random.Random(7)
     store = get_store()
     for i in range(400):

@@ -18,10 +18,17 @@ END = pd.Timestamp("2026-03-04T18:00:00Z")  # a Wednesday evening: a weekend-fre
 
 
 @pytest.fixture
-def week(ld_on, llm_server, llm_openai_client, llm_anthropic_client):
-    summary = simulate_traffic(llm_openai_client, anthropic_client=llm_anthropic_client, server=llm_server,
-                               days=2, calls=120, seed=3, end=END.to_pydatetime())
-    return summary, ld.calls()
+def week(stored, llm_server, llm_openai_client, llm_anthropic_client):
+    """120 calls over two days (simulated once per session, a copy in each test's store):
+    simulate_traffic's summary and ``ld.calls()``."""
+
+    def build():
+        summary = simulate_traffic(llm_openai_client, anthropic_client=llm_anthropic_client, server=llm_server,
+                                   days=2, calls=120, seed=3, end=END.to_pydatetime())
+        return summary, ld.calls()
+
+    summary, calls = stored("two-days-of-traffic", build, server=llm_server)
+    return dict(summary), calls.copy()
 
 
 def test_the_calls_spread_over_the_days_like_real_traffic(week):
