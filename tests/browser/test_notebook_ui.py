@@ -16,6 +16,7 @@ import pytest
 from jlab import assert_clean, run_notebook, widget  # skips without a browser
 
 import nbformat  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 
@@ -212,7 +213,15 @@ def test_widget_follows_the_dark_theme(run):
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^JupyterLab Dark$")).click()
         expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
-        page.wait_for_timeout(500)
+        # the widget's own colours follow once the theme's CSS variables apply: wait for that
+        # (a deadline only against a hang), then read them
+        try:
+            page.wait_for_function(
+                "e => (getComputedStyle(e).backgroundColor.match(/\\d+/g) || []).slice(0, 3)"
+                ".reduce((a, b) => a + Number(b), 0) < 200",
+                arg=widget(run, run.cells["show_all"]).element_handle(), timeout=30_000)
+        except PlaywrightTimeoutError:
+            pass  # the assertion below says which colours it kept
         dark = background()
         assert sum(light) > 600 and sum(dark) < 200, (light, dark)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
