@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+import time
 from datetime import datetime, timezone
 from decimal import Decimal
 from types import MappingProxyType
@@ -150,10 +151,16 @@ def registered_prices() -> dict:
 # ---------------------------------------------------------------------------
 # provider / model resolution
 
-def _snapshot() -> Any:
-    from genai_prices import data_snapshot
+_get_snapshot: Any = None
 
-    return data_snapshot.get_snapshot()
+
+def _snapshot() -> Any:
+    global _get_snapshot
+    if _get_snapshot is None:  # imported once: an import statement per call costs more than the price
+        from genai_prices import data_snapshot
+
+        _get_snapshot = data_snapshot.get_snapshot
+    return _get_snapshot()
 
 
 def _provider_exists(snapshot: Any, provider_id: str) -> bool:
@@ -244,6 +251,7 @@ class _Linear(NamedTuple):
 
 
 _linear_cache: dict[int, tuple[Any, _Linear | None]] = {}
+_price_memo: dict[tuple, tuple] = {}
 
 
 def _usage(inp: int, out: int, cached: int, cw: int, reasoning: int) -> Any:
@@ -364,7 +372,7 @@ def cost(
     cache_write_tokens: int | None = None,
     base_url: str | None = None,
     reasoning_tokens: int | None = None,
-    timestamp: datetime | None = None,
+    timestamp: datetime | float | None = None,
     key: PriceKey | None = None,
 ) -> float | None:
     """Cost of one call in USD, or None when it cannot be priced. Never raises.
@@ -374,8 +382,8 @@ def cost(
     provider name; ``key`` the names the provider module prices the call under
     (default: ``provider`` and ``model`` as given); ``base_url`` the SDK's endpoint,
     if not the default one.
-    ``timestamp`` is when the call was made (prices change over time; default
-    now). ``reasoning_tokens`` matters only for the rare model that prices
+    ``timestamp`` is when the call was made, a datetime or epoch seconds (prices
+    change over time; default now). ``reasoning_tokens`` matters only for the rare model that prices
     reasoning output separately.
 
     Returns None for: no model, no token counts at all, invalid counts
@@ -385,11 +393,14 @@ def cost(
     try:
         if not isinstance(model, str) or not model.strip():
             return None
-        inp = _tok(input_tokens)
-        out = _tok(output_tokens)
-        cached = _tok(cached_tokens)
-        cw = _tok(cache_write_tokens)
-        reasoning = _tok(reasoning_tokens)
+        try:
+            inp = _tok(input_tokens)
+            out = _tok(output_tokens)
+            cached = _tok(cached_tokens)
+            cw = _tok(cache_write_tokens)
+            reasoning = _tok(reasoning_tokens)
+        except ValueError:
+            return None  # invalid counts cannot be priced (not a bug of ours)
         if inp is None and out is None and cached is None and cw is None:
             return None
         inp, out, cached, cw, reasoning = inp or 0, out or 0, cached or 0, cw or 0, reasoning or 0
@@ -397,10 +408,11 @@ def cost(
             return None  # inconsistent usage: cache counts are part of the input
         if key is None:
             key = PriceKey(names=((provider, model),), public=(provider, model))
-        price = _registered_price([(_norm(p) if isinstance(p, str) else None, m.strip().lower())
-                                   for p, m in key.names])
-        if price is not None:
-            return _registered_cost(price, inp, out, cached, cw)
+        if _registered:
+            price = _registered_price([(_norm(p) if isinstance(p, str) else None, m.strip().lower())
+                                       for p, m in key.names])
+            if price is not None:
+                return _registered_cost(price, inp, out, cached, cw)
         if key.public is None:
             return None  # run locally: not priced from the public table
         public_provider, public_model = key.public
@@ -408,29 +420,49 @@ def cost(
         prov = _norm(public_provider) if isinstance(public_provider, str) else None
 
         if timestamp is None:
-            ts = datetime.now(tz=timezone.utc)
+            epoch = time.time()
         elif isinstance(timestamp, datetime):
-            ts = timestamp
+            epoch = timestamp.timestamp()
+        elif isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool) and math.isfinite(timestamp):
+            epoch = float(timestamp)
         else:
             return None
         url = base_url.strip() if isinstance(base_url, str) and base_url.strip() else None
         snapshot = _snapshot()
-        found = _resolve(id(snapshot), prov, model_key, url)
+        # The price of a (provider, model, host) in a given hour, looked up once: genai-prices'
+        # own lookup and price selection cost more than the arithmetic below. (Prices change
+        # on dates; a change in the middle of an hour applies from the next hour.)
+        memo_key = (id(snapshot), prov, model_key, url, int(epoch // 3600))
+        hit = _price_memo.get(memo_key)
+        if hit is None:
+            found = _resolve(id(snapshot), prov, model_key, url)
+            if found is None:
+                hit = (None, None, None)
+            else:
+                ts = datetime.fromtimestamp(epoch, tz=timezone.utc)
+                model_price = found[1].get_prices(ts)
+                hit = (found, ts, _linear(model_price))
+            if len(_price_memo) > 10_000:
+                _price_memo.clear()
+            _price_memo[memo_key] = hit
+        found, ts, lin = hit
         if found is None:
             return None
         gp_provider, model_info = found
-
-        model_price = model_info.get_prices(ts)
-        lin = _linear(model_price)
         if lin is not None and (lin.max_input is None or inp <= lin.max_input):
-            total = (
-                lin.const
-                + lin.input * inp
-                + lin.cache_read * cached
-                + lin.cache_write * cw
-                + lin.output * out
-                + lin.reasoning * reasoning
-            )
+            # Decimal arithmetic is most of a priced call's cost: the zero terms (no cache,
+            # no reasoning, usually) are skipped, which changes nothing in the sum.
+            total = lin.const
+            if inp:
+                total += lin.input * inp
+            if cached:
+                total += lin.cache_read * cached
+            if cw:
+                total += lin.cache_write * cw
+            if out:
+                total += lin.output * out
+            if reasoning:
+                total += lin.reasoning * reasoning
         else:
             total = _genai_total(model_info, gp_provider, ts, inp, out, cached, cw, reasoning)
         result = float(total)

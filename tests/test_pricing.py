@@ -501,14 +501,21 @@ def test_integral_floats_accepted():
     ))
 
 
-def test_genai_prices_exception_becomes_none(monkeypatch):
+def test_genai_prices_exception_becomes_none_for_a_user(monkeypatch):
+    """A failure inside genai-prices never reaches the writer: the call is unpriced and a
+    warning says so once (and under LLMDEBUG_RAISE_ERRORS, as in these tests, it raises)."""
+    from llmdebug import _guard
+
     def boom(*a, **k):
         raise RuntimeError("broken price data")
 
     monkeypatch.setattr(pricing, "_snapshot", boom)
+    monkeypatch.delenv("LLMDEBUG_RAISE_ERRORS")
+    monkeypatch.setattr(_guard, "_warned", set())
     pricing._resolve.cache_clear()
     try:
-        assert cost("gpt-4o-mini", provider="openai", input_tokens=10, output_tokens=1) is None
+        with pytest.warns(_guard.LLMDebugWarning, match="pricing a call"):
+            assert cost("gpt-4o-mini", provider="openai", input_tokens=10, output_tokens=1) is None
     finally:
         monkeypatch.undo()
         pricing._resolve.cache_clear()

@@ -8,17 +8,16 @@ streams and usage read, so the same code reads every API, live or from a recordi
 from __future__ import annotations
 
 from bisect import bisect_left
-from datetime import datetime, timezone
-from itertools import accumulate
+from itertools import accumulate, repeat
 from typing import Any
 
 from .. import pricing, providers
 from .._json import loads
 from ..redaction import redact_body, redact_kwargs, redact_url
 
-# Response headers kept in each HTTP attempt event (never credentials).
-_EVENT_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-request-id", "request-id",
-                            "x-ratelimit-remaining-requests"})
+# Response headers kept in each HTTP attempt event (never credentials), as sent on the wire.
+_EVENT_HEADERS = frozenset({b"retry-after", b"retry-after-ms", b"x-request-id", b"request-id",
+                            b"x-ratelimit-remaining-requests"})
 
 
 def _loads(data: bytes | str | None) -> Any:
@@ -31,54 +30,102 @@ def _loads(data: bytes | str | None) -> Any:
 
 
 # -- server-sent events ------------------------------------------------------------------
-def parse_sse(chunks: list[tuple[float, bytes]]) -> list[tuple[float, str | None, Any]]:
-    """(arrival time, event name, parsed data) for each complete SSE event.
+def parse_sse(chunks: list[tuple[float, bytes]]) -> list[tuple[int, str | None, Any]]:
+    """(event number, event name, parsed data) of each complete SSE event
+    (``event_end`` turns a number into a position in the stream, ``time_at`` that into
+    an arrival time: only the first token's is ever needed).
 
-    Streams run to hundreds of events, so this works on the joined bytes and decodes
-    every event's JSON in one call; each event is stamped with the arrival time of
-    the chunk that completed it.
+    Streams run to hundreds of events, so this works on the joined bytes: events are
+    split in one call and every event's JSON is decoded in one call. When that does not
+    parse (an event whose data spans several lines, data that is not JSON), the general
+    path reads events one by one. Event names are kept only there: the APIs repeat them
+    as the data's ``type``.
     """
-    parts = [c if type(c) is bytes else bytes(c) for _, c in chunks]
-    ends = list(accumulate(map(len, parts)))
-    raw = b"".join(parts)
+    return parse_sse_bytes(sse_bytes(chunks))
+
+
+def sse_bytes(chunks: list[tuple[float, bytes]]) -> bytes:
+    """A stream's chunks joined, with ``\\n`` line ends."""
+    raw = b"".join(c if type(c) is bytes else bytes(c) for _, c in chunks)
     if b"\r" in raw:
         raw = raw.replace(b"\r\n", b"\n")  # offsets shift slightly: only timing, never content
-    stops, names, datas = [], [], []
-    stop = -2
+    return raw
+
+
+def _data_blocks(raw: bytes) -> list[bytes]:
+    """The data of each event (from its ``data:`` line; several data lines in one event
+    fail to decode as one value and send the stream to the general path)."""
+    datas = []
     for block in raw.split(b"\n\n"):
-        stop += len(block) + 2
-        if block[:6] == b"data: " and b"\n" not in block:
-            name, data = None, block[6:]  # the common one-line event
+        if block[:5] == b"data:":
+            datas.append(block[5:])
         else:
-            name, lines = None, []
-            for line in block.split(b"\n"):
-                field, _, value = line.partition(b":")
-                if field == b"event":
-                    name = value.strip()
-                elif field == b"data":
-                    lines.append(value[1:] if value[:1] == b" " else value)
-            if not lines:
-                continue
-            data = b"\n".join(lines)
-        if data == b"[DONE]" or data.strip() == b"[DONE]":
-            continue
-        stops.append(stop)
-        names.append(name.decode("utf-8", "replace") if name else None)
-        datas.append(data)
+            i = block.find(b"\ndata:")  # after "event:" or "id:" lines
+            if i >= 0:
+                datas.append(block[i + 6:])
+    if datas and datas[-1].strip() == b"[DONE]":  # OpenAI's end marker
+        datas.pop()
+    return datas
+
+
+def parse_sse_bytes(raw: bytes) -> list[tuple[int, str | None, Any]]:
+    """:func:`parse_sse` of the joined stream."""
+    datas = _data_blocks(raw)
     if not datas:
         return []
     try:
         values = loads(b"[" + b",".join(datas) + b"]")
-        if len(values) != len(datas):
-            raise ValueError("an event held more than one JSON value")
+        if len(values) == len(datas):
+            return list(zip(range(len(values)), repeat(None), values))
     except ValueError:
-        values = []
-        for d in datas:
-            v = _loads(d)
-            values.append(d.decode("utf-8", "replace") if v is None else v)
-    last = len(ends) - 1
-    times = [chunks[min(bisect_left(ends, s), last)][0] for s in stops]
-    return list(zip(times, names, values))
+        pass
+    stops, names, datas = _parse_sse_general(raw)
+    values = []
+    for d in datas:
+        v = _loads(d)
+        values.append(d.decode("utf-8", "replace") if v is None else v)
+    return list(zip(range(len(values)), names, values))
+
+
+def event_end(raw: bytes, number: int) -> int:
+    """Where event ``number`` (of :func:`parse_sse_bytes`) ends in the stream."""
+    pos = 0
+    for block in raw.split(b"\n\n"):
+        pos += len(block) + 2
+        if block[:5] == b"data:" or b"\ndata:" in block:
+            if number == 0:
+                return pos - 2
+            number -= 1
+    return len(raw)
+
+
+def _parse_sse_general(raw: bytes) -> tuple[list, list, list]:
+    stops, names, datas = [], [], []
+    stop = -2
+    for block in raw.split(b"\n\n"):
+        stop += len(block) + 2
+        name, lines = None, []
+        for line in block.split(b"\n"):
+            field, _, value = line.partition(b":")
+            if field == b"event":
+                name = value.strip()
+            elif field == b"data":
+                lines.append(value[1:] if value[:1] == b" " else value)
+        if not lines:
+            continue
+        data = b"\n".join(lines)
+        if data.strip() == b"[DONE]":
+            continue
+        stops.append(stop)
+        names.append(name.decode("utf-8", "replace") if name else None)
+        datas.append(data)
+    return stops, names, datas
+
+
+def time_at(chunks: list[tuple[float, bytes]], position: int) -> float:
+    """The arrival time of the chunk holding byte ``position`` of the stream."""
+    ends = list(accumulate(len(c) for _, c in chunks))
+    return chunks[min(bisect_left(ends, position), len(ends) - 1)][0]
 
 
 def _sdk_dict(obj: Any) -> Any:
@@ -131,12 +178,15 @@ def finalize(span, call) -> None:
         # A whole JSON body read incrementally (e.g. ``with_streaming_response``).
         call.body, call.chunks = b"".join(c for _, c in call.chunks), None
     if call.chunks:
-        events = parse_sse(call.chunks)
+        span.stream = True
+        raw = sse_bytes(call.chunks)
+        events = parse_sse_bytes(raw)  # event numbers, not times: only the first token's is needed
         if response_wire is not None:
             resp, first = response_wire.assemble(events)
+            if first is not None:
+                first = event_end(raw, first)
         else:
             resp = {"events": [d for _, _, d in events]}
-        span.stream = True
     elif call.body is not None:
         resp = _loads(call.body)
         if resp is None:
@@ -164,7 +214,7 @@ def finalize(span, call) -> None:
     if call.stream_error is not None and span.status == "ok":
         span.record_error(call.stream_error)
     if first is not None:
-        span.ttft_ms = (first - call.t0) * 1000.0
+        span.ttft_ms = (time_at(call.chunks, first) - call.t0) * 1000.0
 
     events = []
     for i, (t0, t1, outcome, headers) in enumerate(call.attempts):
@@ -174,9 +224,9 @@ def finalize(span, call) -> None:
             ev["status"] = outcome
             if headers is not None:
                 for k, v in headers.raw:
-                    name = k.decode("latin-1").lower()
+                    name = k.lower()
                     if name in _EVENT_HEADERS:
-                        ev[name] = v.decode("latin-1")
+                        ev[name.decode("latin-1")] = v.decode("latin-1")
         else:
             ev["error"] = outcome
         events.append(ev)
@@ -198,7 +248,7 @@ def finalize(span, call) -> None:
             cache_write_tokens=span.cache_write_tokens,
             base_url=span.base_url,
             reasoning_tokens=span.reasoning_tokens,
-            timestamp=datetime.fromtimestamp(span.started_at, timezone.utc),
+            timestamp=span.started_at,
             key=providers.price_key(span.provider, span.model) if span.model else None,
         )
         span.priced = span.cost_usd is not None if span.input_tokens is not None else None

@@ -112,8 +112,21 @@ def _fallback_wire(endpoint: str | None) -> Wire | None:
     return None
 
 
+_path_memo: dict[str, tuple[Wire | None, str]] = {}
+
+
 def wire_for_path(path: str) -> tuple[Wire | None, str]:
     """(wire format, base URL) of an HTTP request URL such as ``…/v1/chat/completions``."""
+    found = _path_memo.get(path)
+    if found is None:
+        found = _wire_for_path(path)
+        if len(_path_memo) > 4096:  # URLs repeat: a handful per process; bounded all the same
+            _path_memo.clear()
+        _path_memo[path] = found
+    return found
+
+
+def _wire_for_path(path: str) -> tuple[Wire | None, str]:
     _load_all()
     for mod in _modules.values():
         for suffix, wid in mod.PATHS:

@@ -103,8 +103,9 @@ class Wire:
         return _usage.empty()
 
     def assemble(self, events: list) -> tuple[dict, float | None]:
-        """A streamed response (``(time, event name, data)`` triples) as the JSON body a
-        non-streamed call returns, and the arrival time of the first token."""
+        """A streamed response (``(event number, event name, data)`` triples) as the JSON
+        body a non-streamed call returns, and the number of the event that carried the
+        first token (passed through: capture turns it into a time)."""
         return {"events": [d for _, _, d in events]}, None
 
     def read(self, response: dict) -> Reading:

@@ -18,6 +18,7 @@ from time import gmtime as _gmtime
 from typing import Any, Callable
 
 from .._json import STRICT_UTF8, dumps, loads
+from .. import providers
 from ..redaction import redact_fields, redact_text, redact_url
 from ..tracing import Span
 from .migrations import PAYLOAD_COLUMNS, SPAN_COLUMNS
@@ -121,6 +122,8 @@ def jsonable(obj: Any, _depth: int = 0) -> Any:
 
 def safe_text(s: str) -> str:
     """SQLite wants valid UTF-8: lone surrogates (broken unicode) become escapes."""
+    if s.isascii():  # O(1) in CPython: most text, and no surrogate can hide in it
+        return s
     try:
         s.encode("utf-8")
         return s
@@ -138,7 +141,7 @@ def to_json(obj: Any) -> str | None:
         except UnicodeDecodeError:
             return json.dumps(_summarise_bytes(bytes(obj)))
         if len(text) <= MAX_INLINE_DATA:
-            return safe_text(text)
+            return text  # decoded strictly: valid UTF-8 already
         try:
             obj = json.loads(text)
         except ValueError:
@@ -159,6 +162,8 @@ def _text_of(content: Any, out: list[str], budget: list[int], _depth: int = 0) -
     if budget[0] <= 0 or content is None or _depth > 40:  # 40: self-referencing lists
         return
     if isinstance(content, str):
+        if content.startswith("data:") and _DATA_URL.match(content):
+            return  # an inline image or file: nothing to search for in base64
         piece = content[: budget[0]]
         out.append(piece)
         budget[0] -= len(piece)
@@ -283,8 +288,21 @@ def _messages_json(s: Span) -> str | None:
     return None if s.kind == "llm" else to_json(s.messages)  # llm: derived from the request on read
 
 
-def _later(s: Span) -> None:
-    return None  # the search text of prompts is built off the capture path (see fts.py)
+def _prompt_text(s: Span) -> str | None:
+    """The search text of what the span was given: an LLM call's conversation (read from
+    the request once, here, so indexing never rewrites the row), a user span's messages
+    or input."""
+    if s.kind != "llm":
+        return search_text(s.messages if s.messages is not None else s.input)
+    req = s.request
+    if isinstance(req, (bytes, bytearray, str)):
+        try:
+            req = loads(req)
+        except (ValueError, UnicodeDecodeError):
+            return None
+    if isinstance(req, dict):
+        return search_text(providers.conversation(s, request=req))
+    return search_text(s.messages)
 
 
 def _output_text(s: Span) -> str | None:
@@ -306,7 +324,7 @@ PAYLOAD_CELLS: dict[str, tuple[str | None, Callable[[Any], Any] | None]] = {
     "input_json": ("input", _redacted_json),
     "output_json": ("output", to_json),
     "attributes_json": ("attributes", _redacted_json_or_none),
-    "prompt_text": (None, _later),
+    "prompt_text": (None, _prompt_text),
     "output_text": (None, _output_text),
 }
 
