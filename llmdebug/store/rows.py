@@ -293,7 +293,7 @@ def _prompt_text(s: Span) -> str | None:
     the request once, here, so indexing never rewrites the row), a user span's messages
     or input."""
     if s.kind != "llm":
-        return search_text(s.messages if s.messages is not None else s.input)
+        return search_text(redact_fields(s.messages if s.messages is not None else s.input))
     req = s.request
     if isinstance(req, (bytes, bytearray, str)):
         try:
