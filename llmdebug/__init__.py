@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 # public name -> (module, attribute); attribute None: the module itself
 _EXPORTS: dict[str, tuple[str, str | None]] = {
-    "init": ("session", "init"),
+    "init": ("startup", "init"),
     "flush": ("session", "flush"),
     "instrument": ("capture", "instrument"),
     "uninstrument": ("capture", "uninstrument"),
@@ -54,6 +54,9 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "diff": ("widgets.diff_view", "diff"),
     "playground": ("widgets.playground", "playground"),
     "dashboard": ("widgets.dashboard", "dashboard"),
+    "receive": ("otel.receiver", "receive"),
+    "load": ("otel.files", "load"),
+    "export": ("otel.exporter", "export"),
 }
 
 __all__ = [*_EXPORTS, "__version__"]
@@ -65,7 +68,11 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time names load on fi
     from .pricing import register_price
     from .query import calls, feedback, get, last, metrics, search, spans, traces
     from .replaying import ReplayError, edit, replay, replay_all
-    from .session import flush, init
+    from .otel.exporter import export
+    from .otel.files import load
+    from .otel.receiver import receive
+    from .session import flush
+    from .startup import init
     from .store import StoreError
     from .tracing import Span, span, trace, traced
     from .widgets.dashboard import dashboard

@@ -151,11 +151,11 @@ def current_span() -> Span | None:
 @contextlib.contextmanager
 def current(s: Span) -> Iterator[None]:
     """``s`` is the current span inside the block."""
-    token = _current.set(s)
+    token = enter(s)
     try:
         yield
     finally:
-        _current.reset(token)
+        leave(token)
 
 
 def delegate(gen: Generator, around: Callable[[], Any], counted: list | None = None) -> Generator:
@@ -230,6 +230,67 @@ def set_cell(n: int | None, source: str | None = None) -> None:
         CELL_SOURCES[n] = source
 
 
+class Bridge:
+    """Another tracer's context kept in step with llmdebug's (the OpenTelemetry bridge):
+    ``adopt`` may re-parent a new span under the other tracer's current span, ``enter``
+    makes an llmdebug span current there too and returns a token for ``leave``."""
+
+    def adopt(self, s: Span, parent: Span | None) -> None:  # pragma: no cover - interface
+        pass
+
+    def enter(self, s: Span) -> Any:  # pragma: no cover - interface
+        return None
+
+    def leave(self, token: Any) -> None:  # pragma: no cover - interface
+        pass
+
+
+_bridge: Bridge | None = None
+
+
+def set_bridge(b: Bridge | None) -> None:
+    """Install (or with None remove) the bridge to another tracer; set by a higher layer."""
+    global _bridge
+    _bridge = b
+
+
+class _Entered:
+    __slots__ = ("token", "bridge", "inner")
+
+    def __init__(self, token, bridge, inner):
+        self.token, self.bridge, self.inner = token, bridge, inner
+
+
+def enter(s: Span) -> Any:
+    """Make ``s`` the current span (in the bridged tracer too); returns the token for :func:`leave`."""
+    token = _current.set(s)
+    b = _bridge
+    if b is None:
+        return token
+    try:
+        return _Entered(token, b, b.enter(s))
+    except Exception:
+        _report("entering a span in the bridged tracer")
+        return token
+
+
+def leave(token: Any) -> None:
+    """Undo :func:`enter`."""
+    if type(token) is _Entered:
+        try:
+            token.bridge.leave(token.inner)
+        except Exception:
+            _report("leaving a span in the bridged tracer")
+        token = token.token
+    _current.reset(token)
+
+
+def _report(what: str) -> None:
+    from ._guard import report
+
+    report(what)
+
+
 def start_span(name: str, kind: str, *, root: bool = False, attributes: dict | None = None) -> Span:
     parent = None if root else _current.get()
     s = Span(
@@ -245,6 +306,12 @@ def start_span(name: str, kind: str, *, root: bool = False, attributes: dict | N
         s.tags = list(parent.tags)
     if not s.trace_id:
         s.trace_id = s.id
+    b = _bridge
+    if b is not None:
+        try:
+            b.adopt(s, parent)
+        except Exception:
+            _report("placing a span in the bridged tracer's tree")
     if attributes:
         tags = attributes.pop("tags", None)
         meta = attributes.pop("metadata", None)
@@ -278,12 +345,12 @@ class _SpanContext:
         s = start_span(self._name, self._kind, root=self._root, attributes=self._attrs)
         self._t0 = time.perf_counter()
         self._span = s
-        self._token = _current.set(s)
+        self._token = enter(s)
         return s
 
     def __exit__(self, et, exc, tb) -> None:
         s = self._span
-        _current.reset(self._token)
+        leave(self._token)
         if s is not None:
             try:
                 end_span(s, exc, (time.perf_counter() - self._t0) * 1000.0)
@@ -370,23 +437,23 @@ def traced(fn=None, *, name=None, kind="span", capture_args=True):
             step, arg = agen.asend, None
             try:
                 while True:
-                    token = _current.set(s)
+                    token = enter(s)
                     try:
                         item = await step(arg)
                     except StopAsyncIteration:
                         break
                     finally:
-                        _current.reset(token)
+                        leave(token)
                     items += 1
                     try:
                         arg = yield item
                         step = agen.asend
                     except GeneratorExit:
-                        token = _current.set(s)
+                        token = enter(s)
                         try:
                             await agen.aclose()
                         finally:
-                            _current.reset(token)
+                            leave(token)
                         raise
                     except BaseException as e:  # thrown in by the consumer: the user's generator decides
                         step, arg = agen.athrow, e
@@ -425,14 +492,14 @@ def traced(fn=None, *, name=None, kind="span", capture_args=True):
         @functools.wraps(fn)
         async def async_wrapper(*args, **kwargs):
             s = opened(args, kwargs)
-            token = _current.set(s)
+            token = enter(s)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as e:
-                _current.reset(token)
+                leave(token)
                 end_span(s, e)
                 raise
-            _current.reset(token)
+            leave(token)
             s.output = result
             end_span(s)
             return result
@@ -442,14 +509,14 @@ def traced(fn=None, *, name=None, kind="span", capture_args=True):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         s = opened(args, kwargs)
-        token = _current.set(s)
+        token = enter(s)
         try:
             result = fn(*args, **kwargs)
         except BaseException as e:
-            _current.reset(token)
+            leave(token)
             end_span(s, e)
             raise
-        _current.reset(token)
+        leave(token)
         s.output = result
         end_span(s)
         return result

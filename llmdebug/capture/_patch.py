@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from .._guard import report
 from ..providers.base import Endpoint
-from ..tracing import Span, delegate, emit, start_span
+from ..tracing import Span, delegate, emit, enter, leave, start_span
 
 # The LLM call in flight in this context: HTTP attempts attach to it, and an SDK call
 # made inside another (litellm -> openai) is not captured twice.
@@ -134,13 +134,15 @@ def call_sync(endpoint: Endpoint, instance: Any, info: dict, fn: Callable, args:
     call = begin(endpoint, instance, info)
     if call is None:
         return fn(*args, **kwargs)
-    token = active.set(call)
+    token, current = active.set(call), enter(call.span)
     try:
         result = fn(*args, **kwargs)
     except BaseException as e:
+        leave(current)
         active.reset(token)
         failed(call, e)
         raise
+    leave(current)
     active.reset(token)
     succeeded(call, result)
     return result
@@ -157,13 +159,15 @@ def call_async(endpoint: Endpoint, instance: Any, info: dict, fn: Callable, args
 
 
 async def _run_async(call: Call, fn: Callable, args: tuple, kwargs: dict):
-    token = active.set(call)
+    token, current = active.set(call), enter(call.span)
     try:
         result = await fn(*args, **kwargs)
     except BaseException as e:
+        leave(current)
         active.reset(token)
         failed(call, e)
         raise
+    leave(current)
     active.reset(token)
     succeeded(call, result)
     return result
@@ -222,10 +226,11 @@ def _captured_generator(endpoint: Endpoint, instance: Any, info: dict, gen: Any)
 
 @contextlib.contextmanager
 def _activated(call: Call):
-    token = active.set(call)
+    token, current = active.set(call), enter(call.span)
     try:
         yield
     finally:
+        leave(current)
         active.reset(token)
 
 

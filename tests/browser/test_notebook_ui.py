@@ -174,6 +174,10 @@ def test_last_call_selected_keyboard_and_search(run):
         rows.first.click()
         tree = w.locator(".ldt-tree")
         expect(tree).to_be_focused()
+        # as a user would, wait for the click to land (the row selected, its detail loaded)
+        # before the next key: a key pressed mid-reload of the trace would start from nothing
+        expect(rows.first).to_have_class(re.compile("ldt-selected"))
+        expect(w.locator(".ldt-detail")).not_to_contain_text("loading", timeout=30_000)
         page.keyboard.press("ArrowDown")
         expect(rows.nth(1)).to_have_class(re.compile("ldt-selected"))
         expect(w.locator(".ldt-detail .ldt-msg-user")).to_contain_text("Give me one tip", timeout=30_000)
