@@ -15,8 +15,8 @@ Three conventions describe LLM work in OTel attributes, and frameworks mix them:
 - **OpenLLMetry** (Traceloop): ``traceloop.span.kind``, ``traceloop.entity.*``,
   ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``, ``llm.usage.*``.
 
-An LLM span's messages are rebuilt into the request its API would have been sent (OpenAI
-chat shape, or Anthropic's for Anthropic), so the detail pane, diff and replay read it
+An LLM span's messages are rebuilt into the request its API would have been sent (the
+provider module's ``request_from_chat``; OpenAI's chat shape by default), so the detail pane, diff and replay read it
 like a captured call. Everything else keeps its kind, name, input, output and attributes.
 """
 
@@ -70,12 +70,6 @@ _PARAMS = {
     "gen_ai.request.frequency_penalty": "frequency_penalty",
     "gen_ai.request.presence_penalty": "presence_penalty", "gen_ai.request.seed": "seed",
     "gen_ai.request.stop_sequences": "stop", "gen_ai.request.choice.count": "n",
-}
-# gen_ai.provider.name values (and other spellings) -> llmdebug provider names
-_PROVIDER_NAMES = {
-    "openai": "openai", "azure.ai.openai": "openai", "azure_openai": "openai", "azure": "openai",
-    "anthropic": "anthropic", "gcp.gemini": "google", "gcp.vertex_ai": "google", "gcp.gen_ai": "google",
-    "google": "google", "gemini": "google", "vertex_ai": "google", "vertexai": "google",
 }
 _EVENT_ROLES = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                 "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
@@ -379,61 +373,11 @@ def _params(a: dict) -> dict:
 # -- the request a call would have been sent ---------------------------------------------
 
 
-def _openai_request(model: Any, messages: list[dict], tools: list, params: dict) -> dict:
-    wire = []
-    for m in messages:
-        w: dict[str, Any] = {"role": m["role"], "content": m.get("content")}
-        if m.get("tool_calls"):
-            w["tool_calls"] = [{"id": c["id"] or f"call_{i}", "type": "function",
-                                "function": {"name": c["name"], "arguments": c["arguments"] or "{}"}}
-                               for i, c in enumerate(m["tool_calls"])]
-        if m.get("tool_call_id"):
-            w["tool_call_id"] = m["tool_call_id"]
-        if m.get("name") and m["role"] != "tool":
-            w["name"] = m["name"]
-        wire.append(w)
-    req: dict[str, Any] = {"model": model, "messages": wire, **params}
-    if tools:
-        req["tools"] = tools
-    return req
-
-
-def _anthropic_request(model: Any, messages: list[dict], tools: list, params: dict) -> dict:
-    system = "\n".join(str(m.get("content") or "") for m in messages if m["role"] == "system") or None
-    wire = []
-    for m in messages:
-        if m["role"] == "system":
-            continue
-        if m["role"] == "tool":
-            wire.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": m.get("tool_call_id"),
-                                                      "content": m.get("content") or ""}]})
-            continue
-        blocks: list[dict] = []
-        if m.get("content"):
-            blocks.append({"type": "text", "text": str(m["content"])})
-        for c in m.get("tool_calls") or ():
-            blocks.append({"type": "tool_use", "id": c["id"], "name": c["name"], "input": _loads(c["arguments"]) or {}})
-        wire.append({"role": m["role"], "content": blocks if m.get("tool_calls") else (m.get("content") or "")})
-    params = dict(params)
-    params.setdefault("max_tokens", 1024)
-    params.pop("n", None)
-    req: dict[str, Any] = {"model": model, "messages": wire, **params}
-    if system:
-        req["system"] = system
-    if tools:
-        req["tools"] = [{"name": (t.get("function") or t).get("name"),
-                         "description": (t.get("function") or t).get("description") or "",
-                         "input_schema": (t.get("function") or t).get("parameters") or {"type": "object"}}
-                        for t in tools]
-    return req
-
-
 def _provider(a: dict) -> str | None:
     v = _first(a, _PROVIDER)
     if not isinstance(v, str):
         return None
-    v = v.lower()
-    return _PROVIDER_NAMES.get(v, v)
+    return providers.from_otel_name(v)
 
 
 def _output_text(out: list[dict]) -> str | None:
@@ -555,10 +499,7 @@ def _llm(o: OtelSpan, s: Span) -> None:
     tools = _tools(a)
     params = _params(a)
     if s.kind == "llm":
-        anthropic = s.provider == "anthropic"
-        s.endpoint = "messages.create" if anthropic else "chat.completions"
-        build = _anthropic_request if anthropic else _openai_request
-        s.request = build(s.request_model or s.model, inp, tools, params)
+        s.endpoint, s.request = providers.request_from_chat(s.provider, s.request_model or s.model, inp, tools, params)
         s.messages = None  # read from the request, as for a captured call
         s.output_text = _output_text(out)
         calls = [c for m in out for c in m.get("tool_calls") or ()]

@@ -25,7 +25,7 @@ from . import _conversation, _params, _usage
 from .base import Endpoint, ProviderError, Reading, Target, Wire
 
 __all__ = ["NAMES", "module", "installed", "wire", "wire_of", "wire_for_path", "conversation", "chat_messages",
-           "tools", "params", "settings", "normalise", "price_key", "normalize_usage", "CONVERSATION_KEYS", "USAGE_KEYS", "Endpoint",
+           "tools", "params", "settings", "normalise", "price_key", "normalize_usage", "from_otel_name", "request_from_chat", "CONVERSATION_KEYS", "USAGE_KEYS", "Endpoint",
            "ProviderError", "Reading", "Target", "Wire"]
 
 NAMES = ("openai", "anthropic", "litellm", "google")
@@ -36,6 +36,7 @@ PARAM_ORDER = _params.PARAM_ORDER
 _modules: dict[str, ModuleType] = {}
 _by_alias: dict[str, str] = {}
 _wires: dict[str, Wire] = {}
+_by_otel_name: dict[str, str] = {}
 
 
 def module(name: str) -> ModuleType:
@@ -58,6 +59,8 @@ def _load_all() -> None:
         _modules[name] = mod
         for alias in mod.ALIASES:
             _by_alias[alias] = name
+        for otel_name in getattr(mod, "OTEL_NAMES", ()):
+            _by_otel_name[otel_name] = name
         _wires.update(mod.WIRES)
 
 
@@ -246,3 +249,25 @@ def normalize_usage(usage: Any, wire_id: str) -> dict:
     if w is None:
         raise ValueError(f"unknown wire format {wire_id!r}")
     return w.usage(usage)
+
+
+def from_otel_name(name: str) -> str:
+    """llmdebug's provider name for an OpenTelemetry ``gen_ai.provider.name`` /
+    ``gen_ai.system`` / OpenInference ``llm.provider`` value (unknown ones, lowercased, as given)."""
+    _load_all()
+    key = name.strip().lower()
+    return _by_otel_name.get(key, _by_alias.get(key, key))
+
+
+def request_from_chat(provider: str | None, model: Any, messages: list[dict], tools: list[dict],
+                      params: dict) -> tuple[str, dict]:
+    """(endpoint, request) a call recorded elsewhere would have sent, rebuilt from its
+    messages (``{"role", "content", "tool_calls": [{"id", "name", "arguments"}],
+    "tool_call_id", "name"}``), tools (OpenAI function shape) and parameters: the
+    provider's own request shape when its module knows one, OpenAI chat otherwise."""
+    try:
+        build = module(provider or "").request_from_chat
+    except (KeyError, AttributeError):
+        build = module("openai").request_from_chat
+    return build(model, messages, tools, params)
+

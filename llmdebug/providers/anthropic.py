@@ -16,6 +16,7 @@ from .base import Endpoint, ProviderError, Reading, Target, Wire, default_price_
 NAME = "anthropic"
 SDK = "anthropic"
 ALIASES = ()
+OTEL_NAMES = ("anthropic",)  # gen_ai.provider.name values meaning this provider
 KEY_ENV = "ANTHROPIC_API_KEY"
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 
@@ -164,3 +165,43 @@ def replay_callable(span: Any, client: Any = None, base_url: str | None = None) 
 
         client = anthropic.Anthropic(base_url=base_url) if base_url else anthropic.Anthropic()
     return sdk_method(client, ("messages", "create"))
+
+
+def _arguments(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) and text else (text or {})
+    except ValueError:
+        return {"arguments": text}
+
+
+def request_from_chat(model: Any, messages: list[dict], tools: list, params: dict) -> tuple[str, dict]:
+    """The request this API would have been sent for a conversation recorded elsewhere
+    (OpenTelemetry messages: ``{"role", "content", "tool_calls": [{"id", "name", "arguments"}],
+    "tool_call_id", "name"}``), and its endpoint."""
+    system = "\n".join(str(m.get("content") or "") for m in messages if m["role"] == "system") or None
+    wire = []
+    for m in messages:
+        if m["role"] == "system":
+            continue
+        if m["role"] == "tool":
+            wire.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": m.get("tool_call_id"),
+                                                      "content": m.get("content") or ""}]})
+            continue
+        blocks: list[dict] = []
+        if m.get("content"):
+            blocks.append({"type": "text", "text": str(m["content"])})
+        for c in m.get("tool_calls") or ():
+            blocks.append({"type": "tool_use", "id": c["id"], "name": c["name"], "input": _arguments(c["arguments"])})
+        wire.append({"role": m["role"], "content": blocks if m.get("tool_calls") else (m.get("content") or "")})
+    params = dict(params)
+    params.setdefault("max_tokens", 1024)
+    params.pop("n", None)
+    req: dict[str, Any] = {"model": model, "messages": wire, **params}
+    if system:
+        req["system"] = system
+    if tools:
+        req["tools"] = [{"name": (t.get("function") or t).get("name"),
+                         "description": (t.get("function") or t).get("description") or "",
+                         "input_schema": (t.get("function") or t).get("parameters") or {"type": "object"}}
+                        for t in tools]
+    return "messages.create", req

@@ -24,6 +24,7 @@ from .base import Endpoint, ProviderError, Reading, Target, Wire, default_price_
 NAME = "google"
 SDK = "google.genai"
 ALIASES = ("gemini",)
+OTEL_NAMES = ("gcp.gemini", "gcp.vertex_ai", "gcp.gen_ai", "vertex_ai", "vertexai", "gemini", "google")
 KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 KEY_ENV = KEY_ENVS[0]
 BASE_URL_ENV = "GOOGLE_GEMINI_BASE_URL"

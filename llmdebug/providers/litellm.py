@@ -16,6 +16,7 @@ from .openai import ChatWire, EmbeddingsWire
 NAME = "litellm"
 SDK = "litellm"
 ALIASES = ()
+OTEL_NAMES = ("litellm",)
 
 COMPLETION = Endpoint(NAME, "completion", None)
 EMBEDDING = Endpoint(NAME, "embedding", None)

@@ -20,6 +20,8 @@ from .base import Endpoint, ProviderError, Reading, Target, Wire, default_price_
 NAME = "openai"
 SDK = "openai"
 ALIASES = ("azure",)
+# gen_ai.provider.name (OpenTelemetry GenAI conventions) values meaning this provider
+OTEL_NAMES = ("openai", "azure.ai.openai", "azure_openai", "azure")
 KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
 
@@ -377,3 +379,25 @@ def replay_callable(span: Any, client: Any = None, base_url: str | None = None) 
 
         client = openai.OpenAI(base_url=base_url) if base_url else openai.OpenAI()
     return sdk_method(client, path)
+
+
+def request_from_chat(model: Any, messages: list[dict], tools: list, params: dict) -> tuple[str, dict]:
+    """The request this API would have been sent for a conversation recorded elsewhere
+    (OpenTelemetry messages: ``{"role", "content", "tool_calls": [{"id", "name", "arguments"}],
+    "tool_call_id", "name"}``), and its endpoint."""
+    wire = []
+    for m in messages:
+        w: dict[str, Any] = {"role": m["role"], "content": m.get("content")}
+        if m.get("tool_calls"):
+            w["tool_calls"] = [{"id": c["id"] or f"call_{i}", "type": "function",
+                                "function": {"name": c["name"], "arguments": c["arguments"] or "{}"}}
+                               for i, c in enumerate(m["tool_calls"])]
+        if m.get("tool_call_id"):
+            w["tool_call_id"] = m["tool_call_id"]
+        if m.get("name") and m["role"] != "tool":
+            w["name"] = m["name"]
+        wire.append(w)
+    req: dict[str, Any] = {"model": model, "messages": wire, **params}
+    if tools:
+        req["tools"] = tools
+    return "chat.completions", req

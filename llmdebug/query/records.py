@@ -127,6 +127,13 @@ def spans(trace_id: Any = None, **filters: Any) -> "pd.DataFrame":
     return _select_spans(filters)
 
 
+# the payload columns a span is rebuilt from: JSON ones decoded, output_text as stored
+_PAYLOAD_JSON = {"request_json": "request", "response_json": "response", "messages_json": "messages",
+                 "tool_calls_json": "tool_calls", "events_json": "events", "input_json": "input",
+                 "output_json": "output", "attributes_json": "attributes"}
+_PAYLOAD_COLS = (*_PAYLOAD_JSON, "output_text")
+
+
 def _span_from_row(row: tuple, payload: tuple | None) -> Span:
     d = dict(zip(SPAN_COLS, row))
     d["started_at"] = from_iso(d["started_at"]) or 0.0
@@ -138,16 +145,14 @@ def _span_from_row(row: tuple, payload: tuple | None) -> Span:
     s = Span(**d)
     s.events, s.attributes = [], {}
     if payload:
-        (s.request, s.response, s.messages, s.tool_calls, events, s.input, s.output, attrs, out_text) = (
-            decode_json(payload[0]), decode_json(payload[1]), decode_json(payload[2]), decode_json(payload[3]),
-            decode_json(payload[4]), decode_json(payload[5]), decode_json(payload[6]), decode_json(payload[7]),
-            payload[8],
-        )
+        cells = dict(zip(_PAYLOAD_COLS, payload))
+        for column, field_name in _PAYLOAD_JSON.items():
+            setattr(s, field_name, decode_json(cells[column]))
+        s.output_text = cells["output_text"]
         if s.messages is None and s.kind == "llm":
             s.messages = providers.conversation(s)
-        s.events = events or []
-        s.attributes = attrs or {}
-        s.output_text = out_text
+        s.events = s.events or []
+        s.attributes = s.attributes or {}
     return s
 
 
@@ -229,11 +234,7 @@ def get(span_id: Any) -> Span:
     """The span with this id (or a unique id prefix), with its full request and response."""
     flush()
     row = _resolve(span_id)
-    payload = get_store().read(
-        "SELECT request_json, response_json, messages_json, tool_calls_json, events_json, input_json, "
-        "output_json, attributes_json, output_text FROM payloads WHERE span_id = ?",
-        [row[0]],
-    )
+    payload = get_store().read(f"SELECT {', '.join(_PAYLOAD_COLS)} FROM payloads WHERE span_id = ?", [row[0]])
     return _span_from_row(row, payload[0] if payload else None)
 
 
