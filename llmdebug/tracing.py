@@ -254,6 +254,11 @@ def set_bridge(b: Bridge | None) -> None:
     _bridge = b
 
 
+def bridge() -> Bridge | None:
+    """The bridge installed now (a second tracer's bridge wraps the first)."""
+    return _bridge
+
+
 class _Entered:
     __slots__ = ("token", "bridge", "inner")
 

@@ -62,7 +62,7 @@ _CACHE_WRITE = ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_
                 "gen_ai.usage.input_tokens.cache_write", "llm.token_count.prompt_details.cache_write")
 _REASONING = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.output_tokens.reasoning",
               "llm.token_count.completion_details.reasoning", "gen_ai.usage.reasoning_tokens")
-_COST = ("llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total")
+_COST = ("llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total", "operation.cost")
 # request parameters under their OpenAI names
 _PARAMS = {
     "gen_ai.request.temperature": "temperature", "gen_ai.request.max_tokens": "max_tokens",
@@ -180,6 +180,8 @@ def _message(role: Any, content: Any = None, tool_calls: list | None = None, too
 def _text_of_parts(parts: Any) -> str | None:
     if isinstance(parts, str):
         return parts
+    if isinstance(parts, tuple):
+        parts = list(parts)
     if not isinstance(parts, list):
         return None if parts is None else json.dumps(parts, ensure_ascii=False, default=str)
     texts = [str(p.get("content") if "content" in p else p.get("text", "")) for p in parts
@@ -197,25 +199,26 @@ def _genai_messages(value: Any) -> list[dict]:
         if parts is None:  # an OpenAI-shaped message under the new key
             out.append(_openai_message(m))
             continue
-        calls, texts, tool_call_id = [], [], None
-        content: Any = None
-        for p in parts if isinstance(parts, list) else ():
+        calls, texts, results = [], [], []
+        for p in parts if isinstance(parts, (list, tuple)) else ():
             if not isinstance(p, dict):
                 continue
             t = p.get("type")
             if t == "tool_call":
                 calls.append(_call(p.get("id"), p.get("name"), p.get("arguments")))
             elif t == "tool_call_response":
-                tool_call_id = p.get("id")
                 r = p.get("response", p.get("result"))
-                content = r if isinstance(r, str) else json.dumps(r, ensure_ascii=False, default=str)
+                r = r if isinstance(r, str) else json.dumps(r, ensure_ascii=False, default=str)
+                results.append(_message("tool", r, tool_call_id=p.get("id"), name=p.get("name")))
             elif t in ("text", "thinking", "reasoning") or "content" in p:
                 c = p.get("content")
                 texts.append(c if isinstance(c, str) else json.dumps(c, ensure_ascii=False, default=str))
-        if content is None and texts:
-            content = "".join(texts)
-        role = m.get("role") or ("tool" if tool_call_id else "assistant")
-        msg = _message(role, content, calls, tool_call_id, m.get("name"))
+        # each tool result is its own message (OpenAI's shape), whatever role carried it
+        out.extend(results)
+        if results and not texts and not calls:
+            continue
+        role = m.get("role") or "assistant"
+        msg = _message(role, "".join(texts) if texts else None, calls, None, m.get("name"))
         if m.get("finish_reason"):
             msg["finish_reason"] = m["finish_reason"]
         out.append(msg)
@@ -467,10 +470,22 @@ def to_span(o: OtelSpan, *, span_id: str | None = None, parent_id: str | None = 
             inp, out = _conversation(o)
             if inp or out:
                 s.input, s.output = inp or None, out or s.output
+        if kind == "agent":
+            _agent(a, s)
     tags = a.get("tag.tags")
     if isinstance(tags, (list, tuple)) and tags:
         s.add_tag(*[str(t) for t in tags])
     return s
+
+
+def _agent(a: dict, s: Span) -> None:
+    """pydantic-ai's agent run: the conversation as ``pydantic_ai.all_messages``, the answer
+    as ``final_result``."""
+    if s.input is None and "pydantic_ai.all_messages" in a:
+        first = next((m for m in _genai_messages(a["pydantic_ai.all_messages"]) if m["role"] == "user"), None)
+        s.input = first["content"] if first is not None else None
+    if s.output is None and a.get("final_result") is not None:
+        s.output = _loads(a["final_result"])
 
 
 def _llm(o: OtelSpan, s: Span) -> None:

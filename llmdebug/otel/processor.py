@@ -14,12 +14,14 @@ The caller's thread only notes ids and hands the span over; reading its attribut
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
+from opentelemetry.sdk._logs import LogRecordProcessor as _SdkLogRecordProcessor
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import SpanProcessor as _SdkSpanProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
@@ -29,11 +31,15 @@ from .._guard import report
 from ..tracing import Span
 from .conventions import is_llm
 from .ingest import Mapped
-from .record import from_readable
+from .record import OtelEvent, from_readable
 
-__all__ = ["SpanProcessor", "install", "uninstall", "installed"]
+__all__ = ["SpanProcessor", "LogProcessor", "install", "uninstall", "installed"]
 
 _REMEMBERED = 100_000  # ids of live llmdebug spans kept for OTel children that end late
+# Instrumentations that start spans without making them OTel's current span (LangChain's
+# callbacks cannot promise to detach a context): a call made while one of their spans is
+# open on this thread is placed under the innermost such span.
+DETACHED_SCOPES = {"openinference.instrumentation.langchain"}
 
 
 class _LdSpan(NonRecordingSpan):
@@ -74,17 +80,39 @@ class Bridge(tracing.Bridge):
     def __init__(self):
         self.ids = _Ids()
         self.skip: set[str] = set()  # OTel spans whose call llmdebug's capture stores instead
+        self.open = threading.local()  # .spans: this thread's open spans of DETACHED_SCOPES
+        # OTel span id -> the GenAI log events emitted under it before it ended (messages an
+        # instrumentation sends as events rather than span attributes)
+        self.details: OrderedDict[str, list] = OrderedDict()
+
+    def opened(self, span: Any) -> None:
+        stack = getattr(self.open, "spans", None)
+        if stack is None:
+            stack = self.open.spans = []
+        stack.append(span)
+
+    def closed(self, span_id: int) -> None:
+        stack = getattr(self.open, "spans", None)
+        if stack:
+            stack[:] = [x for x in stack if x.get_span_context().span_id != span_id]
 
     def adopt(self, s: Span, parent: Span | None) -> None:
         cur = otel_trace.get_current_span()
-        if isinstance(cur, _LdSpan) or not cur.is_recording():
+        if isinstance(cur, _LdSpan):
             return  # llmdebug's own parent is the innermost
+        detached = False
+        if not cur.is_recording():
+            stack = getattr(self.open, "spans", None)
+            if not stack:
+                return
+            cur, detached = stack[-1], True
         ctx = cur.get_span_context()
         if not ctx.is_valid:
             return
         s.trace_id = format(ctx.trace_id, "032x")
         otel_id = _hex16(ctx.span_id)
-        if s.kind == "llm" and is_llm(getattr(cur, "attributes", None) or {}):
+        same_call = _detached_is_llm(cur) if detached else is_llm(getattr(cur, "attributes", None) or {})
+        if s.kind == "llm" and same_call:
             # the instrumentation's span of this very call: llmdebug's span takes its place
             s.id = otel_id
             up = getattr(cur, "parent", None)
@@ -104,21 +132,81 @@ class Bridge(tracing.Bridge):
         otel_context.detach(token)
 
 
+def _detached_is_llm(span: Any) -> bool:
+    """Whether an open span of a DETACHED_SCOPES instrumentation is a model call (its
+    attributes come only at its end, so the framework's own run is asked)."""
+    mod = sys.modules.get("openinference.instrumentation.langchain")
+    tracer = getattr(mod.LangChainInstrumentor(), "_tracer", None) if mod is not None else None
+    if tracer is None:
+        return False
+    sid = span.get_span_context().span_id
+    for run_id, sp in list(getattr(tracer, "_spans_by_run", {}).items()):
+        if sp.get_span_context().span_id == sid:
+            run = tracer.run_map.get(str(run_id))
+            return getattr(run, "run_type", None) in ("llm", "chat_model")
+    return False
+
+
 class _Pending(Mapped):
-    """An ended SDK span, read on the writer thread."""
+    """An ended SDK span (and the GenAI log events of it), read on the writer thread."""
 
-    __slots__ = ("span",)
+    __slots__ = ("span", "logged")
 
-    def __init__(self, span: ReadableSpan):
+    def __init__(self, span: ReadableSpan, logged: list | None = None):
         self.span = span
+        self.logged = logged
 
     def approx_bytes(self) -> int:
         a = self.span.attributes or {}
         return 64 * len(a) + sum(len(v) for v in a.values() if isinstance(v, str))
 
     def finalize(self, s: Span) -> None:
-        self.otel = from_readable(self.span)
+        o = from_readable(self.span)
+        for name, attrs, body, ts in self.logged or ():
+            if name == OPERATION_DETAILS:  # the span's own attributes win
+                for k, v in attrs.items():
+                    o.attributes.setdefault(k, v)
+            else:
+                o.events.append(OtelEvent(name, ts or 0, {**attrs, **(body if isinstance(body, dict) else {})}))
+        self.otel = o
         super().finalize(s)
+
+
+OPERATION_DETAILS = "gen_ai.client.inference.operation.details"
+GENAI_EVENTS = frozenset({OPERATION_DETAILS, "gen_ai.system.message", "gen_ai.user.message",
+                          "gen_ai.assistant.message", "gen_ai.tool.message", "gen_ai.choice"})
+_LOGGED_SPANS = 10_000  # spans with events waiting for their end (one that never ends is dropped)
+
+
+class LogProcessor(_SdkLogRecordProcessor):
+    """Keeps the GenAI log events (messages sent as events, e.g. by
+    opentelemetry-instrumentation-openai-v2 in ``EVENT_ONLY`` mode) for the span they
+    were emitted under, which is stored with them when it ends."""
+
+    def __init__(self, bridge: Bridge):
+        self.bridge = bridge
+
+    def on_emit(self, log_data: Any) -> None:
+        try:
+            rec = getattr(log_data, "log_record", log_data)
+            attrs = dict(rec.attributes or {})
+            name = getattr(rec, "event_name", None) or attrs.pop("event.name", None)
+            if name not in GENAI_EVENTS or not rec.span_id:
+                return
+            details = self.bridge.details
+            details.setdefault(_hex16(rec.span_id), []).append((name, attrs, rec.body, rec.timestamp))
+            while len(details) > _LOGGED_SPANS:
+                details.popitem(last=False)
+        except Exception:
+            report("keeping an OpenTelemetry log event")
+
+    emit = on_emit  # the SDK's newer name
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
 
 _bridge = Bridge()
@@ -138,6 +226,9 @@ class SpanProcessor(_SdkSpanProcessor):
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         try:
+            scope = getattr(span, "instrumentation_scope", None)
+            if scope is not None and scope.name in DETACHED_SCOPES:
+                self.bridge.opened(span)
             parent = otel_trace.get_current_span(parent_context)
             if isinstance(parent, _LdSpan) and parent.ld_kind == "llm" and is_llm(span.attributes or {}):
                 # an instrumentation's span of a call llmdebug is capturing: one span is stored,
@@ -152,6 +243,8 @@ class SpanProcessor(_SdkSpanProcessor):
         try:
             ctx = span.context
             otel_id = _hex16(ctx.span_id)
+            self.bridge.closed(ctx.span_id)
+            details = self.bridge.details.pop(otel_id, None) if self.bridge.details else None
             if otel_id in self.bridge.skip:
                 self.bridge.skip.discard(otel_id)
                 return
@@ -159,7 +252,7 @@ class SpanProcessor(_SdkSpanProcessor):
             s = Span(id=otel_id, trace_id=format(ctx.trace_id, "032x"),
                      parent_id=self.bridge.ids.get(_hex16(up.span_id)) if up is not None and up.span_id else None,
                      name=span.name or "", kind="span", started_at=(span.start_time or 0) / 1e9)
-            s._raw = _Pending(span)
+            s._raw = _Pending(span, details)
             session.submit(s)
         except Exception:
             report("storing an OpenTelemetry span")
@@ -191,7 +284,29 @@ def install() -> SpanProcessor:
     proc = SpanProcessor()
     provider.add_span_processor(proc)
     _installed.append((provider, proc))
+    _install_logs()
     return proc
+
+
+def _install_logs() -> None:
+    """Add the GenAI event keeper to the global LoggerProvider (an SDK one if none is set)."""
+    try:
+        from opentelemetry import _logs
+        from opentelemetry.sdk._logs import LoggerProvider
+
+        lp = _logs.get_logger_provider()
+        if not hasattr(lp, "add_log_record_processor"):
+            _logs.set_logger_provider(LoggerProvider())
+            lp = _logs.get_logger_provider()
+        if hasattr(lp, "add_log_record_processor") and not _logs_installed:
+            proc = LogProcessor(_bridge)
+            lp.add_log_record_processor(proc)
+            _logs_installed.append((lp, proc))
+    except Exception:
+        report("joining the OpenTelemetry logs")
+
+
+_logs_installed: list[tuple[Any, LogProcessor]] = []
 
 
 def installed() -> bool:
@@ -204,4 +319,8 @@ def uninstall() -> None:
         proc.on_end = lambda span: None  # type: ignore[method-assign]
         proc.on_start = lambda span, parent_context=None: None  # type: ignore[method-assign]
     _installed.clear()
+    for _, logs in _logs_installed:
+        logs.on_emit = lambda log_data: None  # type: ignore[method-assign]
+        logs.emit = logs.on_emit  # type: ignore[method-assign]
+    _logs_installed.clear()
     tracing.set_bridge(None)
