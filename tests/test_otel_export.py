@@ -426,3 +426,120 @@ def test_ids():
     assert exporter.otel_span_id(None) is None
     odd = exporter.otel_span_id("not-hex")
     assert len(odd) == 16 and odd == exporter.otel_span_id("not-hex") and int(odd, 16)
+
+
+# -- Arize Phoenix ----------------------------------------------------------------------------
+# Phoenix is a large install (~850 MB, pins older anthropic/google-genai than [dev]), so it
+# lives in a venv of its own: scripts/phoenix_roundtrip.py makes it and runs this test with
+# LLMDEBUG_PHOENIX_PYTHON pointing there. The server and Phoenix's client run on that
+# interpreter; llmdebug exports from this one, as a user's app would.
+
+PHOENIX_QUERY = r"""
+import sys
+from phoenix.client import Client
+df = Client(base_url=sys.argv[1]).spans.get_spans_dataframe(project_identifier="default", limit=1000)
+if df is not None and "context.span_id" not in df.columns:
+    df = df.reset_index()
+print("[]" if df is None else df.to_json(orient="records"))
+"""
+
+
+def _phoenix_python() -> str | None:
+    exe = os.environ.get("LLMDEBUG_PHOENIX_PYTHON")
+    if exe:
+        return exe
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("phoenix.server.main") and importlib.util.find_spec("phoenix.client")
+    except ModuleNotFoundError:
+        found = None
+    return sys.executable if found else None
+
+
+class Phoenix:
+    """A Phoenix server on loopback, its data in ``workdir``."""
+
+    def __init__(self, python: str, workdir: Path):
+        self.python = python
+        port, grpc = _closed_port(), _closed_port()
+        env = dict(os.environ, PHOENIX_PORT=str(port), PHOENIX_GRPC_PORT=str(grpc), PHOENIX_HOST="127.0.0.1",
+                   PHOENIX_WORKING_DIR=str(workdir), PHOENIX_TELEMETRY_ENABLED="false")
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(workdir.parent / "phoenix.log", "w")
+        self.proc = subprocess.Popen([python, "-m", "phoenix.server.main", "serve"], env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self._wait(lambda: self._get("/healthz") == 200, "to start")
+
+    def _get(self, path: str) -> int | None:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as r:
+                return r.status
+        except OSError:
+            return None
+
+    def _wait(self, ready, what: str, limit: float = 300.0) -> None:
+        import time
+
+        deadline = time.monotonic() + limit  # a hang guard: readiness is polled, never assumed
+        while not ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.log.flush()
+                raise AssertionError(f"Phoenix did not get {what}: {Path(self.log.name).read_text()[-3000:]}")
+            threading.Event().wait(0.25)
+
+    def spans(self, count: int) -> list[dict]:
+        """Phoenix's spans through its own client, once ``count`` of them are in."""
+        rows: list[dict] = []
+
+        def ready() -> bool:
+            nonlocal rows
+            out = subprocess.run([self.python, "-c", PHOENIX_QUERY, self.url], capture_output=True, text=True,
+                                 timeout=120)
+            assert out.returncode == 0, out.stderr
+            rows = json.loads(out.stdout.strip().splitlines()[-1])
+            return len(rows) >= count
+
+        self._wait(ready, f"{count} spans")
+        return rows
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.mark.phoenix
+@pytest.mark.skipif(_phoenix_python() is None, reason="Phoenix is not installed: run scripts/phoenix_roundtrip.py")
+def test_phoenix_shows_the_spans_with_kinds_and_tokens(trace_db, tmp_path, llm_openai_client, llm_anthropic_client):
+    (tmp_path / "phoenix").mkdir()
+    phx = Phoenix(_phoenix_python(), tmp_path / "phoenix")
+    try:
+        ld.init(trace_db, export=phx.url)
+        make_traffic(llm_openai_client, llm_anthropic_client)
+        assert exporter.stop_export(60)
+        first = snapshot()
+        rows = phx.spans(len(first))
+    finally:
+        phx.stop()
+    assert len(rows) == len(first)
+    by_id = {r["context.span_id"]: r for r in rows}
+    kinds = {"llm": "LLM", "tool": "TOOL", "trace": "CHAIN", "span": "CHAIN"}
+    for sid, s in first.items():
+        r = by_id[exporter.otel_span_id(sid)]
+        assert (r["name"], r["context.trace_id"], r["span_kind"]) == (s.name, s.trace_id, kinds[s.kind])
+        assert r["parent_id"] == exporter.otel_span_id(s.parent_id)
+        assert r["status_code"] == ("ERROR" if s.status == "error" else "OK")
+        if s.kind == "llm":
+            assert r["attributes.llm.model_name"] == s.model and r["attributes.llm.provider"] == s.provider
+            assert r["attributes.llm.token_count.prompt"] == s.input_tokens
+            assert r["attributes.llm.token_count.completion"] == s.output_tokens
+            assert r["attributes.llm.token_count.total"] == s.total_tokens
+            assert r["attributes.llm.output_messages"][0]["message.role"] == "assistant"
+            assert r["attributes.llm.input_messages"][0]["message.role"] in ("system", "user")

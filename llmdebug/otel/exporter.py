@@ -476,7 +476,11 @@ def _url(endpoint: str | None) -> str | None:
 
 
 def _exporter(endpoint: str | None, headers: dict | None, timeout: float | None):
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError as e:
+        raise ImportError("llmdebug's OTLP export uses the OpenTelemetry SDK's exporter: "
+                          "pip install opentelemetry-exporter-otlp-proto-http") from e
 
     return OTLPSpanExporter(endpoint=_url(endpoint), headers=dict(headers) if headers else None, timeout=timeout)
 
@@ -567,9 +571,9 @@ def start_export(endpoint: str | None, *, capture_content: bool | None = None, h
     with _lock:
         if _live is not None and _live.key == key:
             return
-        old, _live = _live, None
         _install_filter()
-        new = _Export(key, endpoint, headers, content)
+        new = _Export(key, endpoint, headers, content)  # raises (no exporter package) before anything changes
+        old = _live
         if not _hooked:
             _writer.on_stored(_on_stored)
             atexit.register(_at_exit)
