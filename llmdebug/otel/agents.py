@@ -27,10 +27,13 @@ from agents.tracing import TracingProcessor as _AgentsProcessor
 from agents.tracing import get_current_span
 
 from .. import pricing, providers, session, tracing
+from ..providers import openai as _openai
 from .._guard import report
 from ..tracing import Span
 
 __all__ = ["TracingProcessor"]
+
+SOURCE = "agents-sdk"  # Span.metadata["source"]
 
 _REMEMBERED = 100_000
 # span_data.type -> llmdebug kind
@@ -162,7 +165,7 @@ class TracingProcessor(_AgentsProcessor):
                      parent_id=outer.id if outer is not None else None,
                      name=getattr(trace, "name", None) or "Agent workflow", kind="trace", started_at=time.time())
             data = trace.export() or {}
-            meta = {"source": "openai-agents"}
+            meta = {"source": SOURCE}
             if data.get("group_id"):
                 meta["group_id"] = data["group_id"]
             if data.get("metadata"):
@@ -202,7 +205,7 @@ class TracingProcessor(_AgentsProcessor):
             tid = parent.trace_id if parent is not None else (_hex(span.trace_id) or sid)
             s = Span(id=sid, trace_id=tid, parent_id=parent.id if parent is not None else None,
                      name=_name(data), kind=kind, started_at=_epoch(span.started_at) or time.time())
-            s.metadata = {"source": "openai-agents", "type": data.type}
+            s.metadata = {"source": SOURCE, "type": data.type}
             self.ids.put(span.span_id, s)
         except Exception:
             report("noting an Agents SDK span")
@@ -305,7 +308,7 @@ class _Finish:
 def _response(s: Span, d: Any) -> None:
     """A Responses API call as llmdebug's capture stores one (request, response, usage)."""
     resp = _plain(d.response) if d.response is not None else None
-    s.provider, s.endpoint = "openai", "responses"
+    s.provider, s.endpoint = _openai.RESPONSES.provider, _openai.RESPONSES.name
     req: dict[str, Any] = {}
     if isinstance(resp, dict):
         req["model"] = resp.get("model")
@@ -317,7 +320,7 @@ def _response(s: Span, d: Any) -> None:
     s.request = req
     s.request_model = req.get("model")
     if isinstance(resp, dict):
-        reading = providers.wire("openai-responses").read(resp)
+        reading = providers.wire(_openai.RESPONSES.wire).read(resp)
         s.model = reading.model or s.request_model
         for k, v in reading.usage.items():
             setattr(s, k, v)
@@ -330,7 +333,7 @@ def _response(s: Span, d: Any) -> None:
 
 def _generation(s: Span, d: Any) -> None:
     """A Chat Completions call (``OpenAIChatCompletionsModel``, LiteLLM models)."""
-    s.provider, s.endpoint = "openai", "chat.completions"
+    s.provider, s.endpoint = _openai.CHAT.provider, _openai.CHAT.name
     s.model = s.request_model = str(d.model) if d.model else None
     req: dict[str, Any] = {"model": s.model, "messages": _plain(d.input) or []}
     cfg = _plain(d.model_config) or {}
