@@ -98,6 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: an exporter sends every batch on one connection
     server_version = "llmdebug-otlp"
     timeout = 60  # a client that stops sending mid-request does not hold a thread forever
+    # the reply's headers and body leave in one segment (handle_one_request flushes), and
+    # no Nagle delay: written in two, a small reply waits for the client's delayed ACK (40 ms)
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
     server: _Server
 
     _consumed = False  # the body was read (this request)
