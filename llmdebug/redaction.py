@@ -101,6 +101,25 @@ def _headers(value: Any, all_values: bool, keep: frozenset = _SAFE_HEADERS) -> A
             for k, v in value.items()}
 
 
+# What a dict key means for redaction, decided once per key: bodies repeat the same few
+# dozen keys (an ingested OTel span has ~25 attributes), and normalising plus two regex
+# checks per key per span was the largest cost of storing one.
+_PLAIN, _SECRET, _HEADER_DICT, _URL_FIELD = 0, 1, 2, 3
+_key_kinds: dict = {}
+
+
+def _key_kind(key: Any) -> int:
+    kind = _key_kinds.get(key)
+    if kind is None:
+        n = _norm(key)
+        kind = (_SECRET if n in _FIELD_EXACT or _FIELD.search(n) else _HEADER_DICT if n in _HEADER_DICTS
+                else _URL_FIELD if n in _URL_FIELDS else _PLAIN)
+        if len(_key_kinds) > 50_000:  # bounded: keys made of data (ids as keys) must not grow it forever
+            _key_kinds.clear()
+        _key_kinds[key] = kind
+    return kind
+
+
 def redact_fields(obj: Any, _depth: int = 0) -> Any:
     """A copy of ``obj`` with credential fields replaced; ``obj`` itself when nothing is."""
     if _depth > 40:
@@ -108,14 +127,17 @@ def redact_fields(obj: Any, _depth: int = 0) -> Any:
     if isinstance(obj, dict):
         out = None
         for k, v in obj.items():
-            n = _norm(k)
-            if isinstance(v, str) and is_secret_field(n):
-                new = MARKER
-            elif n in _HEADER_DICTS and isinstance(v, dict):
-                new = _headers(v, all_values=False)
-            elif n in _URL_FIELDS and isinstance(v, str):
-                new = redact_url(v)
-            elif isinstance(v, (dict, list, tuple)):
+            if isinstance(v, str):
+                kind = _key_kind(k)
+                if kind == _SECRET:
+                    new = MARKER
+                elif kind == _URL_FIELD:
+                    new = redact_url(v)
+                else:
+                    continue
+            elif isinstance(v, dict):
+                new = _headers(v, all_values=False) if _key_kind(k) == _HEADER_DICT else redact_fields(v, _depth + 1)
+            elif isinstance(v, (list, tuple)):
                 new = redact_fields(v, _depth + 1)
             else:
                 continue

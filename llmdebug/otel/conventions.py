@@ -26,6 +26,7 @@ import json
 from typing import Any
 
 from .. import pricing, providers
+from .._json import loads as _json_loads
 from ..tracing import Span
 from .record import OtelSpan
 
@@ -73,6 +74,10 @@ _PARAMS = {
 }
 _EVENT_ROLES = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                 "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
+# attributes that carry a call's messages (mapped into its request and response)
+_MESSAGE_ATTRIBUTES = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+                       "llm.input_messages.", "llm.output_messages.", "gen_ai.prompt", "gen_ai.completion",
+                       "input.value", "output.value")
 MAX_ATTRIBUTE_CHARS = 20_000  # one attribute kept in Span.attributes (the mapped fields keep everything)
 
 
@@ -99,7 +104,7 @@ def _loads(v: Any) -> Any:
     """A JSON attribute's value (text that is not JSON stays text)."""
     if isinstance(v, (str, bytes)) and v[:1] in ("{", "[", b"{", b"["):
         try:
-            return json.loads(v)
+            return _json_loads(v)
         except ValueError:
             return v
     return v
@@ -137,6 +142,19 @@ def is_llm(attrs: dict) -> bool:
 
 
 # -- indexed attributes (llm.input_messages.0.message.role = ...) -------------------------
+
+
+# attribute families spelled prefix.N.rest; which ones a span has is found in one pass
+_FAMILIES = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "gen_ai.completion.", "llm.tools.",
+             "llm.request.functions.", "retrieval.documents.")
+
+
+def _families(attrs: dict) -> frozenset[str]:
+    found = set()
+    for k in attrs:
+        if k.startswith(_FAMILIES):
+            found.update(f for f in _FAMILIES if k.startswith(f))
+    return frozenset(found)
 
 
 def _indexed(attrs: dict, prefix: str) -> list[dict]:
@@ -313,17 +331,19 @@ def _json_messages(value: Any, role: str = "user") -> list[dict]:
     return [_message(role, v)] if v is not None else []
 
 
-def _conversation(o: OtelSpan) -> tuple[list[dict], list[dict]]:
+def _conversation(o: OtelSpan, fams: frozenset[str] | None = None) -> tuple[list[dict], list[dict]]:
     a = o.attributes
+    if fams is None:
+        fams = _families(a)
     if "gen_ai.input.messages" in a or "gen_ai.output.messages" in a:
         inp = _genai_messages(a.get("gen_ai.input.messages"))
         system = a.get("gen_ai.system_instructions")
         if system is not None:
             inp.insert(0, _message("system", _text_of_parts(_loads(system))))
         return inp, _genai_messages(a.get("gen_ai.output.messages"))
-    if any(k.startswith("llm.input_messages.") or k.startswith("llm.output_messages.") for k in a):
+    if "llm.input_messages." in fams or "llm.output_messages." in fams:
         return _openinference_messages(a, "llm.input_messages."), _openinference_messages(a, "llm.output_messages.")
-    if any(k.startswith("gen_ai.prompt.") or k.startswith("gen_ai.completion.") for k in a):
+    if "gen_ai.prompt." in fams or "gen_ai.completion." in fams:
         return _traceloop_messages(a, "gen_ai.prompt."), _traceloop_messages(a, "gen_ai.completion.")
     if "gen_ai.prompt" in a or "gen_ai.completion" in a:
         return _json_messages(a.get("gen_ai.prompt")), _json_messages(a.get("gen_ai.completion"), "assistant")
@@ -342,13 +362,13 @@ def _conversation(o: OtelSpan) -> tuple[list[dict], list[dict]]:
     return inp, out
 
 
-def _tools(a: dict) -> list[dict]:
+def _tools(a: dict, fams: frozenset[str]) -> list[dict]:
     tools = []
-    for t in _indexed(a, "llm.tools."):
+    for t in _indexed(a, "llm.tools.") if "llm.tools." in fams else ():
         schema = _loads(t.get("tool.json_schema"))
         if isinstance(schema, dict):
             tools.append(schema if "type" in schema else {"type": "function", "function": schema})
-    for t in _indexed(a, "llm.request.functions."):
+    for t in _indexed(a, "llm.request.functions.") if "llm.request.functions." in fams else ():
         tools.append({"type": "function", "function": {
             "name": t.get("name"), "description": t.get("description"),
             "parameters": _loads(t.get("parameters")) or {}}})
@@ -408,14 +428,18 @@ def _value(a: dict, key: str) -> Any:
     return _loads(v) if mime in (None, "application/json") else v
 
 
-def _documents(a: dict) -> list[dict] | None:
+def _documents(a: dict, fams: frozenset[str]) -> list[dict] | None:
+    if "retrieval.documents." not in fams:
+        return None
     docs = [{k.removeprefix("document."): v for k, v in d.items()} for d in _indexed(a, "retrieval.documents.")]
     return docs or None
 
 
-def _kept_attributes(a: dict) -> dict:
+def _kept_attributes(a: dict, drop: tuple[str, ...] = ()) -> dict:
     kept = {}
     for k, v in a.items():
+        if drop and k.startswith(drop):
+            continue
         if isinstance(v, tuple):
             v = list(v)
         if isinstance(v, str) and len(v) > MAX_ATTRIBUTE_CHARS:
@@ -448,14 +472,16 @@ def to_span(o: OtelSpan, *, span_id: str | None = None, parent_id: str | None = 
     if service:
         meta["service"] = service
     s.metadata = meta
-    s.attributes = _kept_attributes(a)
+    fams = _families(a)
     status = a.get("http.response.status_code", a.get("http.status_code"))
     if isinstance(status, int):
         s.http_status = status
     _error(o, s)
     if kind in ("llm", "embedding"):
-        _llm(o, s)
+        # the messages, once in the request and response, are not stored a second time
+        s.attributes = _kept_attributes(a, _MESSAGE_ATTRIBUTES if _llm(o, s, fams) else ())
     else:
+        s.attributes = _kept_attributes(a)
         s.input = _value(a, "input.value")
         if s.input is None:
             s.input = _loads(a.get("gen_ai.tool.call.arguments", a.get("traceloop.entity.input",
@@ -463,11 +489,11 @@ def to_span(o: OtelSpan, *, span_id: str | None = None, parent_id: str | None = 
         s.output = _value(a, "output.value")
         if s.output is None:
             s.output = _loads(a.get("gen_ai.tool.call.result", a.get("traceloop.entity.output")))
-        docs = _documents(a)
+        docs = _documents(a, fams)
         if docs is not None:
             s.output = {"documents": docs} if s.output is None else s.output
         if kind in ("agent", "chain") and s.input is None:
-            inp, out = _conversation(o)
+            inp, out = _conversation(o, fams)
             if inp or out:
                 s.input, s.output = inp or None, out or s.output
         if kind == "agent":
@@ -488,7 +514,8 @@ def _agent(a: dict, s: Span) -> None:
         s.output = _loads(a["final_result"])
 
 
-def _llm(o: OtelSpan, s: Span) -> None:
+def _llm(o: OtelSpan, s: Span, fams: frozenset[str]) -> bool:
+    """Fill an LLM or embedding span; True when its messages were read."""
     a = o.attributes
     s.provider = _provider(a) or None
     model = _first(a, _MODEL)
@@ -510,8 +537,8 @@ def _llm(o: OtelSpan, s: Span) -> None:
         s.total_tokens = (s.input_tokens or 0) + (s.output_tokens or 0)
     else:
         s.total_tokens = _count(a, _TOTAL)
-    inp, out = _conversation(o)
-    tools = _tools(a)
+    inp, out = _conversation(o, fams)
+    tools = _tools(a, fams)
     params = _params(a)
     if s.kind == "llm":
         s.endpoint, s.request = providers.request_from_chat(s.provider, s.request_model or s.model, inp, tools, params)
@@ -540,3 +567,4 @@ def _llm(o: OtelSpan, s: Span) -> None:
                                   timestamp=s.started_at or None,
                                   key=providers.price_key(s.provider, s.model) if s.provider else None)
         s.priced = s.cost_usd is not None
+    return bool(inp or out)
