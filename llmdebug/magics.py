@@ -100,14 +100,11 @@ class _Magics:
         try:
             if not self.summary or self._skip_summary or session.submitted() == self._seen:
                 return
-            calls = query.calls(since=self._cell_start)
-            if calls.empty:
+            # plain rows, not DataFrames: the first cell with a call must not wait for pandas
+            records = query.span_rows(kind="llm", since=self._cell_start)
+            if not records:
                 return
-            records = calls.astype(object).where(calls.notna(), None).to_dict("records")
-            trees = {}
-            for tid in dict.fromkeys(r["trace_id"] for r in records):
-                rows = query.spans(trace_id=tid)
-                trees[tid] = rows.astype(object).where(rows.notna(), None).to_dict("records")
+            trees = {tid: query.span_rows(trace_id=tid) for tid in dict.fromkeys(r["trace_id"] for r in records)}
             from IPython.display import display
 
             display(CellSummary(records, trees))
@@ -191,7 +188,8 @@ _state: _Magics | None = None
 
 def load_ipython_extension(ipython) -> None:
     global _state
-    store = session.init()
+    opened = session.current_store()  # ld.init(path) before %load_ext: that file stays
+    store = session.init(opened.path if opened is not None else None)
     if _state is None or _state.shell is not ipython:
         _state = _Magics(ipython)
         ipython.register_magic_function(_magic, "line_cell", "llmdebug")

@@ -19,7 +19,7 @@ module only, so setting them here cannot silently do nothing.
 from ..session import flush, get_store
 from .engine import METRIC_COLUMNS, groups_memo, metric_groups, metrics
 from .filters import FILTERS, STATUSES, where
-from .records import SEARCH_SYNTAXES, calls, get, last, resolve_span, resolve_trace, search, spans
+from .records import SEARCH_SYNTAXES, calls, get, last, resolve_span, resolve_trace, search, span_rows, spans
 from .summaries import TRACE_COLUMNS, recent_trace_ids, top_traces, trace_summaries, traces
 from .writes import feedback
 

@@ -28,6 +28,16 @@ def _id_of(x: Any) -> str:
 
 
 def _select_spans(filters: dict, extra_where: str = "", text: bool = True) -> "pd.DataFrame":
+    return frame(*_select_rows(filters, extra_where, text))
+
+
+def span_rows(**filters: Any) -> list[dict]:
+    """``spans(**filters)`` as plain dicts (times as stored, ISO text), without pandas."""
+    rows, names = _select_rows(filters)
+    return [dict(zip(names, r)) for r in rows]
+
+
+def _select_rows(filters: dict, extra_where: str = "", text: bool = True) -> tuple[list, list[str]]:
     flush()
     limit = check_limit(filters.pop("limit", None))
     w, params = where(filters)
@@ -46,7 +56,7 @@ def _select_spans(filters: dict, extra_where: str = "", text: bool = True) -> "p
         params.append(limit)
     rows = get_store().read(sql, params)
     rows.reverse()  # chronological, newest last
-    return frame(rows, names)
+    return rows, names
 
 
 SEARCH_SYNTAXES = ("plain", "fts")

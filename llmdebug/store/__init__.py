@@ -22,7 +22,7 @@ import weakref
 from pathlib import Path
 from typing import Iterator
 
-from sqlite_utils import Database
+from ._sqlite_utils import Database  # sqlite-utils without its pandas import
 
 from . import migrations as schema  # the module stays llmdebug.store.migrations
 from .problems import StoreError, check_file

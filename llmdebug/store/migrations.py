@@ -14,7 +14,7 @@ aggregates over millions of rows scan little; the big JSON payloads live in
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
+from ._sqlite_utils import Database, Migrations
 
 migrations = Migrations("llmdebug")
 
