@@ -374,10 +374,12 @@ def _scope(name: str) -> InstrumentationScope:
 def _version() -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version("llmdebug")
-    except PackageNotFoundError:
-        return None
+    for dist in ("llmdebug-notebook", "llmdebug"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 def to_readable(s: Span, *, capture_content: bool = True, service: str | None = None) -> ReadableSpan:
