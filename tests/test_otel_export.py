@@ -201,8 +201,6 @@ def test_a_receiver_exporting_to_itself_stores_each_span_once(ld_on, tmp_path, l
     assert len(snapshot(other.db)) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="providers.anthropic.request_from_chat names the endpoint 'messages.create', "
-                   "which no Anthropic wire knows, so a received call's system prompt is not read back")
 def test_anthropic_system_prompt_round_trips(ld_on, tmp_path, llm_anthropic_client):
     llm_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=100, system="Be brief.",
                                          messages=[{"role": "user", "content": "Pack for rain?"}])

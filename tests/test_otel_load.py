@@ -117,7 +117,7 @@ def test_langfuse_messages_tools_and_reasoning():
     ld.load(LANGFUSE / "claude-agent-2025-12-22.trace.json")
     turn = next(o for o in claude["observations"] if o["type"] == "GENERATION" and "tool_use" in (o["output"] or ""))
     s = ld.get(turn["id"])
-    assert s.provider == "anthropic" and s.endpoint == "messages.create"
+    assert s.provider == "anthropic" and s.endpoint == "messages"
     assert [c["function"]["name"] for c in s.tool_calls] == ["mcp__weather__get_weather"]
 
     # LangChain.js: reasoning kept beside the output in Langfuse's usage, inside it here

@@ -455,6 +455,9 @@ def to_span(o: OtelSpan, *, span_id: str | None = None, parent_id: str | None = 
     start = o.start_ns / 1e9 if o.start_ns else 0.0
     end = o.end_ns / 1e9 if o.end_ns else None
     kind = kind_of(a, o.name)
+    own = a.get("llmdebug.kind")  # a span llmdebug exported: its own kind (trace, span, ...) round-trips
+    if isinstance(own, str) and own and kind != "llm":
+        kind = own
     s = Span(
         id=span_id or o.span_id,
         trace_id=o.trace_id,

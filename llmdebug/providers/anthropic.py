@@ -11,7 +11,8 @@ from typing import Any, Callable
 from .._json import loads
 from ..pricing import PriceKey
 from . import _usage
-from .base import Endpoint, ProviderError, Reading, Target, Wire, default_price_key, error_of, sdk_method
+from .base import (Endpoint, ProviderError, Reading, Target, Wire, captured_base_url, default_price_key,
+                   error_of, sdk_method)
 
 NAME = "anthropic"
 SDK = "anthropic"
@@ -155,12 +156,16 @@ def price_key(provider: str | None, model: str) -> PriceKey:
 
 
 def replay_callable(span: Any, client: Any = None, base_url: str | None = None) -> Callable:
+    """``client.messages.create``; without a client, one for ``base_url`` (default: where
+    the call went) with the environment's key."""
     if span.endpoint != "messages":
         raise ProviderError(f"replay of anthropic {span.endpoint} calls is not supported")
     if client is None:
+        if base_url is None and (base_url := captured_base_url(span)):
+            base_url = base_url.removesuffix("/v1")  # stored as ".../v1" (the path less /messages); the SDK adds it
         if not os.environ.get(KEY_ENV):
-            raise ProviderError(f"{KEY_ENV} is not set: set it (and {BASE_URL_ENV} for another server), "
-                                "or pass client= to replay this anthropic call")
+            raise ProviderError(f"{KEY_ENV} is not set: set it, or pass client= (an anthropic.Anthropic with a key) "
+                                f"to replay this anthropic call to {base_url or 'the API'}")
         import anthropic
 
         client = anthropic.Anthropic(base_url=base_url) if base_url else anthropic.Anthropic()
@@ -204,4 +209,4 @@ def request_from_chat(model: Any, messages: list[dict], tools: list, params: dic
                          "description": (t.get("function") or t).get("description") or "",
                          "input_schema": (t.get("function") or t).get("parameters") or {"type": "object"}}
                         for t in tools]
-    return "messages.create", req
+    return "messages", req
