@@ -20,8 +20,19 @@ pytest.importorskip("opentelemetry.sdk.trace")
 from opentelemetry import trace as otel_trace  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 
-MODEL = "gpt-4o-mini"
-QUESTION = "What is the weather in Paris?"
+# the frameworks' agents and chains, shared with tests/browser/test_frameworks_trees_ui.py
+from helpers.frameworks import (  # noqa: E402
+    MODEL,
+    QUESTION,
+    agents_sdk_agent,
+    agents_sdk_usage,
+    langchain_chain,
+    pydantic_ai_agent,
+    pydantic_ai_usage,
+    run_tool_loop,
+    weather,
+)
+
 CAPTURE = pytest.mark.parametrize("capture", [True, False], ids=["ld-capture-on", "ld-capture-off"])
 
 
@@ -44,11 +55,6 @@ def ld_otel(trace_db, otel_provider):
         ld.init(trace_db, otel=True, instrument=capture)
 
     return start
-
-
-def weather(city: str) -> str:
-    """The weather in a city."""
-    return f"sunny in {city}"
 
 
 def tree(trace_id: str | None = None) -> list[tuple[str, str, str | None]]:
@@ -99,32 +105,6 @@ def openinference_openai():
     inst.instrument()
     yield inst
     inst.uninstrument()
-
-
-TOOLS = [{"type": "function", "function": {"name": "weather", "description": "The weather in a city.",
-                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                                                          "required": ["city"]}}}]
-
-
-def run_tool_loop(client, tracer) -> list[tuple[int, int]]:
-    """A hand-written agent: OTel agent span > chat > tool span > chat; returns the usage."""
-    import json
-
-    usage = []
-    with tracer.start_as_current_span("weather agent", attributes={"openinference.span.kind": "AGENT",
-                                                                    "input.value": QUESTION}):
-        messages = [{"role": "user", "content": QUESTION}]
-        r = client.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)
-        usage.append((r.usage.prompt_tokens, r.usage.completion_tokens))
-        call = r.choices[0].message.tool_calls[0]
-        messages.append(r.choices[0].message.model_dump(exclude_none=True))
-        with tracer.start_as_current_span("weather", attributes={"openinference.span.kind": "TOOL",
-                                                                  "tool.name": "weather"}):
-            result = weather(**json.loads(call.function.arguments))
-        messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
-        r = client.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)
-        usage.append((r.usage.prompt_tokens, r.usage.completion_tokens))
-    return usage
 
 
 @CAPTURE
@@ -188,15 +168,8 @@ def test_openai_v2(ld_otel, openai_v2, llm_openai_client, capture, mode):
 @CAPTURE
 def test_pydantic_ai(ld_otel, llm_server, capture):
     pytest.importorskip("pydantic_ai")
-    from pydantic_ai import Agent
-    from pydantic_ai.models.openai import OpenAIChatModel
-    from pydantic_ai.providers.openai import OpenAIProvider
-
     ld_otel(capture)
-    model = OpenAIChatModel(MODEL, provider=OpenAIProvider(base_url=llm_server.openai_base_url, api_key="sk-test"))
-    agent = Agent(model, instructions="Answer with the weather.", name="forecaster")
-    agent.instrument = True
-    agent.tool_plain(weather)
+    agent = pydantic_ai_agent(llm_server.openai_base_url)
     result = agent.run_sync(QUESTION)
     assert "sunny in" in result.output
     llm_name = "openai.chat.completions" if capture else f"chat {MODEL}"
@@ -206,9 +179,7 @@ def test_pydantic_ai(ld_otel, llm_server, capture):
         ("execute_tool weather", "tool", "invoke_agent forecaster"),
         (llm_name, "llm", "invoke_agent forecaster"),
     ]
-    usage = [(r.usage.input_tokens, r.usage.output_tokens) for r in result.all_messages()
-             if getattr(r, "usage", None) is not None]
-    check_calls(usage)
+    check_calls(pydantic_ai_usage(result))
     df = ld.spans()
     agent_span = ld.get(df[df.kind == "agent"].id.iloc[0])
     assert agent_span.input == QUESTION and "sunny in" in agent_span.output
@@ -233,20 +204,8 @@ def agents_sdk():
 
 @CAPTURE
 def test_openai_agents_sdk(ld_otel, agents_sdk, llm_server, capture):
-    import openai
-    from agents.models.openai_responses import OpenAIResponsesModel
-
     ld_otel(capture)
-
-    @agents_sdk.function_tool
-    def weather_tool(city: str) -> str:
-        """The weather in a city."""
-        with ld.span("lookup", kind="retrieval"):  # an ld span inside the tool nests under it
-            return weather(city)
-
-    client = openai.AsyncOpenAI(base_url=llm_server.openai_base_url, api_key="sk-test")
-    agent = agents_sdk.Agent(name="Forecaster", instructions="Answer with the weather.", tools=[weather_tool],
-                             model=OpenAIResponsesModel(model=MODEL, openai_client=client))
+    agent, client = agents_sdk_agent(llm_server.openai_base_url)
     result = agents_sdk.Runner.run_sync(agent, QUESTION)
     asyncio.run(client.close())
     assert "sunny in" in result.final_output
@@ -261,8 +220,7 @@ def test_openai_agents_sdk(ld_otel, agents_sdk, llm_server, capture):
         ("turn 2", "chain", "Forecaster"),
         (llm_name, "llm", "turn 2"),
     ]
-    usage = [(r.usage.input_tokens, r.usage.output_tokens) for r in result.raw_responses]
-    check_calls(usage)
+    check_calls(agents_sdk_usage(result))
     df = ld.spans()
     tool_span = ld.get(df[df.kind == "tool"].id.iloc[0])
     assert tool_span.output == weather(QUESTION) or "sunny in" in str(tool_span.output)
@@ -324,27 +282,9 @@ def langchain_instrumented():
 
 @CAPTURE
 def test_langchain(ld_otel, langchain_instrumented, llm_server, capture):
-    from langchain_core.messages import HumanMessage
-    from langchain_core.runnables import RunnableLambda
-    from langchain_core.tools import tool
-    from langchain_openai import ChatOpenAI
-
     ld_otel(capture)
-    weather_tool = tool(weather)
-    llm = ChatOpenAI(model=MODEL, base_url=llm_server.openai_base_url, api_key="sk-test").bind_tools([weather_tool])
-    usage = []
-
-    def answer(question: str) -> str:
-        msgs = [HumanMessage(question)]
-        ai = llm.invoke(msgs)
-        usage.append((ai.usage_metadata["input_tokens"], ai.usage_metadata["output_tokens"]))
-        msgs.append(ai)
-        msgs.extend(weather_tool.invoke(c) for c in ai.tool_calls)
-        final = llm.invoke(msgs)
-        usage.append((final.usage_metadata["input_tokens"], final.usage_metadata["output_tokens"]))
-        return final.content
-
-    out = RunnableLambda(answer).with_config(run_name="weather chain").invoke(QUESTION)
+    chain, usage = langchain_chain(llm_server.openai_base_url)
+    out = chain.invoke(QUESTION)
     assert "sunny in" in out
     llm_name = "openai.chat.completions" if capture else "ChatOpenAI"
     assert tree() == [
