@@ -45,6 +45,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "replay_all": ("replaying", "replay_all"),
     "edit": ("replaying", "edit"),
     "ReplayError": ("replaying", "ReplayError"),
+    "cassette": ("cassettes", "cassette"),
+    "CassetteMiss": ("cassettes", "CassetteMiss"),
     "budget": ("budgets", "budget"),
     "alert": ("budgets", "alert"),
     "alerts": ("budgets", "alerts"),
@@ -64,6 +66,7 @@ __all__ = [*_EXPORTS, "__version__"]
 if TYPE_CHECKING:  # for editors and type checkers; at run time names load on first use
     from . import charts
     from .budgets import LLMDebugAlert, alert, alerts, budget
+    from .cassettes import CassetteMiss, cassette
     from .capture import instrument, uninstrument
     from .pricing import register_price
     from .query import calls, feedback, get, last, metrics, search, spans, traces

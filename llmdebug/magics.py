@@ -25,6 +25,9 @@ USAGE = """\
 %llmdebug last            the most recent LLM call
 %llmdebug calls [k=v ...] recent calls as a DataFrame (filters: model=, status=, since=1h, limit=, ...)
 %llmdebug summary on|off  the one-line summary after cells that make LLM calls
+%llmdebug cassette PATH [record|replay|auto|off]
+                          record or replay every later cell's LLM calls (default auto; off: stop)
+%llmdebug cassette        the running cassette
 %%llmdebug [NAME]         run the cell inside a trace named NAME and show its tree"""
 
 
@@ -64,6 +67,7 @@ class _Magics:
         self._pre_count: int | None = shell.execution_count
         self._count_offset: int | None = None
         self._pre_counted = True
+        self._cassette = None  # %llmdebug cassette: runs until off, another one, or the extension unloads
         tracing.NOTEBOOK_STARTED = time.time()  # this kernel session, for the per-cell cost table
 
     # -- per-cell summary -----------------------------------------------------------
@@ -141,12 +145,38 @@ class _Magics:
                 return query.calls(**_filters(rest))
             except (TypeError, ValueError) as e:
                 print(f"llmdebug: {e}\n{USAGE}")
+        elif cmd == "cassette" and len(rest) <= 2:
+            self.cassette(rest)
         elif cmd == "summary" and rest in (["on"], ["off"]):
             self.summary = rest[0] == "on"
             print(f"llmdebug: cell summary {rest[0]}")
         else:
             print(f"llmdebug: unknown command {line!r}\n{USAGE}")
         return None
+
+    def cassette(self, args: list[str]) -> None:
+        from .cassettes import MODES, Cassette
+
+        if not args:
+            print(f"llmdebug: {self._cassette!r}" if self._cassette else "llmdebug: no cassette running")
+            return
+        if args == ["off"]:
+            path, mode = None, "off"
+        else:
+            path, mode = args[0], args[1] if len(args) > 1 else "auto"
+            if mode not in MODES:
+                print(f"llmdebug: cassette mode {mode!r}: choose one of {', '.join(MODES)}\n{USAGE}")
+                return
+        new = Cassette(path, mode) if path is not None and mode != "off" else None
+        if self._cassette is not None:
+            self._cassette.stop()
+            self._cassette = None
+        if new is None:
+            print("llmdebug: cassette off")
+            return
+        self._cassette = new.start()  # a missing file in replay mode raises here, with what to do
+        n = len(new.interactions)
+        print(f"llmdebug: cassette {new.path} ({mode}; {n} recorded exchange{'s' if n != 1 else ''})")
 
     def cell(self, line: str, cell: str) -> Any:
         name = line.strip() or f"cell {self.shell.execution_count}"
@@ -209,6 +239,8 @@ def unload_ipython_extension(ipython) -> None:
                 ipython.events.unregister(name, fn)
             except ValueError:
                 pass
+        if _state._cassette is not None:
+            _state._cassette.stop()
         _state = None
     budgets.deliver_later(False)
     capture.uninstrument()
