@@ -47,6 +47,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "ReplayError": ("replaying", "ReplayError"),
     "cassette": ("cassettes", "cassette"),
     "CassetteMiss": ("cassettes", "CassetteMiss"),
+    "replay_trace": ("rerun", "replay_trace"),
     "budget": ("budgets", "budget"),
     "alert": ("budgets", "alert"),
     "alerts": ("budgets", "alerts"),
@@ -71,6 +72,7 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time names load on fi
     from .pricing import register_price
     from .query import calls, feedback, get, last, metrics, search, spans, traces
     from .replaying import ReplayError, edit, replay, replay_all
+    from .rerun import replay_trace
     from .otel.exporter import export
     from .otel.files import load
     from .otel.receiver import receive

@@ -31,6 +31,11 @@ __all__ = ["Span", "trace", "span", "traced", "current_span", "new_id", "delegat
 
 _current: ContextVar["Span | None"] = ContextVar("llmdebug_current_span", default=None)
 
+# Set by ld.replay_trace(): given a tool span just opened, (True, output) answers it from the
+# recording and the decorated function is not run; (False, None) runs it.
+tool_answers: ContextVar["Callable[[Span], tuple[bool, Any]] | None"] = ContextVar("llmdebug_tool_answers",
+                                                                                   default=None)
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _rand = random.Random(os.urandom(16))
@@ -406,6 +411,19 @@ def _call_input(sig: inspect.Signature | None, args: tuple, kwargs: dict) -> Any
         return {"args": list(args), "kwargs": kwargs}
 
 
+def _answered(answer: Callable[[Span], tuple[bool, Any]], s: Span) -> tuple[bool, Any]:
+    """Ask ``answer`` for a tool span's recorded output; when it has one, the span ends with it."""
+    try:
+        done, result = answer(s)
+    except BaseException as e:  # the recording says the tool failed, or the run diverged
+        end_span(s, e)
+        raise
+    if done:
+        s.output = result
+        end_span(s)
+    return done, result
+
+
 @overload
 def traced(fn: F) -> F: ...
 @overload
@@ -497,6 +515,11 @@ def traced(fn=None, *, name=None, kind="span", capture_args=True):
         @functools.wraps(fn)
         async def async_wrapper(*args, **kwargs):
             s = opened(args, kwargs)
+            answer = tool_answers.get() if kind == "tool" else None
+            if answer is not None:
+                done, result = _answered(answer, s)
+                if done:
+                    return result
             token = enter(s)
             try:
                 result = await fn(*args, **kwargs)
@@ -514,6 +537,11 @@ def traced(fn=None, *, name=None, kind="span", capture_args=True):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         s = opened(args, kwargs)
+        answer = tool_answers.get() if kind == "tool" else None
+        if answer is not None:
+            done, result = _answered(answer, s)
+            if done:
+                return result
         token = enter(s)
         try:
             result = fn(*args, **kwargs)
