@@ -56,18 +56,21 @@ File format (JSON, ``indent=2``, one object per exchange; write and read it with
 A body is ``"json"`` (parsed JSON: an object or array), ``"text"`` or ``"base64"``;
 a streamed response has ``"chunks"`` instead (each a string, or ``{"base64": ...}``)
 and may end in ``"stream_error": "RemoteProtocolError: ..."`` (raised after the
-chunks). Response headers are kept minus credentials and framing (``content-length``,
-``transfer-encoding``, ``content-encoding``: bodies are stored decoded). Nothing
-secret is stored: no request headers at all, credential fields of the body and of the
-URL's query are redacted (:mod:`llmdebug.redaction`), and the values of the request's
-credential headers (the API key) are blanked wherever they appear in a response.
-JSON bodies are re-sent as compact JSON: the SDK parses the same values.
+chunks). A JSON response body is re-sent byte for byte: ``"json_style"`` (``"indent2"``,
+``"spaced+nl"`` ...; absent: compact) says how it was laid out, and a body no known
+layout reproduces is kept as ``"text"``. Response headers are kept minus credentials and
+``content-encoding`` (bodies are stored decoded); ``content-length`` is set to the
+replayed body's length. Nothing secret is stored: no request headers at all, credential
+fields of the body and of the URL's query are redacted (:mod:`llmdebug.redaction`), and
+the values of the request's credential headers (the API key) are blanked wherever they
+appear in a response.
 
 VCR.py YAML cassettes (``.yaml``/``.yml``) are read too, in ``"replay"`` mode.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -83,7 +86,7 @@ from .._guard import report
 from ..capture._patch import active
 from ..redaction import MARKER, is_secret_header, redact_url
 from . import matching
-from .files import Interaction, is_vcr, read_cassette, write_cassette
+from .files import Interaction, is_vcr, json_style_of, read_cassette, write_cassette
 from .matching import DEFAULT_IGNORE
 
 __all__ = ["cassette", "Cassette", "CassetteMiss", "Interaction", "read_cassette", "write_cassette",
@@ -91,9 +94,9 @@ __all__ = ["cassette", "Cassette", "CassetteMiss", "Interaction", "read_cassette
 
 MODES = ("record", "replay", "auto", "off")
 
-# Response headers not kept: framing (recomputed on replay) and the body's encoding
-# (bodies are stored decoded).
-_DROP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"})
+# Response headers not kept: the body's encoding (bodies are stored decoded).
+# Content-Length is kept and set to the replayed body's length when played back.
+_DROP_HEADERS = frozenset({"content-encoding"})
 
 
 class CassetteMiss(BaseException):
@@ -359,7 +362,7 @@ class _Recording:
         encoding = next((v for k, v in pairs if k.lower() == "content-encoding"), "")
         self.decode = _decoder(encoding)
         keep = {"content-encoding"} if self.decode is None else set()
-        self.headers = [(k.lower(), _scrub(v.encode("utf-8"), self.secrets).decode("utf-8", "replace"))
+        self.headers = [(k, _scrub(v.encode("utf-8"), self.secrets).decode("utf-8", "replace"))
                         for k, v in pairs
                         if (k.lower() not in _DROP_HEADERS or k.lower() in keep) and not is_secret_header(k)]
         ctype = next((v for k, v in pairs if k.lower() == "content-type"), "")
@@ -391,12 +394,23 @@ class _Recording:
                 it.chunks = chunks
             else:
                 whole = b"".join(chunks)
-                parsed = matching.comparable_body(whole, ()) if whole else None
-                it.body = parsed if isinstance(parsed, (dict, list)) else (
-                    _as_text(whole) if whole else None)
+                parsed = _parse(whole)
+                style = json_style_of(whole, parsed) if parsed is not None else None
+                if style is not None:
+                    it.body, it.json_style = parsed, None if style == "compact" else style
+                else:  # not JSON, or JSON laid out in a way only its own bytes reproduce
+                    it.body = _as_text(whole) if whole else None
             self.cas._finished(self, it)
         except Exception:
             report("saving a recorded HTTP exchange")
+
+
+def _parse(data: bytes) -> Any:
+    try:
+        parsed = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return parsed if isinstance(parsed, (dict, list)) else None
 
 
 def _text(v: Any) -> str:
@@ -451,12 +465,26 @@ _LIBS = ("httpx", "httpx2", "aiohttp")
 def _on_import(module: Any) -> None:
     with _stack_lock:
         name = module.__name__
-        if not _stack or name in _installed:
+        if not _stack:
             return
+        patches = _installed.get(name)
+        if patches is not None and all(_in_chain(owner.__dict__.get(attr), ours) for owner, attr, _, ours in patches):
+            return  # still in place (perhaps under llmdebug's capture, which wrapped the same method since)
         try:
-            _installed[name] = _installer(name)(module)
+            _installed[name] = [(owner, attr, original, owner.__dict__[attr])
+                                for owner, attr, original in _installer(name)(module)]
         except Exception:
             report(f"installing cassettes for {name}")
+
+
+def _in_chain(fn: Any, ours: Any) -> bool:
+    for _ in range(8):
+        if fn is ours:
+            return True
+        if not isinstance(fn, wrapt.FunctionWrapper):
+            return False
+        fn = fn.__wrapped__
+    return False
 
 
 def _push(cas: Cassette) -> None:
@@ -474,10 +502,17 @@ def _pop(cas: Cassette) -> None:
     with _stack_lock:
         if cas in _stack:
             _stack.remove(cas)
-        if not _stack:
-            for name in list(_installed):
-                for owner, attr, original in reversed(_installed.pop(name)):
+        if _stack:
+            return
+        for name in list(_installed):
+            kept = []
+            for owner, attr, original, ours in reversed(_installed.pop(name)):
+                if owner.__dict__.get(attr) is ours:
                     setattr(owner, attr, original)
+                else:  # wrapped again since (llmdebug's capture): ours stays, passing calls through
+                    kept.append((owner, attr, original, ours))
+            if kept:
+                _installed[name] = kept
 
 
 def cassette(path: str | os.PathLike, mode: str = "auto", *, ignore: Iterable[str] | None = None) -> Cassette:

@@ -32,13 +32,22 @@ class Interaction:
     body: Any = None
     chunks: list[bytes] | None = None
     stream_error: str | None = None  # "ExceptionName: message" raised after the chunks
+    json_style: str | None = None  # how a JSON response body was laid out (see JSON_STYLES); None: compact
 
     def response_chunks(self) -> list[bytes]:
         """The response body as the bytes to hand to the client, chunk by chunk."""
         if self.chunks is not None:
             return list(self.chunks)
-        data = _to_bytes(self.body)
+        if isinstance(self.body, (dict, list)):
+            data = dump_json(self.body, self.json_style)
+        else:
+            data = _to_bytes(self.body)
         return [data] if data else []
+
+    def response_headers(self, chunks: list[bytes]) -> list[tuple[str, str]]:
+        """The recorded headers, with Content-Length telling the length of ``chunks``."""
+        n = str(sum(len(c) for c in chunks))
+        return [(k, n if k.lower() == "content-length" else v) for k, v in self.headers]
 
     # -- JSON form ----------------------------------------------------------------
     def to_json(self) -> dict:
@@ -49,6 +58,8 @@ class Interaction:
             response["chunks"] = _chunks_out(self.chunks)
         else:
             response.update(_body_fields(self.body))
+            if self.json_style and isinstance(self.body, (dict, list)):
+                response["json_style"] = self.json_style
         if self.stream_error:
             response["stream_error"] = self.stream_error
         return {"request": request, "response": response}
@@ -67,9 +78,38 @@ class Interaction:
                 body=None if chunks is not None else _body_in(resp),
                 chunks=None if chunks is None else [_chunk_in(c) for c in chunks],
                 stream_error=resp.get("stream_error"),
+                json_style=resp.get("json_style"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ValueError(f"{where}: not a cassette interaction ({type(e).__name__}: {e})") from None
+
+
+# Layouts of JSON bodies as APIs send them: a body that one of them reproduces byte for
+# byte is stored parsed (readable) and re-sent exactly as it came.
+JSON_STYLES: dict[str, dict] = {
+    "compact": {"separators": (",", ":")},
+    "spaced": {},
+    "indent2": {"indent": 2},
+    "indent4": {"indent": 4},
+}
+
+
+def dump_json(body: Any, style: str | None) -> bytes:
+    name, _, flags = (style or "compact").partition("+")
+    kwargs = dict(JSON_STYLES.get(name, JSON_STYLES["compact"]))
+    text = json.dumps(body, ensure_ascii="ascii" in flags, **kwargs)
+    return (text + "\n" if "nl" in flags else text).encode("utf-8")
+
+
+def json_style_of(data: bytes, body: Any) -> str | None:
+    """The style (a JSON_STYLES name, ``+nl`` for a final newline, ``+ascii`` for escaped
+    non-ASCII) that reproduces ``data`` from ``body``, or None if none does."""
+    for name in JSON_STYLES:
+        for flags in ("", "+nl", "+ascii", "+ascii+nl"):
+            style = name + flags
+            if dump_json(body, style) == data:
+                return style
+    return None
 
 
 def _to_bytes(body: Any) -> bytes:
@@ -192,22 +232,28 @@ def write_cassette(path: str | os.PathLike, interactions: list[Interaction]) -> 
 
 
 def _read_vcr(path: Path) -> list[Interaction]:
-    from ..testing.cassettes import load_cassette  # the fake server's VCR reader (imports PyYAML)
+    from ..testing.cassettes import decoded_body, load_cassette  # the fake server's VCR reader (PyYAML)
 
     out = []
     for it in load_cassette(path):
         body = it["request_body"]
         parsed = _parse_json(body)
-        headers = list(it["headers"])
-        chunks = None
+        data = decoded_body(it)  # stored decoded, as llmdebug's own cassettes are
+        headers = [(k, v) for k, v in it["headers"] if k.lower() != "content-encoding"]
         ctype = next((v for k, v in headers if k.lower() == "content-type"), "")
-        encoded = any(k.lower() == "content-encoding" for k, _ in headers)
-        if "event-stream" in ctype and not encoded:
+        it_out = Interaction(method=it["method"], url=it["uri"], request_body=parsed if parsed is not None else body,
+                             status=it["status"], headers=headers)
+        if "event-stream" in ctype:
             # One recorded blob: played back event by event, as it was streamed.
-            chunks = [p + b"\n\n" for p in it["body"].split(b"\n\n") if p.strip()] or [it["body"]]
-        out.append(Interaction(method=it["method"], url=it["uri"], request_body=parsed if parsed is not None else body,
-                               status=it["status"], headers=headers, body=None if chunks else it["body"],
-                               chunks=chunks))
+            it_out.chunks = [p + b"\n\n" for p in data.split(b"\n\n") if p.strip()] or [data]
+        else:
+            reply = _parse_json(data)
+            style = json_style_of(data, reply) if reply is not None else None
+            if style is not None:
+                it_out.body, it_out.json_style = reply, None if style == "compact" else style
+            else:
+                it_out.body = data
+        out.append(it_out)
     return out
 
 

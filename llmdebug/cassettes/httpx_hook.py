@@ -101,8 +101,9 @@ def classes(mod: Any) -> tuple:
                 self._rec.finish()
 
     def replayed(hit) -> Any:
-        return mod.Response(hit.status, headers=hit.headers, stream=ReplayStream(hit.response_chunks(), hit.stream_error),
-                            extensions={"http_version": b"HTTP/1.1"})
+        chunks = hit.response_chunks()
+        return mod.Response(hit.status, headers=hit.response_headers(chunks),
+                            stream=ReplayStream(chunks, hit.stream_error), extensions={"http_version": b"HTTP/1.1"})
 
     class SyncTransport(mod.BaseTransport):
         def __init__(self, inner, cassette):
