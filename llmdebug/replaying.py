@@ -1,12 +1,13 @@
 """Replay a captured LLM call: rebuild its request, apply edits, run it through the same SDK.
 
 The replayed call goes through the normal capture path, so it is stored like any other
-call, with ``replay_of`` pointing at the original. Credentials and the base URL come
-from the environment (``OPENAI_API_KEY``/``OPENAI_BASE_URL``, ``ANTHROPIC_API_KEY``/
-``ANTHROPIC_BASE_URL``, litellm's own variables) or from an explicit ``client=``; the
-stored request never holds a key. A request the store did not keep whole (a cut
-prompt, a summarised image, a redacted field) is not sent: :class:`ReplayError` names
-the field, unless an edit replaced it.
+call, with ``replay_of`` pointing at the original. It goes where the original went (the
+base URL it was captured against, not whatever ``OPENAI_BASE_URL`` says now), through
+the client that made it if that client is still alive in this process, else with the
+environment's key (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, litellm's own variables).
+``client=`` or ``base_url=`` send it elsewhere; the stored request never holds a key.
+A request the store did not keep whole (a cut prompt, a summarised image, a redacted
+field) is not sent: :class:`ReplayError` names the field, unless an edit replaced it.
 
 Example::
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
 
 from . import capture, providers, query, session
 from .capture import replaying
+from .capture.clients import client_for
 from .redaction import MARKER as REDACTED, URL_MARKER
 from .tracing import Span
 from .store.rows import MAX_FIELD_CHARS, MAX_INLINE_DATA
@@ -285,16 +287,50 @@ def build_request(span: Any, *, messages: Any = None, system: str | None = None,
 
 
 # -- running it ---------------------------------------------------------------------
-def _method(s: Span, client: Any) -> Callable:
-    """The SDK method that sends the rebuilt request (the provider module knows which)."""
+def _method(s: Span, client: Any, base_url: str | None) -> Callable:
+    """The SDK method that sends the rebuilt request (the provider module knows which):
+    through ``client``, else the live client that made the call, else a new one."""
     if client is not None and type(client).__name__.startswith("Async"):
         raise ReplayError("replay runs synchronously: pass a sync client")
     try:
-        return providers.module(s.provider or "").replay_callable(s, client)
+        mod = providers.module(s.provider or "")
+        if client is None and base_url is None:
+            client = client_for(mod.NAME, s.base_url)
+            if client is not None and type(client).__name__.startswith("Async"):
+                twin = getattr(mod, "sync_client", None)  # the call came from an async client
+                client = twin(client) if twin is not None else None
+        return mod.replay_callable(s, client, base_url)
     except KeyError:
         raise ReplayError(f"replay of {s.provider} calls is not supported") from None
     except providers.ProviderError as e:
         raise ReplayError(str(e)) from None
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """The URL a replay could not connect to, if ``exc`` is a connection failure (a
+    refused or failed connection, not a timeout or an HTTP error)."""
+    seen, e = set(), exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if type(e).__name__ in ("APIConnectionError", "ConnectError", "ConnectionRefusedError"):
+            request = getattr(e, "request", None)
+            try:
+                url = str(request.url) if request is not None else None
+            except Exception:  # httpx raises when an error carries no request
+                url = None
+            return url.partition("?")[0] if url else ""
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _unreachable_error(s: Span, url: str, base_url: str | None) -> ReplayError:
+    where = providers.wire_for_path(url)[1] if url else (base_url or s.base_url or "the server")
+    if base_url is None and where == s.base_url:
+        what = f"the server call {s.id[:12]} was captured against"
+    else:
+        what = "the server the replay was sent to"
+    return ReplayError(f"could not connect to {where} ({what}): start it again, or send the replay elsewhere "
+                       f"with base_url=\"http://...\" or client=<an SDK client>")
 
 
 def _kwargs_for(fn: Callable, req: dict) -> dict:
@@ -322,19 +358,23 @@ def _ensure_captured(provider: str) -> None:
 
 
 def replay(span: Any, *, messages: Any = None, system: str | None = None, model: str | None = None,
-           client: Any = None, **params: Any) -> Span:
+           client: Any = None, base_url: str | None = None, **params: Any) -> Span:
     """Run a captured call again, edited, through the same SDK; returns the new call.
 
-    ``span`` is a Span, an id (or prefix) or a ``calls()`` row. The new call is captured
-    like any other, with ``replay_of`` set to the original's id. A replay that fails
-    (an API error) is returned as a span with ``status == "error"``, not raised;
-    :class:`ReplayError` means the replay could not be made at all, e.g. when the stored
-    request was not kept whole (a prompt over ``LLMDEBUG_MAX_FIELD_CHARS``, an inline
-    image over 64 KB, a redacted field) and no edit replaced that part.
+    ``span`` is a Span, an id (or prefix) or a ``calls()`` row. It is sent where the call
+    went (its base URL), unless ``client=`` (an SDK client) or ``base_url=`` says
+    otherwise. The new call is captured like any other, with ``replay_of`` set to the
+    original's id. A replay that fails (an API error) is returned as a span with
+    ``status == "error"``, not raised; :class:`ReplayError` means the replay could not be
+    made at all: the server could not be reached, or the stored request was not kept
+    whole (a prompt over ``LLMDEBUG_MAX_FIELD_CHARS``, an inline image over 64 KB, a
+    redacted field) and no edit replaced that part.
     """
+    if base_url is not None and (not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))):
+        raise ReplayError(f"base_url must be an http(s) URL such as \"http://localhost:8000/v1\", not {base_url!r}")
     s, req = build_request(span, messages=messages, system=system, model=model, **params)
     _refuse_gaps(s, req)
-    fn = _method(s, client)
+    fn = _method(s, client, base_url)
     _ensure_captured(s.provider or "")
     collected: list[Span] = []
     token = replaying.set((s.id, collected))
@@ -344,7 +384,11 @@ def replay(span: Any, *, messages: Any = None, system: str | None = None, model:
             if req.get("stream") or (s.stream and inspect.isgenerator(result)):
                 for _ in result:  # the span closes when the stream ends
                     pass
-        except Exception:  # an API error: recorded on the new span, returned below
+        except Exception as e:  # an API error: recorded on the new span, returned below
+            url = _unreachable(e)
+            if url is not None:  # nothing answered: say where, and how to go elsewhere
+                query.flush()
+                raise _unreachable_error(s, url, base_url) from None
             if not collected:
                 raise
     finally:
@@ -371,7 +415,7 @@ _BEFORE_AFTER = ("status", "model", "output_text", "error_type", "input_tokens",
 
 
 def replay_all(calls: Any, *, messages: Any = None, system: str | None = None, model: str | None = None,
-               client: Any = None, **params: Any) -> "pd.DataFrame":
+               client: Any = None, base_url: str | None = None, **params: Any) -> "pd.DataFrame":
     """Replay a set of calls with one edit; a before/after table, one row per call.
 
     ``calls`` is a DataFrame (e.g. ``ld.calls(status="error", trace_id=t)``), a list of
@@ -391,7 +435,8 @@ def replay_all(calls: Any, *, messages: Any = None, system: str | None = None, m
         for f in _BEFORE_AFTER:
             row[f"{f}_before"] = getattr(before, f)
         try:
-            after = replay(before, messages=messages, system=system, model=model, client=client, **params)
+            after = replay(before, messages=messages, system=system, model=model, client=client, base_url=base_url,
+                           **params)
             row["replay_id"] = after.id
             for f in _BEFORE_AFTER:
                 row[f"{f}_after"] = getattr(after, f)

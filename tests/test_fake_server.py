@@ -33,7 +33,8 @@ WEATHER_SCHEMA = {
 }
 OAI_TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA}}]
 ANT_TOOLS = [{"name": "get_weather", "description": "Weather", "input_schema": WEATHER_SCHEMA}]
-EXPECTED_ARGS = {"location": "What is the weather in Paris today?", "unit": "celsius", "days": 1, "detailed": True}
+# what a model would fill in: the city named in the prompt, not the prompt itself
+EXPECTED_ARGS = {"location": "Paris", "unit": "celsius", "days": 1, "detailed": True}
 
 
 # ---------------------------------------------------------------- OpenAI chat
@@ -264,6 +265,60 @@ def test_flaky_model_succeeds_after_retries(llm_openai_client, llm_anthropic_cli
     llm_server.reset()
     llm_anthropic_client.messages.create(model="claude-flaky-2", max_tokens=10, messages=USER)
     assert len(llm_server.requests) == 3
+
+
+def test_flaky_model_fails_again_when_the_same_call_is_made_again(llm_openai_client, llm_server):
+    """A re-run notebook cell sends the same request again: it sees its two 429s again."""
+    for _ in range(2):
+        llm_server.reset()
+        llm_openai_client.chat.completions.create(model="fake-flaky-2", messages=USER)
+        assert [r["path"] for r in llm_server.requests] == ["/v1/chat/completions"] * 3
+
+
+def test_out_of_range_temperature_is_refused_as_the_apis_do(llm_openai_client, llm_anthropic_client, llm_server):
+    with pytest.raises(openai.BadRequestError) as e:
+        llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER, temperature=5)
+    assert e.value.body["message"] == ("Invalid 'temperature': decimal above maximum value. "
+                                       "Expected a value <= 2, but got 5 instead.")
+    assert e.value.body["param"] == "temperature" and e.value.body["code"] == "decimal_above_max_value"
+    with pytest.raises(openai.BadRequestError, match="Expected a value >= 0, but got -0.5"):
+        llm_openai_client.responses.create(model="gpt-4o-mini", input="hi", temperature=-0.5)
+    with pytest.raises(anthropic.BadRequestError, match="temperature: range: 0..1"):
+        llm_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=10, messages=USER,
+                                             extra_body={"temperature": 1.5})
+    assert len(llm_server.requests) == 3  # 400s: not retried
+    assert llm_openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER, temperature=2).choices
+
+
+def test_tool_arguments_are_what_a_model_would_fill_in(llm_openai_client, llm_anthropic_client):
+    order = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
+    question = [{"role": "user", "content": "Can I get a refund for order 1042? The jacket is unused."}]
+    r = llm_openai_client.chat.completions.create(
+        model="gpt-4o-mini", messages=question, tools=[{"type": "function", "function": {"name": "lookup_order", "parameters": order}}])
+    assert json.loads(r.choices[0].message.tool_calls[0].function.arguments) == {"order_id": "1042"}
+    city = {"type": "object", "properties": {"city": {"type": "string"}}}
+    m = llm_anthropic_client.messages.create(model="claude-3-5-haiku-latest", max_tokens=50, tools=[
+        {"name": "get_weather", "input_schema": city}], messages=[{"role": "user", "content": "Weather in Paris?"}])
+    assert [b.input for b in m.content if b.type == "tool_use"] == [{"city": "Paris"}]
+
+
+def test_demo_server_is_one_per_process_and_comes_back_after_a_stop(tmp_path):
+    from llmdebug.testing import demo_db, demo_server
+
+    srv = demo_server()
+    url = srv.url
+    assert demo_server() is srv
+    srv.stop()  # e.g. an old notebook's clean-up cell
+    assert demo_server() is srv and srv.url == url  # same port: clients made earlier still reach it
+    client = openai.OpenAI(base_url=srv.openai_base_url, api_key=srv.api_key)
+    assert client.chat.completions.create(model="gpt-4o-mini", messages=USER).choices
+    client.close()
+    # a demo notebook's trace file: an earlier process's file removed once, then kept
+    db = tmp_path / "demo.db"
+    db.write_text("from an earlier kernel")
+    assert demo_db(db) == db and not db.exists()
+    db.write_text("this kernel's")
+    assert demo_db(db) == db and db.read_text() == "this kernel's"
 
 
 def test_fail_429_raises_after_three_attempts(llm_openai_client, llm_anthropic_client, llm_server):

@@ -157,8 +157,11 @@ def test_clear_errors_for_what_cannot_be_replayed(ld_on, llm_openai_client, monk
         ld.replay(t.trace_id)
     bad = _failed_chat(llm_openai_client, model="gpt-4o-mini")
     monkeypatch.delenv("OPENAI_API_KEY")
-    with pytest.raises(ld.ReplayError, match="OPENAI_API_KEY is not set.*client="):
-        ld.replay(bad)
+    # the client that made the call is alive: the replay goes through it, no key needed
+    assert ld.replay(bad).status == "ok"
+    # a new client (here: for base_url=) needs the environment's key
+    with pytest.raises(ld.ReplayError, match=r"OPENAI_API_KEY is not set.*client=.* to http://127\.0\.0\.1:\d+/v1$"):
+        ld.replay(bad, base_url=bad.base_url)
     # an explicit client works without the environment
     import openai
 
@@ -173,3 +176,90 @@ def test_clear_errors_for_what_cannot_be_replayed(ld_on, llm_openai_client, monk
     monkeypatch.setattr(session, "enabled", False)
     with pytest.raises(ld.ReplayError, match="capturing is off"):
         ld.replay(bad, client=client)
+
+
+# -- where a replay goes ------------------------------------------------------------------
+@pytest.fixture
+def two_servers(monkeypatch):
+    """Server A (calls are captured against it) and server B (the environment points at it)."""
+    from llmdebug.testing import FakeLLMServer
+
+    with FakeLLMServer() as a, FakeLLMServer() as b:
+        monkeypatch.setenv("OPENAI_BASE_URL", b.openai_base_url)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", b.anthropic_base_url)
+        yield a, b
+
+
+def _paths(srv) -> list[str]:
+    return [r["path"] for r in srv.requests]
+
+
+def test_replay_goes_to_the_server_the_call_went_to_not_the_environments(ld_on, two_servers):
+    import anthropic
+    import openai
+
+    a, b = two_servers
+    client = openai.OpenAI(base_url=a.openai_base_url, api_key="sk-a")
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi A"}])
+    orig = ld.last()
+    assert orig.base_url == a.openai_base_url
+    claude = anthropic.Anthropic(base_url=a.anthropic_base_url, api_key="sk-ant-a")
+    claude.messages.create(model="claude-3-5-haiku-latest", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    orig_claude = ld.last()
+    a.reset()
+    # through the client that made the call (alive), so with its key
+    assert ld.replay(orig).status == "ok" and ld.replay(orig_claude).status == "ok"
+    assert _paths(a) == ["/v1/chat/completions", "/v1/messages"] and b.requests == []
+    assert a.requests[0]["headers"]["authorization"] == "REDACTED"  # sent with a key (the fake server hides it)
+    # that client closed: a new one for A's URL, with the environment's key
+    client.close()
+    claude.close()
+    a.reset()
+    assert ld.replay(orig).status == "ok" and ld.replay(orig_claude).status == "ok"
+    assert _paths(a) == ["/v1/chat/completions", "/v1/messages"] and b.requests == []
+    # base_url= (or client=) sends it elsewhere
+    moved = ld.replay(orig, base_url=b.openai_base_url)
+    assert moved.status == "ok" and moved.base_url == b.openai_base_url and _paths(b) == ["/v1/chat/completions"]
+    with pytest.raises(ld.ReplayError, match="base_url must be an http"):
+        ld.replay(orig, base_url="127.0.0.1:8000")
+
+
+async def test_a_call_from_an_async_client_replays_with_its_credentials(ld_on, two_servers, monkeypatch):
+    import openai
+
+    a, b = two_servers
+    monkeypatch.delenv("OPENAI_API_KEY")  # as in a notebook whose client got its key explicitly
+    client = openai.AsyncOpenAI(base_url=a.openai_base_url, api_key="sk-a")
+    await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi A"}])
+    ld.flush()
+    orig = ld.last()
+    a.reset()
+    assert ld.replay(orig).status == "ok" and _paths(a) == ["/v1/chat/completions"] and b.requests == []
+    await client.close()
+
+
+def test_replay_to_a_stopped_server_says_which_and_how_to_go_elsewhere(ld_on, two_servers):
+    import threading
+
+    import openai
+
+    a, b = two_servers
+    client = openai.OpenAI(base_url=a.openai_base_url, api_key="sk-a", max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi A"}])
+    orig = ld.last()
+    a.stop()
+    with pytest.raises(ld.ReplayError) as e:
+        ld.replay(orig)
+    msg = str(e.value)
+    assert msg.startswith(f"could not connect to {a.openai_base_url} (the server call {orig.id[:12]} was captured against)")
+    assert "base_url=" in msg and "client=" in msg and b.requests == []
+    # the way out it names works
+    assert ld.replay(orig, base_url=b.openai_base_url).status == "ok"
+    # the playground says the same under its Run button, and raises nothing into the notebook
+    pg = ld.playground(orig)
+    pg.run_request = {"messages": pg.messages, "params": {}}
+    for t in [t for t in threading.enumerate() if t.name == "llmdebug-playground"]:
+        t.join()
+    assert pg.message.startswith(f"could not connect to {a.openai_base_url}") and len(pg.history) == 1
+    # and pointed elsewhere, it runs
+    assert ld.playground(orig, base_url=b.openai_base_url).run().status == "ok"

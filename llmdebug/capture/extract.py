@@ -14,6 +14,7 @@ from typing import Any
 from .. import pricing, providers
 from .._json import loads
 from ..redaction import redact_body, redact_kwargs, redact_url
+from . import clients
 
 # Response headers kept in each HTTP attempt event (never credentials), as sent on the wire.
 _EVENT_HEADERS = frozenset({b"retry-after", b"retry-after-ms", b"x-request-id", b"request-id",
@@ -156,6 +157,7 @@ def finalize(span, call) -> None:
         url = str(call.request.url).partition("?")[0]
         path_wire, base_url = providers.wire_for_path(url)
         span.base_url = redact_url(base_url)
+        clients.remember(endpoint.provider, span.base_url, call.client)
         response_wire = response_wire or path_wire
         try:
             body = call.request.content

@@ -172,6 +172,14 @@ def replay_callable(span: Any, client: Any = None, base_url: str | None = None) 
     return sdk_method(client, ("messages", "create"))
 
 
+def sync_client(client: Any) -> Any:
+    """A sync client with an async client's credentials and base URL (replays run synchronously)."""
+    import anthropic
+
+    return anthropic.Anthropic(api_key=client.api_key, auth_token=client.auth_token, base_url=client.base_url,
+                               max_retries=client.max_retries, timeout=client.timeout)
+
+
 def _arguments(text: Any) -> Any:
     try:
         return json.loads(text) if isinstance(text, str) and text else (text or {})

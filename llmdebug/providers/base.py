@@ -10,7 +10,8 @@ A provider module (``providers/openai.py``, ...) is one API family. It names:
   this API underneath, as litellm does);
 - ``adjust(span)``: after a call is read (e.g. provider "azure" for an Azure host);
 - ``price_key(provider, model)``: under which names the call is priced;
-- ``replay_callable(span, client, base_url)``: the SDK method that sends a rebuilt request.
+- ``replay_callable(span, client, base_url)``: the SDK method that sends a rebuilt request
+  (without a client: to ``base_url``, else to the base URL the call was captured against).
 
 Nothing outside ``providers/`` names a provider: capture, the store, queries, replay,
 diff and the widgets ask through :mod:`llmdebug.providers`.
@@ -25,7 +26,8 @@ from typing import Any, Callable
 from ..pricing import PriceKey
 from . import _conversation, _params, _usage
 
-__all__ = ["Endpoint", "Target", "Reading", "Wire", "ProviderError", "default_price_key", "sdk_method"]
+__all__ = ["Endpoint", "Target", "Reading", "Wire", "ProviderError", "default_price_key", "sdk_method",
+           "captured_base_url"]
 
 
 class ProviderError(Exception):
@@ -140,6 +142,16 @@ def json_text(value: Any) -> str:
 
 def default_price_key(provider: str | None, model: str) -> PriceKey:
     return PriceKey(names=((provider, model),), public=(provider, model))
+
+
+def captured_base_url(span: Any) -> str | None:
+    """The base URL ``span`` was sent to, if it was stored whole (a redacted one is not)."""
+    from ..redaction import URL_MARKER
+
+    url = getattr(span, "base_url", None)
+    if isinstance(url, str) and url.startswith(("http://", "https://")) and URL_MARKER not in url:
+        return url
+    return None
 
 
 def sdk_method(client: Any, path: tuple[str, ...]) -> Callable:

@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 from ..pricing import PriceKey
 from . import _usage
-from .base import Endpoint, ProviderError, Reading, Target, Wire, default_price_key, error_of
+from .base import (Endpoint, ProviderError, Reading, Target, Wire, captured_base_url, default_price_key,
+                   error_of)
 
 NAME = "google"
 SDK = "google.genai"
@@ -234,10 +235,11 @@ def replay_callable(span: Any, client: Any = None, base_url: str | None = None) 
     if span.endpoint != "generate_content":
         raise ProviderError(f"replay of google {span.endpoint} calls is not supported")
     if client is None:
+        base_url = base_url or captured_base_url(span)
         key = next((os.environ[k] for k in KEY_ENVS if os.environ.get(k)), None)
         if not key:
-            raise ProviderError(f"{KEY_ENV} is not set: set it (and {BASE_URL_ENV} for another server), "
-                                "or pass client= to replay this google call")
+            raise ProviderError(f"{KEY_ENV} is not set: set it, or pass client= (a genai.Client with a key) "
+                                f"to replay this google call to {base_url or 'the API'}")
         from google import genai
 
         options = genai.types.HttpOptions(base_url=base_url) if base_url else None

@@ -79,6 +79,8 @@ def price_key(provider: str | None, model: str) -> PriceKey:
 
 
 def replay_callable(span: Any, client: Any = None, base_url: str | None = None) -> Callable:
+    """``litellm.completion``/``embedding``: the stored kwargs keep the call's ``api_base``
+    (where it went); ``base_url`` sends it elsewhere."""
     if client is not None:
         raise ProviderError("a litellm call is replayed through litellm itself: leave out client=")
     import litellm
@@ -86,4 +88,4 @@ def replay_callable(span: Any, client: Any = None, base_url: str | None = None) 
     fn = litellm.embedding if span.endpoint == "embedding" else litellm.completion
     if base_url is None:
         return fn
-    return lambda **kw: fn(**{"api_base": base_url, **kw})
+    return lambda **kw: fn(**{**kw, "api_base": base_url})

@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from ..pricing import PriceKey
 from . import _usage
-from .base import Endpoint, ProviderError, Reading, Target, Wire, default_price_key, error_of, sdk_method
+from .base import (Endpoint, ProviderError, Reading, Target, Wire, captured_base_url, default_price_key,
+                   error_of, sdk_method)
 
 NAME = "openai"
 SDK = "openai"
@@ -367,18 +368,31 @@ def price_key(provider: str | None, model: str) -> PriceKey:
 
 
 def replay_callable(span: Any, client: Any = None, base_url: str | None = None) -> Callable:
-    """``client.<endpoint method>``; without a client, one built from the environment."""
+    """``client.<endpoint method>``; without a client, one for ``base_url`` (default: where
+    the call went) with the environment's key."""
     path = _METHODS.get(span.endpoint or "")
     if path is None:
         raise ProviderError(f"replay of openai {span.endpoint} calls is not supported")
     if client is None:
+        base_url = base_url or captured_base_url(span)
+        if span.provider == "azure":  # deployments and api-version: only an AzureOpenAI client knows them
+            raise ProviderError(f"replaying an Azure call needs its client: pass client=openai.AzureOpenAI(...) "
+                                f"(the call went to {base_url or 'Azure'})")
         if not os.environ.get(KEY_ENV):
-            raise ProviderError(f"{KEY_ENV} is not set: set it (and {BASE_URL_ENV} for another server), "
-                                f"or pass client= to replay this {span.provider} call")
+            raise ProviderError(f"{KEY_ENV} is not set: set it, or pass client= (an openai.OpenAI with a key) "
+                                f"to replay this {span.provider} call to {base_url or 'the API'}")
         import openai
 
         client = openai.OpenAI(base_url=base_url) if base_url else openai.OpenAI()
     return sdk_method(client, path)
+
+
+def sync_client(client: Any) -> Any:
+    """A sync client with an async client's key and base URL (replays run synchronously)."""
+    import openai
+
+    return openai.OpenAI(api_key=client.api_key, base_url=client.base_url, organization=client.organization,
+                         project=client.project, max_retries=client.max_retries, timeout=client.timeout)
 
 
 def request_from_chat(model: Any, messages: list[dict], tools: list, params: dict) -> tuple[str, dict]:

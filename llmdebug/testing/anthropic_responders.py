@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .plausible import plausible_value
 from .sse import Reply, json_reply, named_event, sse_reply
 from .synth import (
     approx_tokens,
     content_text,
-    from_schema,
     json_answer,
     make_id,
     reply_text,
@@ -78,7 +78,7 @@ def _plan(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, int]:
                 "type": "tool_use",
                 "id": make_id("toolu_", body, tool["name"]),
                 "name": tool["name"],
-                "input": from_schema(tool.get("input_schema") or {}, user_text),
+                "input": plausible_value(tool.get("input_schema") or {}, user_text),
             },
         ]
         return blocks, "tool_use", input_tokens
@@ -99,6 +99,9 @@ def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
 
 
 def messages(body: dict[str, Any]) -> Reply:
+    temperature = body.get("temperature")
+    if isinstance(temperature, (int, float)) and not 0 <= temperature <= 1:  # the API's range
+        return json_reply(error(400, make_id("req_", body), "temperature: range: 0..1"), 400)
     blocks, stop_reason, input_tokens = _plan(body)
     output_tokens = approx_tokens(
         " ".join(b["text"] if b["type"] == "text" else json.dumps(b["input"]) for b in blocks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .plausible import plausible_value
 from .sse import Reply, data_event, json_reply, named_event, sse_reply
 from .synth import (
     CREATED,
@@ -12,7 +13,6 @@ from .synth import (
     content_text,
     embedding,
     embedding_base64,
-    from_schema,
     json_answer,
     make_id,
     reply_text,
@@ -43,6 +43,19 @@ def _json_word_missing(fmt: Any, texts: list[Any]) -> bool:
     """OpenAI rejects JSON mode unless the word "json" appears somewhere in the prompt."""
     return isinstance(fmt, dict) and fmt.get("type") == "json_object" and \
         "json" not in " ".join(content_text(t) for t in texts).lower()
+
+
+def out_of_range(body: dict[str, Any], name: str = "temperature", high: float = 2.0) -> Reply | None:
+    """The API's 400 for a ``temperature`` outside 0 to 2, in its words."""
+    value = body.get(name)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or 0 <= value <= high:
+        return None
+    above = value > high
+    message = (f"Invalid '{name}': decimal {'above maximum' if above else 'below minimum'} value. "
+               f"Expected a value {'<=' if above else '>='} {high if above else 0:g}, but got {value:g} instead.")
+    body = error(400, message, name)
+    body["error"]["code"] = "decimal_above_max_value" if above else "decimal_below_min_value"
+    return json_reply(body, 400)
 
 
 # ---------------------------------------------------------------- planning
@@ -101,7 +114,7 @@ def _chat_plan(body: dict[str, Any]) -> tuple[str | None, list[tuple[str, str, s
     spec = _choose_tool(tools, choice)
     if spec:
         name, params = spec
-        args = json.dumps(from_schema(params, user_text))
+        args = json.dumps(plausible_value(params, user_text))
         finish = "tool_calls" if body.get("tools") else "function_call"
         return None, [(make_id("call_", body, name), name, args)], finish, prompt_tokens
     fmt = body.get("response_format") or {}
@@ -116,6 +129,8 @@ def _chat_plan(body: dict[str, Any]) -> tuple[str | None, list[tuple[str, str, s
 
 
 def chat_completions(body: dict[str, Any]) -> Reply:
+    if bad := out_of_range(body):
+        return bad
     if _json_word_missing(body.get("response_format"), [m.get("content") for m in body.get("messages") or []]):
         message = "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."
         return json_reply(error(400, message, "messages"), 400)
@@ -272,7 +287,7 @@ def _responses_plan(body: dict[str, Any]) -> tuple[str | None, tuple[str, str, s
     spec = _choose_tool(body.get("tools") or [], body.get("tool_choice"))
     if spec:
         name, params = spec
-        return None, (make_id("call_", body, name), name, json.dumps(from_schema(params, user_text))), prompt_tokens
+        return None, (make_id("call_", body, name), name, json.dumps(plausible_value(params, user_text))), prompt_tokens
     fmt = (body.get("text") or {}).get("format") or {}
     if fmt.get("type") == "json_schema":
         return json_answer(fmt.get("schema"), user_text), None, prompt_tokens
@@ -282,6 +297,8 @@ def _responses_plan(body: dict[str, Any]) -> tuple[str | None, tuple[str, str, s
 
 
 def responses(body: dict[str, Any]) -> Reply:
+    if bad := out_of_range(body):
+        return bad
     items = body.get("input")
     items = [items] if isinstance(items, str) else [i.get("content") for i in items or [] if isinstance(i, dict)]
     if _json_word_missing((body.get("text") or {}).get("format"), [body.get("instructions"), *items]):

@@ -2,7 +2,8 @@
 
 ``plausible_value(schema, prompt)`` fills every declared property: ``enum``, ``const``,
 ``default`` and string ``format`` first, then names ("Paris", "San Francisco") and
-numbers taken from the prompt; query-like parameters (``query``, ``q``, ``prompt``...)
+numbers taken from the prompt, identifiers (``order_id``, ``sku``...) from its first
+token with a digit ("1042" from "order #1042"); query-like parameters (``query``, ``q``, ``prompt``...)
 get the prompt itself. Pure and deterministic, like the rest of the fake server.
 JSON schemas (``$ref``/``$defs``, ``anyOf``, type lists) and Gemini's ``propertyOrdering``
 are understood; Gemini's upper-case types are lower-cased by the caller.
@@ -20,6 +21,7 @@ _LEADING = {
     "should", "do", "does", "did", "please", "tell", "give", "show", "find", "get", "list", "write",
     "explain", "describe", "hello", "hi", "hey", "the", "a", "an", "i", "in", "on", "at", "for", "my",
 }
+_ID_NAME = re.compile(r"(?:^|_)(?:id|ids|number|no|num|code|sku|ref|reference|zip|zipcode)$|[a-z]Id$", re.I)
 _QUERY_NAMES = {"query", "q", "prompt", "question", "text", "message", "input", "content", "search", "search_query"}
 
 
@@ -42,6 +44,11 @@ def _keyword(text: str) -> str | None:
     return max(words, key=len).lower() if words else None
 
 
+def _identifier(text: str) -> str | None:
+    m = re.search(r"[A-Za-z]*\d[\w-]*", text)
+    return m.group() if m else None
+
+
 def _number(text: str) -> float | None:
     m = re.search(r"-?\d+(?:\.\d+)?", text)
     return float(m.group()) if m else None
@@ -59,6 +66,8 @@ def _string(name: str, schema: dict[str, Any], text: str) -> str:
         return "https://example.com"
     if name.lower() in _QUERY_NAMES:
         return quote(text, 80) or name
+    if _ID_NAME.search(name) and (found := _identifier(text)):
+        return found
     return _entity(text) or _keyword(text) or f"example {name}".strip()
 
 

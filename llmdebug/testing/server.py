@@ -3,9 +3,12 @@
 Used by demo notebooks, the test-suite and ``python -m llmdebug.testing``::
 
     with FakeLLMServer() as srv:
-        openai.OpenAI(base_url=srv.openai_base_url, api_key="sk-test")
-        anthropic.Anthropic(base_url=srv.anthropic_base_url, api_key="sk-ant-test")
-        genai.Client(api_key="fake", http_options=genai.types.HttpOptions(base_url=srv.gemini_base_url))
+        openai.OpenAI(base_url=srv.openai_base_url, api_key=srv.api_key)
+        anthropic.Anthropic(base_url=srv.anthropic_base_url, api_key=srv.api_key)
+        genai.Client(api_key=srv.api_key, http_options=genai.types.HttpOptions(base_url=srv.gemini_base_url))
+
+Notebooks use :func:`demo_server` (``FakeLLMServer.shared()``): one server per process,
+started on first use and reused, so cells can be re-run in any order.
 
 Endpoints (with or without the ``/v1`` prefix; routed by path suffix, so Azure
 ``/openai/deployments/<d>/...`` and ``/beta/...`` style bases work too):
@@ -23,7 +26,8 @@ Model-name triggers (usable from notebooks and the CLI without Python access):
   model name: that error on every attempt. (Gemini: the model is the one in the URL
   path, and 529 is sent as Gemini's 503 UNAVAILABLE.)
 - ``flaky-N`` (e.g. ``fake-flaky-2``): 429 for the first N attempts of an
-  identical request body, then success (so SDK retries succeed at N <= 2).
+  identical request body, then success (so SDK retries succeed at N <= 2); the
+  count then starts again, so the same call made again (a re-run cell) retries again.
 - ``cut`` (as a dash-separated word, e.g. ``fake-cut``): the stream is dropped
   after about half of its events (non-stream: the socket closes without a reply).
 - ``slow-MS`` (e.g. ``fake-slow-250``): MS milliseconds of extra latency.
@@ -84,6 +88,11 @@ class _HTTPServer(ThreadingHTTPServer):
 class FakeLLMServer:
     """Start/stop a fake LLM API on a background thread (also a context manager)."""
 
+    #: Any key is accepted; this one is for clients that insist on having one.
+    api_key = "sk-fake-llmdebug"
+    _shared: FakeLLMServer | None = None
+    _shared_lock = threading.Lock()
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -118,6 +127,15 @@ class FakeLLMServer:
         )
         self._thread.start()
         return self
+
+    @classmethod
+    def shared(cls) -> FakeLLMServer:
+        """This process's demo server: started on first use and the same one afterwards
+        (started again, on its port, if something stopped it)."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared.start()
 
     def stop(self) -> None:
         httpd, self._httpd = self._httpd, None
@@ -209,10 +227,11 @@ class FakeLLMServer:
         if m := _FAIL.search(model):
             return {"fault": m.group(1), "retry_after": 0.0}
         if m := _FLAKY.search(model):
+            n = int(m.group(1))
             with self._lock:
                 seen = self._flaky.get(key, 0)
-                self._flaky[key] = seen + 1
-            if seen < int(m.group(1)):
+                self._flaky[key] = 0 if seen >= n else seen + 1
+            if seen < n:
                 return {"fault": "429", "retry_after": 0.0}
         if _CUT.search(model):
             return {"fault": "cut", "retry_after": 0.0}

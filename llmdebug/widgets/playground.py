@@ -74,8 +74,9 @@ class Playground(anywidget.AnyWidget):
     diff = t.Dict().tag(sync=True)
     message = t.Unicode("").tag(sync=True)
 
-    def __init__(self, span: Any):
+    def __init__(self, span: Any, *, client: Any = None, base_url: str | None = None):
         super().__init__()
+        self._send_to = {"client": client, "base_url": base_url}  # as ld.replay: default, where the call went
         s = query.resolve_span(span, who="ld.playground()")
         if s.kind != "llm":
             raise ReplayError(f"span {s.id[:12]} ({s.kind} {s.name!r}) is not an LLM call: only LLM calls can be replayed")
@@ -147,7 +148,7 @@ class Playground(anywidget.AnyWidget):
             try:
                 kw = self._changes(params or {})
                 conv = self.conversation(messages) if messages is not None else None
-                s = replay(self._original, messages=conv, **kw)
+                s = replay(self._original, messages=conv, **self._send_to, **kw)
                 self._attempts.append(s)
                 self.history = self.history + [_attempt(s, f"attempt {len(self._attempts) - 1}")]
                 self.compare = [0, len(self._attempts) - 1]
@@ -224,6 +225,7 @@ class Playground(anywidget.AnyWidget):
         return data, meta
 
 
-def playground(span: Any) -> Playground:
-    """A playground for a captured LLM call (a Span, id, id prefix or ``calls()`` row)."""
-    return Playground(span)
+def playground(span: Any, *, client: Any = None, base_url: str | None = None) -> Playground:
+    """A playground for a captured LLM call (a Span, id, id prefix or ``calls()`` row);
+    runs go where the call went unless ``client=`` or ``base_url=`` says otherwise."""
+    return Playground(span, client=client, base_url=base_url)
