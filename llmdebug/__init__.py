@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import tracing as _tracing
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> (module, attribute); attribute None: the module itself
 _EXPORTS: dict[str, tuple[str, str | None]] = {

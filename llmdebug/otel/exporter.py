@@ -53,11 +53,9 @@ _STOP_S = 5.0  # stop_export / interpreter exit wait at most this long for the l
 _OI_KINDS = {"llm": "LLM", "chain": "CHAIN", "tool": "TOOL", "agent": "AGENT", "retrieval": "RETRIEVER",
              "embedding": "EMBEDDING", "reranker": "RERANKER", "guardrail": "GUARDRAIL", "eval": "EVALUATOR",
              "prompt": "PROMPT"}  # anything else (trace, span, http...) is a CHAIN step to OpenInference
-_OPERATIONS = {"chat.completions": "chat", "responses": "chat", "messages": "chat", "messages.create": "chat",
+_OPERATIONS = {"chat.completions": "chat", "responses": "chat", "messages": "chat",
                "completion": "chat", "completions": "text_completion", "generate_content": "generate_content",
                "embeddings": "embeddings", "embedding": "embeddings"}
-_PROVIDER_NAMES = {"google": "gcp.gemini"}  # llmdebug provider -> gen_ai.provider.name, when they differ
-_SYSTEMS = {"google": "gemini"}  # ... -> gen_ai.system (the older attribute)
 _PARAMS = {"temperature": "gen_ai.request.temperature", "max_tokens": "gen_ai.request.max_tokens",
            "top_p": "gen_ai.request.top_p", "top_k": "gen_ai.request.top_k",
            "frequency_penalty": "gen_ai.request.frequency_penalty",
@@ -215,8 +213,7 @@ def _llm_attributes(s: Span, a: dict, content: bool) -> None:
     op = "embeddings" if s.kind == "embedding" else _OPERATIONS.get(s.endpoint or "", "chat")
     a["gen_ai.operation.name"] = op
     if provider:
-        a["gen_ai.provider.name"] = _PROVIDER_NAMES.get(provider, provider)
-        a["gen_ai.system"] = _SYSTEMS.get(provider, provider)
+        a["gen_ai.provider.name"] = a["gen_ai.system"] = providers.otel_name(provider)
         a["llm.provider"] = provider
         a["llm.system"] = provider
     req_model = s.request_model or s.model
@@ -371,15 +368,10 @@ def _scope(name: str) -> InstrumentationScope:
     return sc
 
 
-def _version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
+def _version() -> str:
+    from .._version import __version__  # the distribution is named differently: ask the package
 
-    for dist in ("llmdebug-notebook", "llmdebug"):
-        try:
-            return version(dist)
-        except PackageNotFoundError:
-            continue
-    return None
+    return __version__
 
 
 def to_readable(s: Span, *, capture_content: bool = True, service: str | None = None) -> ReadableSpan:

@@ -25,7 +25,7 @@ from . import _conversation, _params, _usage
 from .base import Endpoint, ProviderError, Reading, Target, Wire
 
 __all__ = ["NAMES", "module", "installed", "wire", "wire_of", "wire_for_path", "conversation", "chat_messages",
-           "tools", "params", "settings", "normalise", "price_key", "normalize_usage", "from_otel_name", "request_from_chat", "CONVERSATION_KEYS", "USAGE_KEYS", "Endpoint",
+           "tools", "params", "settings", "normalise", "price_key", "normalize_usage", "from_otel_name", "otel_name", "request_from_chat", "CONVERSATION_KEYS", "USAGE_KEYS", "Endpoint",
            "ProviderError", "Reading", "Target", "Wire"]
 
 NAMES = ("openai", "anthropic", "litellm", "google")
@@ -257,6 +257,16 @@ def from_otel_name(name: str) -> str:
     _load_all()
     key = name.strip().lower()
     return _by_otel_name.get(key, _by_alias.get(key, key))
+
+
+def otel_name(provider: str) -> str:
+    """The ``gen_ai.provider.name`` of an llmdebug provider (the first of its module's
+    ``OTEL_NAMES``); a provider llmdebug has no module for, as given."""
+    try:
+        names = getattr(module(provider), "OTEL_NAMES", ())
+    except KeyError:
+        return provider
+    return names[0] if names else provider
 
 
 def request_from_chat(provider: str | None, model: Any, messages: list[dict], tools: list[dict],
