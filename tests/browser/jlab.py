@@ -84,11 +84,13 @@ def _run_all_cells(page, attempts: int = 3) -> None:
 
 
 @contextlib.contextmanager
-def run_notebook(browser, lab, artifacts, nb_rel: str, cells: dict, *, offline: bool = False):
+def run_notebook(browser, lab, artifacts, nb_rel: str, cells: dict, *, offline: bool = False,
+                 workspace: str | None = None):
     """Open ``nb_rel`` in JupyterLab, run every cell from the Run menu, wait until all
     ``cells["n_code"]`` prompts are numbered; yields a :class:`_Run`. With ``offline``,
     every request to a host other than this machine is aborted from before the page
-    loads, and recorded in ``r.blocked``."""
+    loads, and recorded in ``r.blocked``. ``workspace``: a JupyterLab workspace of its
+    own, so notebooks opened earlier by the same server are not reopened beside it."""
     # clipboard permissions: the widgets' copy buttons are checked by reading it back
     ctx = browser.new_context(viewport={"width": 1280, "height": 1100},
                               permissions=["clipboard-read", "clipboard-write"])
@@ -111,7 +113,8 @@ def run_notebook(browser, lab, artifacts, nb_rel: str, cells: dict, *, offline: 
     r.blocked = blocked
     t0 = time.monotonic()
     with r.shot(f"{Path(nb_rel).stem}-00-run-all"):
-        page.goto(f"{lab.base}/lab/tree/{nb_rel}?token={lab.token}", timeout=MS)
+        where = f"lab/workspaces/{workspace}/tree" if workspace else "lab/tree"
+        page.goto(f"{lab.base}/{where}/{nb_rel}?token={lab.token}", timeout=MS)
         expect(page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(timeout=MS)
         _dismiss_kernel_dialog(page)
         expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=MS)
@@ -135,14 +138,14 @@ def run_notebook(browser, lab, artifacts, nb_rel: str, cells: dict, *, offline: 
 
 
 def keep_fake_server(path: Path) -> list:
-    """Drop a notebook's last cell (it stops the fake server), so tests can make calls
-    after Run All; returns the notebook's code cells."""
+    """The notebook's code cells. (Notebooks once stopped their fake server in a last
+    cell, which is dropped here if present; now the server lives as long as the kernel.)"""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    assert "server.stop()" in nb.cells[-1].source
-    nb.cells.pop()
-    nbformat.write(nb, path)
+    if nb.cells and "server.stop()" in nb.cells[-1].source:
+        nb.cells.pop()
+        nbformat.write(nb, path)
     return [c for c in nb.cells if c.cell_type == "code"]
 
 

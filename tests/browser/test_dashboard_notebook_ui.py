@@ -25,10 +25,8 @@ print("opened:", None if dash.opened is None else len(dash.opened))'''
 
 
 def _prepare(path: Path) -> dict:
-    """Keep the fake server running (drop the last cell), add a probe cell; code-cell indices."""
+    """Add a probe cell; code-cell indices."""
     nb = nbformat.read(path, as_version=4)
-    assert "server.stop()" in nb.cells[-1].source
-    nb.cells.pop()
     nb.cells.append(nbformat.v4.new_code_cell(PROBE_SRC))
     nbformat.write(nb, path)
     code = [c for c in nb.cells if c.cell_type == "code"]

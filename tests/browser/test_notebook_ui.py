@@ -33,12 +33,9 @@ PROBE_SRC = 'import sys, llmdebug\nprint(f"KERNEL_PREFIX={sys.prefix} LLMDEBUG={
 
 
 def _prepare_notebook(path: Path) -> dict[str, int]:
-    """Insert the hostile cell before the notebook's last cell (which stops the fake
-    server) and a kernel probe cell at the end. Returns code-cell indices by role."""
+    """Add the hostile cell and a kernel probe cell at the end. Returns code-cell indices by role."""
     nb = nbformat.read(path, as_version=4)
-    last = nb.cells[-1]
-    assert last.cell_type == "code" and "server.stop()" in last.source, last.source
-    nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(HOSTILE_SRC))
+    nb.cells.append(nbformat.v4.new_code_cell(HOSTILE_SRC))
     nb.cells.append(nbformat.v4.new_code_cell(PROBE_SRC))
     nbformat.write(nb, path)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -71,7 +68,8 @@ def test_notebook_runs_clean_in_this_venv(run):
         expect(run.code_cell(run.cells["load_ext"]).locator(".jp-OutputArea-output")).to_contain_text(
             "llmdebug: capturing openai")
     # the notebook's store landed in the temp copy, not the repo
-    assert (run.lab.root / "notebooks" / "llmdebug.db").exists()
+    assert (run.lab.root / "notebooks" / "01-quickstart.db").exists()
+    assert not (run.lab.root / "notebooks" / "llmdebug.db").exists()  # its own file, and only that
 
 
 def test_cell_summary_renders_and_expands(run):
