@@ -147,6 +147,7 @@ class Cassette:
         self.recorded = 0
         self._running = False
         self._written = False
+        self._missing_ok = False  # replay: a missing file is an empty cassette (the pytest plugin)
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> Cassette:
@@ -203,7 +204,7 @@ class Cassette:
         if self.mode == "record":
             return
         if not self.path.exists():
-            if self.mode == "replay":
+            if self.mode == "replay" and not self._missing_ok:
                 raise FileNotFoundError(f"no cassette at {self.path}: record it first (mode='record' or 'auto'; "
                                         "under pytest, --llm-record=once)")
             return
@@ -253,7 +254,9 @@ class Cassette:
         else:
             found = matching.closest(method, url, body, [e.interaction for e in self._entries], self.ignore)
             if found is None:
-                lines.append("  the cassette is empty")
+                lines.append("  the cassette is empty" if self.path.exists() else
+                             f"  there is no cassette file at {self.path}: record it (mode='record' or 'auto'; "
+                             "pytest: --llm-record=once)")
             else:
                 i, near = found
                 e = self._entries[i]
@@ -267,8 +270,9 @@ class Cassette:
                     lines.extend("    " + d for d in diff.splitlines())
                 else:
                     lines.append("  (bodies equal; the query string differs)")
-        lines.append("  to record it: mode='auto' (pytest: --llm-record=new); a field that varies between runs: "
-                     "ignore=[...]")
+        if self.path.exists():
+            lines.append("  to record it: mode='auto' (pytest: --llm-record=new); a field that varies between runs: "
+                         "ignore=[...]")
         request = {"method": method.upper(), "url": redact_url(url),
                    "body": matching.comparable_body(body, ())}
         return CassetteMiss("\n".join(lines), path=self.path, request=request, closest=near, diff=diff)
