@@ -173,6 +173,8 @@ def _edit_request(mod: Any, request: Any, call: _patch.Call, rec: Span, edits: d
         _, new = build_request(stand_in, **edits)
     except ReplayError as e:
         raise _Diverged(str(e)) from None
+    if isinstance(new.get("model"), str):
+        call.span.request_model = new["model"]
     content = json.dumps(new).encode()
     request.stream = mod.ByteStream(content)
     request._content = content

@@ -16,6 +16,7 @@ import anywidget
 import traitlets as t
 
 from .. import query
+from ..tracing import Span
 from ..diffing import diff_calls, render_html, render_text
 from . import css, esm
 from .visible import visible_text
@@ -100,15 +101,37 @@ class DiffView(anywidget.AnyWidget):
         return data, meta
 
 
-def diff(a: Any, b: Any) -> DiffView:
-    """The diff widget of two calls: Span records, span ids (or unique prefixes), or
-    ``ld.calls()`` rows (a DataFrame means its newest row).
+def _is_call(x: Any) -> bool:
+    """An LLM call (a calls() row, a call's id or Span), not a trace (a trace id, a traces()
+    row, a root or other non-LLM span)."""
+    if hasattr(x, "columns") and hasattr(x, "iloc"):
+        x = x.iloc[-1] if len(x) else x
+    if isinstance(x, Span):
+        return x.kind == "llm"
+    if not isinstance(x, str) and hasattr(x, "get"):  # a row: traces() rows have no span id
+        return x.get("id") is not None and x.get("kind", "llm") == "llm"
+    return query.resolve_span(x, who="ld.diff()").kind == "llm"
+
+
+def diff(a: Any, b: Any) -> Any:
+    """The diff widget of two calls (Span records, span ids or unique prefixes, ``ld.calls()``
+    rows; a DataFrame means its newest row), or of two traces (trace ids, ``ld.traces()``
+    rows, the root span ``ld.replay_trace`` returns): spans aligned, totals side by side,
+    a click on a call opens its call diff.
 
     Example::
 
         df = ld.calls()
         ld.diff(df.iloc[-2], df.iloc[-1])   # the last two calls
-        ld.diff(original, ld.last())
+        ld.diff(trace_id, ld.replay_trace(trace_id, agent, question))
     """
     query.flush()
+    calls = (_is_call(a), _is_call(b))
+    if calls == (False, False):
+        from .trace_diff import traces_widget
+
+        return traces_widget(a, b)
+    if calls != (True, True):
+        raise TypeError("ld.diff() compares two calls or two traces, not a call with a trace: pass the call's "
+                        "trace id (span.trace_id) or one of the trace's calls")
     return DiffView(diff_calls(query.resolve_span(a, who="ld.diff()"), query.resolve_span(b, who="ld.diff()")))
