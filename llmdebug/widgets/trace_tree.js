@@ -414,6 +414,14 @@ class SpanTree {
     this.selected = i;
     if (scroll) this.scrollTo(i);
     this.drawRows();
+    const d = this.model.get("detail");
+    if (this.model.get("selected") === i && d && d.index === i) {
+      // already the kernel's selection (chosen from Python, or clicked again): no change
+      // would reach the kernel, so no answer would come; its detail is already here
+      clearTimeout(this.selectTimer);
+      this.drawDetail();
+      return;
+    }
     this.detail.replaceChildren(h("div", "ldt-dim ldt-empty", "loading…"));
     // Arrow keys move fast: only ask the kernel for the span the user stops on.
     clearTimeout(this.selectTimer);

@@ -157,6 +157,9 @@ def test_last_call_selected_keyboard_and_search(run):
         expect(detail.locator(".ldt-error-box")).to_contain_text("BadRequestError (HTTP 400)")
         expect(detail.locator(".ldt-msg-user")).to_contain_text("bad request")
         expect(detail).to_contain_text("HTTP attempts (1)")
+        # clicking the row Python selected changes nothing the kernel sees: the detail stays
+        w.locator(".ldt-span.ldt-selected").click()
+        expect(detail.locator(".ldt-error-box")).to_contain_text("BadRequestError (HTTP 400)")
         # the copy buttons put the conversation and the output on the clipboard
         detail.locator("button", has_text="Copy prompt").click()
         expect(detail.locator("button", has_text="Copied")).to_have_count(1)
