@@ -306,3 +306,36 @@ def test_vcr_cassettes_replay_through_the_sdks(rel, sdk):
                 expected = json.loads(b"".join(it.response_chunks()))
                 assert result.id == expected["id"]
     assert cas.played == len(recorded) and cas.unplayed == []
+
+
+# ---------------------------------------------------------------- %llmdebug cassette
+def test_magic_cassette_for_the_whole_notebook(tmp_path, trace_db, server, monkeypatch, capsys):
+    pytest.importorskip("IPython")
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()
+    monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    ip.run_line_magic("load_ext", "llmdebug")
+    try:
+        path = tmp_path / "nb.json"
+        ip.run_cell("import openai\nclient = openai.OpenAI(max_retries=0)")
+        ask = "client.chat.completions.create(model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'hi'}])"
+        ip.run_line_magic("llmdebug", f"cassette {path} record")
+        live = ip.run_cell(ask).result.model_dump()
+        ip.run_line_magic("llmdebug", "cassette")  # status
+        ip.run_line_magic("llmdebug", "cassette off")
+        out = capsys.readouterr().out
+        assert f"cassette {path} (record; 0 recorded exchanges)" in out and "1 recorded>" in out
+        assert "cassette off" in out
+        server.stop()
+        ip.run_line_magic("llmdebug", f"cassette {path} replay")
+        assert ip.run_cell(ask).result.model_dump() == live
+        assert "1 recorded exchange)" in capsys.readouterr().out
+        ip.run_line_magic("llmdebug", f"cassette {path} sometimes")
+        assert "choose one of record, replay, auto, off" in capsys.readouterr().out
+    finally:
+        ip.run_line_magic("unload_ext", "llmdebug")  # stops the cassette too
+    from llmdebug.cassettes import current
+
+    assert current() is None
