@@ -48,6 +48,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "cassette": ("cassettes", "cassette"),
     "CassetteMiss": ("cassettes", "CassetteMiss"),
     "replay_trace": ("rerun", "replay_trace"),
+    "to_test": ("testgen", "to_test"),
     "budget": ("budgets", "budget"),
     "alert": ("budgets", "alert"),
     "alerts": ("budgets", "alerts"),
@@ -73,6 +74,7 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time names load on fi
     from .query import calls, feedback, get, last, metrics, search, spans, traces
     from .replaying import ReplayError, edit, replay, replay_all
     from .rerun import replay_trace
+    from .testgen import to_test
     from .otel.exporter import export
     from .otel.files import load
     from .otel.receiver import receive

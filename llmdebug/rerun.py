@@ -32,7 +32,7 @@ from .diffing import json_diff
 from .replaying import ReplayError, build_request, stored_gaps
 from .tracing import Span
 
-__all__ = ["replay_trace", "RecordedToolError"]
+__all__ = ["replay_trace", "recorded_call", "RecordedToolError"]
 
 TOOLS = ("recorded", "live")
 
@@ -65,6 +65,7 @@ class _Run:
         self.new_root: Span | None = None
         self.outer = tracing.current_span()
         self.count = 0
+        self.answered: list[tuple[Any, Any]] = []  # (request, response) of each call answered from the recording
 
     def diverge(self, why: str) -> _Diverged:
         if self.diverged is None:
@@ -198,7 +199,9 @@ class _Transport:
         if kind == "recorded":
             if self.run.strict:
                 self._same_request(request, call, rec)
-            return _recorded_response(self.mod, request, rec)
+            response = _recorded_response(self.mod, request, rec)
+            self.run.answered.append((request, response))
+            return response
         _edit_request(self.mod, request, call, rec, self.run.edits)
         return None
 
@@ -378,3 +381,18 @@ def _result(run: _Run) -> Span:
         raise ReplayError("the function opened no span and made no LLM call: nothing was re-run")
     query.flush()
     return query.get(run.new_root.id)
+
+
+def recorded_call(span: Span, thunk: Callable[[], Any]) -> list[tuple[Any, Any]]:
+    """Run ``thunk()``, which makes one SDK call, with ``span``'s stored answer returned
+    instead of sending it; returns the (httpx request, response) pairs answered."""
+    _install()
+    run = _Run(span, [span], [], None, {}, strict=False)
+    with _running_as(run, "live"):
+        thunk()
+    if run.diverged is not None:
+        raise ReplayError(run.diverged)
+    if not run.answered:
+        raise ReplayError(f"the {span.name} call was not captured, so it could not be answered from call "
+                          f"{span.id[:12]}: is capture on (ld.init())?")
+    return run.answered
