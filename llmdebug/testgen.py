@@ -33,7 +33,7 @@ from .replaying import ReplayError, build_request
 from .rerun import recorded_call
 from .tracing import Span
 
-__all__ = ["to_test", "EXPECTATIONS"]
+__all__ = ["to_test", "parse_expectations", "EXPECTATIONS"]
 
 EXPECTATIONS = ("json", "contains", "not_contains", "equals", "json_schema", "model", "tool", "function")
 
@@ -102,6 +102,42 @@ def _lines(expect: Any) -> tuple[list[str], set[str], dict[str, Any]]:
             imports.add(f"from {mod} import {name}")
             out.append(f"assert {name}(text) is not False")
     return out, imports, consts
+
+
+_LINE = re.compile(r"(not[ _]contains|contains|equals|schema|json_schema|model|function|tool)\s*:\s?(.*)$", re.S)
+
+
+def parse_expectations(text: str) -> list:
+    """``expect=`` from the widgets' text box, one expectation a line: ``json``,
+    ``contains: text``, ``not contains: text``, ``equals: text``, ``schema: {...}``,
+    ``tool: name`` or ``tool: name {"arg": ...}``, ``model: pkg.mod:Model``,
+    ``function: pkg.mod:check``."""
+    out: list = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.lower() == "json":
+            out.append("json")
+            continue
+        m = _LINE.match(line)
+        if m is None:
+            raise ValueError(f"expectation {line!r}: write json, contains: …, not contains: …, equals: …, "
+                             "schema: {…}, tool: name {…}, model: pkg.mod:Model or function: pkg.mod:check")
+        kind, rest = m.group(1).lower().replace(" ", "_"), m.group(2)
+        if kind in ("schema", "json_schema", "tool"):
+            name, brace, args = rest.partition("{") if kind == "tool" else ("", "{", rest.lstrip("{"))
+            try:
+                value = json.loads("{" + args) if brace else None
+            except ValueError as e:
+                raise ValueError(f"expectation {line!r}: the JSON after it does not parse ({e})") from None
+            out.append({"json_schema": value} if kind != "tool" else
+                       {"tool": name.strip(), **({"arguments": value} if brace else {})})
+        else:
+            out.append({kind: rest.strip() if kind in ("model", "function") else rest})
+    if not out:
+        raise ValueError("write at least one expectation (e.g. json, or contains: some text)")
+    return out
 
 
 # -- the SDK call -----------------------------------------------------------------------

@@ -143,3 +143,27 @@ def test_bad_input_is_a_clear_error(bad_and_fixed, tmp_path):
         pass
     with pytest.raises(ld.ReplayError, match="not an LLM call"):
         ld.to_test(t.id, tmp_path / "test_y.py")
+
+
+def test_make_test_from_the_trace_tree_and_the_playground(bad_and_fixed, tmp_path):
+    from llmdebug.widgets.playground import Playground
+    from llmdebug.widgets.trace_tree import TraceTree
+
+    bad, fixed = bad_and_fixed
+    tree = TraceTree(fixed.trace_id, select=fixed.id)
+    path = tmp_path / "test_from_tree.py"
+    tree.action = {"kind": "make_test", "index": tree.selected, "path": str(path), "expect": "json\ncontains: refund"}
+    assert tree.message.startswith(f"Wrote {path}") and path.exists()
+    tree.action = {"kind": "make_test", "index": tree.selected, "path": str(path), "expect": "json", "n": 2}
+    assert tree.message.startswith("Make test: FileExistsError") and "overwrite=True" in tree.message
+    tree.action = {"kind": "make_test", "index": tree.selected, "path": str(tmp_path / "t.py"), "expect": ""}
+    assert tree.message.startswith("Make test: ValueError: write at least one expectation")
+
+    pg = Playground(bad)
+    pg.run(params={"response_format": "{\"type\": \"json_object\"}"}, messages=[
+        {"role": "system", "content": "Reply in JSON."}, {"role": "user", "content": "Summarise the refund policy"}])
+    path = tmp_path / "test_from_playground.py"
+    pg.test_request = {"n": 1, "path": str(path), "expect": "json"}
+    assert pg.message.startswith(f"Wrote {path}")
+    assert "'Reply in JSON.'" in path.read_text()  # the latest attempt, not the original
+    assert _pytest(path).returncode == 0

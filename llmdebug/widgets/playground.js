@@ -100,12 +100,30 @@ function render({ model, el }) {
     drawMessages();
     for (const [name, input] of Object.entries(fields)) input.value = shownParam(name);
   });
+  // "Make test…": ld.to_test of the latest attempt (a path and expectations, one a line)
+  const testPath = h("input", "ldp-mt-path");
+  testPath.type = "text";
+  testPath.value = `tests/test_call_${String(model.get("original").id).slice(0, 8)}.py`;
+  const testExpect = h("textarea", "ldp-mt-expect");
+  testExpect.rows = 2;
+  testExpect.value = "json";
+  const testForm = h("div", "ldp-make-test",
+    h("label", null, "Test file ", testPath),
+    h("label", null, "Expect (one a line: json, contains: …, not contains: …, equals: …, schema: {…}, tool: name {…}, model: pkg.mod:Model, function: pkg.mod:check)", testExpect),
+    button("Write test", "ldp-btn ldp-mt-write", () => {
+      model.set("test_request", { n: Date.now(), path: testPath.value, expect: testExpect.value });
+      model.save_changes();
+    }, "write a pytest file that replays the latest attempt from a cassette and checks its answer"));
+  testForm.hidden = true;
+  for (const el of [testPath, testExpect]) el.addEventListener("keydown", (ev) => ev.stopPropagation());
+  const makeTest = button("Make test…", "ldp-btn ldp-make-test-btn", () => { testForm.hidden = !testForm.hidden; },
+    "turn the latest attempt into a pytest file");
   const status = h("span", "ldp-status");
   const o = model.get("original");
   const head = h("div", "ldp-head", h("strong", null, "Playground"),
     h("span", "ldp-dim", ` ${ldLabel(o.provider)} ${ldLabel(o.endpoint)} · call ${String(o.id).slice(0, 12)}`));
   const editor = h("div", "ldp-editor", msgList, h("div", "ldp-row", add), paramsRow,
-    h("div", "ldp-row", runBtn, reset, status));
+    h("div", "ldp-row", runBtn, reset, makeTest, status), testForm);
 
   // --- results ----------------------------------------------------------------------
   const latest = h("div", "ldp-latest");
@@ -194,7 +212,7 @@ function render({ model, el }) {
     runBtn.disabled = running;
     runBtn.textContent = running ? "Running…" : "Run";
     status.textContent = visibleText(model.get("message") || (running ? "the kernel is free meanwhile" : ""));
-    status.classList.toggle("ldp-err", !!model.get("message"));
+    status.classList.toggle("ldp-err", !!model.get("message") && !model.get("message").startsWith("Wrote "));
     root.dataset.running = running ? "1" : "0";
   }
 

@@ -73,6 +73,7 @@ class Playground(anywidget.AnyWidget):
     compare = t.List([0, 0]).tag(sync=True)  # indices into history
     diff = t.Dict().tag(sync=True)
     message = t.Unicode("").tag(sync=True)
+    test_request = t.Dict().tag(sync=True)  # "Make test…": {"path", "expect"} for the latest attempt
 
     def __init__(self, span: Any, *, client: Any = None, base_url: str | None = None):
         super().__init__()
@@ -92,6 +93,7 @@ class Playground(anywidget.AnyWidget):
         self._lock = threading.Lock()
         self.observe(self._on_run, "run_request")
         self.observe(self._on_compare, "compare")
+        self.observe(self._on_test_request, "test_request")
 
     @staticmethod
     def _editable(raw: Any) -> dict:
@@ -191,6 +193,13 @@ class Playground(anywidget.AnyWidget):
         self.message = ""
         # The kernel stays free while the model answers: the work runs beside it.
         threading.Thread(target=work, name="llmdebug-playground", daemon=True).start()
+
+    def _on_test_request(self, change: dict) -> None:
+        req = change["new"] or {}
+        if req:
+            from .trace_tree import make_test
+
+            self.message = make_test(self._attempts[-1].id, req.get("path"), req.get("expect"))
 
     def _on_compare(self, change: dict) -> None:
         try:

@@ -102,13 +102,39 @@ function detailBadges(d) {
     d.replay_of ? h("span", "ldt-badge", `replay of ${d.replay_of.slice(0, 12)}`) : null);
 }
 
-// "Replay…" and "Compare with…" of an LLM call; act: {replay(i), compare(i)}
+// "Replay…", "Compare with…" and "Make test…" of an LLM call; act: {replay(i), compare(i), makeTest(i, path, expect)}
 function detailActions(d, act) {
-  return h("div", "ldt-actions",
+  const form = makeTestForm((path, expect) => act.makeTest(d.index, path, expect), `tests/test_call_${(d.id || "").slice(0, 8)}.py`);
+  return h("div", null, h("div", "ldt-actions",
     button("Replay…", "ldt-btn ldt-act", () => act.replay(d.index),
       "open a playground: edit this call's prompt, model or parameters and run it again"),
     button("Compare with…", "ldt-btn ldt-act", () => act.compare(d.index),
-      "then click another LLM call in the tree to see the diff"));
+      "then click another LLM call in the tree to see the diff"),
+    button("Make test…", "ldt-btn ldt-act ldt-make-test-btn", () => { form.hidden = !form.hidden; },
+      "write a pytest file that replays this call from a cassette and checks its answer")), form);
+}
+
+// The "Make test…" form: where to write the test, and what the answer must satisfy
+// (one expectation a line, as ld.to_test's parse_expectations reads them).
+function makeTestForm(send, defaultPath) {
+  const path = h("input", "ldt-mt-path");
+  path.type = "text";
+  path.value = defaultPath;
+  path.setAttribute("aria-label", "test file path");
+  const expect = h("textarea", "ldt-mt-expect");
+  expect.rows = 3;
+  expect.value = "json";
+  expect.setAttribute("aria-label", "expectations, one a line");
+  expect.placeholder = "json | contains: text | not contains: text | equals: text | schema: {...} | " +
+    "tool: name {\"arg\": 1} | model: pkg.mod:Model | function: pkg.mod:check";
+  const form = h("div", "ldt-make-test",
+    h("label", null, "Test file ", path),
+    h("label", null, "Expect (one a line: json, contains: …, not contains: …, equals: …, schema: {…}, tool: name {…}, model: pkg.mod:Model, function: pkg.mod:check)", expect),
+    button("Write test", "ldt-btn ldt-mt-write", () => send(path.value, expect.value),
+      "write the test file and its cassette (pytest -p llmdebug.testing FILE runs it)"));
+  form.hidden = true;
+  for (const el of [path, expect]) el.addEventListener("keydown", (ev) => ev.stopPropagation());
+  return form;
 }
 
 function detailError(d) {
@@ -450,6 +476,7 @@ class SpanTree {
     this.detail.replaceChildren(renderDetail(d, {
       replay: (i) => this.sendAction({ kind: "replay", index: i }),
       compare: (i) => this.startPick(i),
+      makeTest: (i, path, expect) => this.sendAction({ kind: "make_test", index: i, path, expect }),
     }));
     this.detail.scrollTop = 0;
   }

@@ -219,6 +219,9 @@ class TraceTree(anywidget.AnyWidget):
 
     def _on_action(self, change: dict) -> None:
         a = change["new"] or {}
+        if a.get("kind") == "make_test":
+            self.message = make_test(self._ids[int(a["index"])], a.get("path"), a.get("expect"))
+            return
         out = self.actions
         try:
             if a.get("kind") == "replay":
@@ -299,6 +302,18 @@ class TraceTree(anywidget.AnyWidget):
         data["text/plain"] = repr(self)
         data["text/html"] = fb._repr_html_() if fb is not None else f"<pre>{html.escape(repr(self))}</pre>"
         return data, meta
+
+
+def make_test(span_id: str, path: Any, expect: Any) -> str:
+    """"Make test…" of a detail pane or the playground: ld.to_test, and a line saying what happened."""
+    from ..replaying import ReplayError
+    from ..testgen import parse_expectations, to_test
+
+    try:
+        written = to_test(span_id, str(path or "").strip(), expect=parse_expectations(str(expect or "")))
+    except (ValueError, OSError, ReplayError, KeyError) as e:  # bad path or expectation, file exists, no answer
+        return f"Make test: {type(e).__name__}: {e}"
+    return f"Wrote {written} and its cassette: run it with pytest -p llmdebug.testing {written}"
 
 
 def _depth_first(recs: list[dict]) -> list[dict]:
