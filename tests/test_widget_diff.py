@@ -109,7 +109,7 @@ def test_text_fallback_escapes_hostile_strings(two_calls):
     assert HOSTILE in text  # plain text keeps the characters
     assert "<img" not in html and "<script" not in html and "onerror=window.__pwned=1" in html
     assert "&lt;img src=x onerror=window.__pwned=1&gt;" in html and "&lt;script&gt;" in html
-    assert html.startswith('<pre class="llmdebug-diff-text"')
+    assert html.startswith('<pre class="llmdebug-diff-text llmdebug-static llmdebug-static-diff"')  # marked as a static view
     assert repr(DiffView()) == "llmdebug diff (empty)"
 
 

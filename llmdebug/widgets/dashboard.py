@@ -146,6 +146,7 @@ class Dashboard(ipywidgets.VBox):
                 else pd.Timestamp(datum["time"])
             start = start.tz_localize("UTC") if start.tzinfo is None else start
             step = {"minute": pd.Timedelta(minutes=1), "hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}[bucket]
+            step *= int((spec.get("usermeta") or {}).get("llmdebug", {}).get("step") or 1)  # a bar of several buckets
             f["since"], f["until"] = start.to_pydatetime(), (start + step).to_pydatetime()
         df = query.calls(**f)
         if chart == "errors":
@@ -189,13 +190,17 @@ class Dashboard(ipywidgets.VBox):
                 f"{fmt.count(s['rate_limit_hits'] or 0)} rate-limit hits · p95 {fmt.duration(s.get('latency_p95_ms'))}")
 
     def _repr_mimebundle_(self, **kwargs: Any):
-        import html
+        # The live dashboard, plus its headline numbers and every chart as a picture for
+        # saved notebooks (the charts rendered offline now, as they are at this moment).
+        from .static import dashboard_html
 
         out = super()._repr_mimebundle_(**kwargs)
         data, meta = out if isinstance(out, tuple) else (out or {}, {})
         data = dict(data)
         data["text/plain"] = repr(self)
-        data["text/html"] = f"<pre>{html.escape(repr(self))}</pre>"
+        c = self.controls
+        data["text/html"] = dashboard_html(c.summary, {n: v.spec for n, v in self.charts.items()},
+                                           self.query_filters(), c.message)
         return data, meta
 
 

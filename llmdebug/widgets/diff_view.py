@@ -19,6 +19,7 @@ from .. import query
 from ..tracing import Span
 from ..diffing import diff_calls, render_html, render_text
 from . import css, esm
+from .static import mark, wrap
 from .visible import visible_text
 
 VIEWS = ("side", "unified")
@@ -95,9 +96,9 @@ class DiffView(anywidget.AnyWidget):
         data = dict(data)
         data["text/plain"] = repr(self)
         if self.diff:
-            data["text/html"] = render_html(visible_diff(self.diff), *_labels(self.a_label, self.b_label))
+            data["text/html"] = mark(render_html(visible_diff(self.diff), *_labels(self.a_label, self.b_label)), "diff")
         else:
-            data["text/html"] = "<pre>llmdebug diff (empty)</pre>"
+            data["text/html"] = wrap("diff", "<pre>llmdebug diff (empty)</pre>")
         return data, meta
 
 

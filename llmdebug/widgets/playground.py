@@ -226,11 +226,11 @@ class Playground(anywidget.AnyWidget):
         return "\n".join(lines)
 
     def _repr_mimebundle_(self, **kwargs: Any):
-        import html
+        from .static import pre
 
         out = super()._repr_mimebundle_(**kwargs)
         data, meta = out if isinstance(out, tuple) else (out or {}, {})
-        data = dict(data, **{"text/plain": repr(self), "text/html": f"<pre>{html.escape(repr(self))}</pre>"})
+        data = dict(data, **{"text/plain": repr(self), "text/html": pre(repr(self), "playground")})
         return data, meta
 
 

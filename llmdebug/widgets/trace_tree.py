@@ -11,7 +11,6 @@ invisible characters drawn as ``⟨U+XXXX⟩`` (visible.py); the synced values s
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import anywidget
@@ -22,7 +21,7 @@ from .. import formatting as fmt
 from .._guard import report
 from ..tracing import Span
 from ..store.rows import from_iso
-from . import css, esm
+from . import css, esm, static
 from .detail import span_detail
 from .text import TraceText
 from .visible import visible_text
@@ -298,9 +297,10 @@ class TraceTree(anywidget.AnyWidget):
             if self._box is None:
                 self._box = ipywidgets.VBox([self, self.actions])
             data["application/vnd.jupyter.widget-view+json"] = dict(view, model_id=self._box.model_id)
-        fb = self._fallback()
         data["text/plain"] = repr(self)
-        data["text/html"] = fb._repr_html_() if fb is not None else f"<pre>{html.escape(repr(self))}</pre>"
+        title = f"{self.title} · trace {self.trace_id[:12]}" if self.trace_id else self.title
+        data["text/html"] = static.trace_view(self._rows_plain, title, self.trace_rows() if self.browser else None,
+                                              self.message or repr(self))
         return data, meta
 
 

@@ -161,14 +161,16 @@ class ChartView(anywidget.AnyWidget):
         return text + (f"\n  error: {self.error}" if self.error else "")
 
     def _repr_mimebundle_(self, **kwargs: Any):
-        # The live chart for front ends that run widgets; text and escaped HTML for saved
-        # notebooks, nbviewer, GitHub and nbval. The Vega runtime is never part of this output.
+        # The live chart for front ends that run widgets; text and a static SVG picture
+        # (rendered here, offline) for saved notebooks, nbconvert, nbviewer, GitHub and nbval.
+        # The Vega runtime is never part of this output.
+        from .static import chart_html
+
         out = super()._repr_mimebundle_(**kwargs)
         data, meta = out if isinstance(out, tuple) else (out or {}, {})
         data = dict(data)
-        text = repr(self)
-        data["text/plain"] = text
-        data["text/html"] = f'<pre class="llmdebug-chart-text">{html.escape(text)}</pre>'
+        data["text/plain"] = repr(self)
+        data["text/html"] = chart_html(self.spec)
         return data, meta
 
 
