@@ -20,7 +20,7 @@ function sideCell(side) {
 }
 
 function render({ model, el }) {
-  const root = h("div", "llmdebug-trace-diff");
+  const root = h("div", "llmdebug llmdebug-trace-diff");
   el.append(root);
   function draw() {
     const d = model.get("tdiff") || {};
