@@ -19,17 +19,18 @@ import llmdebug as ld
 
 REAL = bool(os.environ.get("OPENAI_API_KEY"))
 server = None
-if not REAL:  # deterministic fake OpenAI-compatible server on 127.0.0.1, no key needed
-    from llmdebug.testing import FakeLLMServer
+OPENAI = {}  # the real API: the SDK reads OPENAI_API_KEY itself
+if not REAL:  # deterministic fake OpenAI-compatible server on 127.0.0.1; nothing written into the environment
+    from llmdebug.testing import demo_server
 
-    server = FakeLLMServer().start()
-    os.environ.update(OPENAI_BASE_URL=server.openai_base_url, OPENAI_API_KEY="sk-fake")
+    server = demo_server()
+    OPENAI = {"base_url": server.openai_base_url, "api_key": "sk-fake"}
 
 ld.init(os.environ.get("LLMDEBUG_DB", "llmdebug-agent.db"))
 
 import openai  # noqa: E402  (patched on import, after init)
 
-client = openai.OpenAI()
+client = openai.OpenAI(**OPENAI)
 MODEL = "gpt-4o-mini"
 # The fake server picks faults by model name: "flaky-2" answers 429 to the first two
 # attempts of a request, "fail-400" always answers 400. The real API gets the plain

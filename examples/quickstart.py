@@ -9,17 +9,18 @@ import os
 import llmdebug as ld
 
 server = None
-if not os.environ.get("OPENAI_API_KEY"):
-    from llmdebug.testing import FakeLLMServer
+OPENAI = {}  # the real API: the SDK reads OPENAI_API_KEY itself
+if not os.environ.get("OPENAI_API_KEY"):  # the fake server; nothing is written into the environment
+    from llmdebug.testing import demo_server
 
-    server = FakeLLMServer().start()
-    os.environ.update(OPENAI_BASE_URL=server.openai_base_url, OPENAI_API_KEY="sk-fake")
+    server = demo_server()
+    OPENAI = {"base_url": server.openai_base_url, "api_key": "sk-fake"}
 
 ld.init(os.environ.get("LLMDEBUG_DB", "llmdebug-example.db"))
 
 import openai  # noqa: E402  (patched on import, after init)
 
-client = openai.OpenAI()
+client = openai.OpenAI(**OPENAI)
 with ld.trace("example"):
     with ld.span("ask", kind="chain"):
         r = client.chat.completions.create(
