@@ -234,7 +234,8 @@ def to_test(span: Any, path: str | Path, expect: Any = "json", *, overwrite: boo
     a replay's edits included) from a cassette written beside it
     (``cassettes/<name>/<test>.json``) and asserts ``expect`` (see :mod:`llmdebug.testgen`).
     ``pytest -p llmdebug.testing <path>`` runs it offline; add ``--llm-record=all`` to
-    check it against the live model. Returns the path."""
+    check it against the live model. A streamed call is asked for whole (its answer is
+    stored assembled). Returns the path."""
     s = query.resolve_span(span, who="ld.to_test()")
     path = Path(path)
     if path.suffix != ".py":
