@@ -26,13 +26,17 @@ def raise_errors() -> bool:
     return os.environ.get("LLMDEBUG_RAISE_ERRORS", "") not in ("", "0", "false", "False")
 
 
-def warn(message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
+def warn(message: str, category: type[Warning] = UserWarning, stacklevel: int = 2,
+         where: tuple[str, int] | None = None) -> None:
     """``warnings.warn`` that never raises: under an "error" filter (``-W error``,
     pytest's ``filterwarnings = error``) the message is logged instead, because a
     warning of llmdebug's must not become an exception in the user's code or kill
-    the writer thread."""
+    the writer thread. ``where``: (filename, line) to attribute it to instead."""
     try:
-        warnings.warn(message, category, stacklevel=stacklevel + 1)
+        if where is not None:
+            warnings.warn_explicit(message, category, where[0], where[1])
+        else:
+            warnings.warn(message, category, stacklevel=stacklevel + 1)
     except Exception:
         try:
             log.warning("%s: %s", category.__name__, message)

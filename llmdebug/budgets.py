@@ -24,6 +24,7 @@ import logging
 import math
 import numbers
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -328,17 +329,30 @@ def _callbacks_at_exit() -> None:
     _callbacks.wait(10.0)
 
 
-def deliver(display: Any = None) -> list[dict]:
+def deliver(display: Any = None, where: tuple[str, int] | None = None) -> list[dict]:
     """Raise the warnings (and, given ``display``, show the notices) of alerts fired since
-    the last delivery. The IPython extension calls it after every cell. Never raises: under
-    an "error" warnings filter the message is logged (logger ``llmdebug``) instead."""
+    the last delivery. The IPython extension calls it after every cell, with ``where`` =
+    (filename, line) of that cell. Never raises: under an "error" warnings filter the
+    message is logged (logger ``llmdebug``) instead."""
     with _lock:
         ready, _pending[:] = list(_pending), []
     for ev in ready:
-        warn(ev["message"], LLMDebugAlert, stacklevel=2)
+        # attributed to the user's code (the cell, or the first caller outside llmdebug),
+        # never to llmdebug's own files
+        warn(ev["message"], LLMDebugAlert, stacklevel=_outside_llmdebug(), where=where)
         if display is not None:
             display(Notice(ev["message"]))
     return ready
+
+
+def _outside_llmdebug() -> int:
+    """The ``stacklevel``, for a ``warn`` made by this function's caller, of the first
+    frame not in llmdebug's own files."""
+    pkg = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(pkg):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class Notice:
@@ -353,8 +367,9 @@ class Notice:
     def _repr_html_(self) -> str:
         import html
 
-        # tex2jax_ignore: the $ amounts must not be typeset as math
-        return (f'<div class="llmdebug-alert tex2jax_ignore" style="border-left:4px solid #f57c00;padding:4px 8px;'
+        # the $ amounts must not be typeset as math: mathjax_ignore for MathJax 3 (JupyterLab 4,
+        # Notebook 7), tex2jax_ignore for MathJax 2
+        return (f'<div class="llmdebug-alert mathjax_ignore tex2jax_ignore" style="border-left:4px solid #f57c00;padding:4px 8px;'
                 f'background:rgba(245,124,0,0.12)">⚠ {html.escape(self.message)}</div>')
 
 

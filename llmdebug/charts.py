@@ -145,11 +145,44 @@ def _empty(title: str) -> "alt.Chart":
         text="text:N").properties(title=title, width=WIDTH, height=60)
 
 
-def _time_x(bucket: str) -> Any:
+# Short time labels with room between them: Vega measures labels with the theme's font,
+# which a front end may draw wider (Notebook 7), so overlap is judged with a margin.
+_TIME_LABEL = {"minute": "%H:%M", "hour": "%b %d %H:00", "day": "%b %d"}
+# a bar (a time bucket of the cost chart) is at least this wide, to be clicked
+MIN_BAR_PX = 8
+_STEPS = {"minute": (1, 2, 5, 10, 15, 30, 60), "hour": (1, 2, 3, 4, 6, 8, 12, 24), "day": (1, 2, 7, 14, 28)}
+_BUCKET_S = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def _time_unit(bucket: str, step: int = 1) -> Any:
+    unit = {"minute": "yearmonthdatehoursminutes", "hour": "yearmonthdatehours", "day": "yearmonthdate"}[bucket]
+    return unit if step == 1 else {"unit": unit, "step": step}
+
+
+def _time_x(bucket: str, step: int = 1) -> Any:
     import altair as alt
 
-    return alt.X("time:T", title=None, timeUnit={"minute": "yearmonthdatehoursminutes",
-                                                 "hour": "yearmonthdatehours", "day": "yearmonthdate"}[bucket])
+    return alt.X("time:T", title=None, timeUnit=_time_unit(bucket, step),
+                 axis=alt.Axis(format=_TIME_LABEL[bucket], labelOverlap="greedy", labelSeparation=8))
+
+
+def _bar_step(times: "pd.Series", bucket: str) -> int:
+    """How many buckets one bar spans so that bars are MIN_BAR_PX wide or more."""
+    n = (times.max() - times.min()).total_seconds() / _BUCKET_S[bucket] + 1
+    fit = max(1, WIDTH // MIN_BAR_PX)
+    return next((k for k in _STEPS[bucket] if n / k <= fit), _STEPS[bucket][-1])
+
+
+def _colour(by: str, df: "pd.DataFrame") -> Any:
+    """A colour per value of ``by`` that a filter never changes: the domain is every value
+    in the store, sorted (as drawn); the legend lists only those in ``df``."""
+    import altair as alt
+
+    everything = metrics_frame(by).index.get_level_values(by)
+    domain = sorted({visible_text(v, label=True) for v in everything if isinstance(v, str)} |
+                    {v for v in df[by].unique() if isinstance(v, str)})
+    shown = sorted(v for v in df[by].unique() if isinstance(v, str))
+    return alt.Color(f"{by}:N", title=by, scale=alt.Scale(domain=domain), legend=alt.Legend(values=shown))
 
 
 def cost(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "alt.Chart":
@@ -162,13 +195,21 @@ def cost(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "al
     if df.empty:
         return _empty(title)
     df, real = _shown(df[["time", by, "cost_usd", "calls"]], by)
-    return _with_values(_chart(df).mark_bar().encode(
-        x=_time_x(bucket),
+    step = _bar_step(df["time"], bucket)
+    if step > 1:
+        title = f"Cost per {step} {bucket}s by {by} (USD)"
+    chart = _with_values(_chart(df).mark_bar().encode(
+        x=_time_x(bucket, step),
         y=alt.Y("sum(cost_usd):Q", title="USD", stack="zero"),
-        color=alt.Color(f"{by}:N", title=by),
-        tooltip=[alt.Tooltip("time:T", title=bucket), f"{by}:N", alt.Tooltip("sum(cost_usd):Q", format="$.6f"),
-                 alt.Tooltip("sum(calls):Q", title="calls")],
+        color=_colour(by, df),
+        tooltip=[alt.Tooltip("time:T", title=bucket, timeUnit=_time_unit(bucket, step)), f"{by}:N",
+                 alt.Tooltip("sum(cost_usd):Q", format="$.6f"), alt.Tooltip("sum(calls):Q", title="calls")],
     ).properties(title=title, width=WIDTH, height=HEIGHT), {by: real})
+    if step > 1:  # a click opens the calls of the whole bar (widgets/dashboard.py)
+        meta = dict(chart.usermeta) if chart.usermeta is not alt.Undefined else {}
+        meta["llmdebug"] = dict(meta.get("llmdebug", {}), step=step)
+        chart = chart.properties(usermeta=meta)
+    return chart
 
 
 def tokens(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "alt.Chart":
@@ -290,7 +331,7 @@ def ttft(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "al
         return _empty(title)
     df, real = _shown(df, by)
     return _with_values(_chart(df).mark_line(point=True).encode(
-        x=_time_x(bucket), y=alt.Y("ttft_p50_ms:Q", title="ms"), color=alt.Color(f"{by}:N", title=by),
+        x=_time_x(bucket), y=alt.Y("ttft_p50_ms:Q", title="ms"), color=_colour(by, df),
         tooltip=[alt.Tooltip("time:T", title=bucket), f"{by}:N", alt.Tooltip("ttft_p50_ms:Q", format=",.0f")],
     ).properties(title=title, width=WIDTH, height=HEIGHT), {by: real})
 

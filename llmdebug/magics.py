@@ -92,7 +92,7 @@ class _Magics:
 
             if budgets.RULES and session.submitted() != self._seen:
                 session.flush()  # the cell's calls are checked against the rules before it ends
-            budgets.deliver(display)
+            budgets.deliver(display, where=self._cell_file(result))
         except Exception:
             from ._guard import report
 
@@ -116,6 +116,20 @@ class _Magics:
             from ._guard import report
 
             report("showing the cell summary")
+
+    def _cell_file(self, result: Any) -> tuple[str, int] | None:
+        """(filename, 1) of the cell that just ran, as its tracebacks name it: the alerts
+        it set off point at it, not at this file."""
+        info = getattr(result, "info", None)
+        raw = getattr(info, "raw_cell", None)
+        try:
+            if raw is None:
+                return None
+            transformed = getattr(info, "transformed_cell", None) or raw
+            number = getattr(result, "execution_count", None) or self.shell.execution_count
+            return self.shell.compile.get_code_name(raw, transformed, number), 1
+        except Exception:
+            return None
 
     # -- %llmdebug ------------------------------------------------------------------
     def line(self, line: str) -> Any:

@@ -139,13 +139,16 @@ class Dashboard(ipywidgets.VBox):
         for key in ("model", "provider"):
             if datum.get(key):
                 f[key] = datum[key]
-        if datum.get("time") is not None and bucket in ("minute", "hour", "day"):
+        when = datum.get("time")
+        if when is None:  # a bar of several buckets: Vega-Lite names the field after its time unit
+            when = next((v for k, v in datum.items() if k.endswith("_time")), None)
+        if when is not None and bucket in ("minute", "hour", "day"):
             import pandas as pd
 
-            start = pd.Timestamp(datum["time"], unit="ms", tz="UTC") if isinstance(datum["time"], (int, float)) \
-                else pd.Timestamp(datum["time"])
+            start = pd.Timestamp(when, unit="ms", tz="UTC") if isinstance(when, (int, float)) else pd.Timestamp(when)
             start = start.tz_localize("UTC") if start.tzinfo is None else start
             step = {"minute": pd.Timedelta(minutes=1), "hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}[bucket]
+            step *= int((spec.get("usermeta") or {}).get("llmdebug", {}).get("step") or 1)  # a bar of several buckets
             step *= int((spec.get("usermeta") or {}).get("llmdebug", {}).get("step") or 1)  # a bar of several buckets
             f["since"], f["until"] = start.to_pydatetime(), (start + step).to_pydatetime()
         df = query.calls(**f)

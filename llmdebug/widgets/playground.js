@@ -132,7 +132,9 @@ function render({ model, el }) {
     h("thead", null, h("tr", null, ...["A", "B", "attempt", "status", "model", "tokens", "cost", "latency", "output"].map((c) => h("th", null, c)))),
     historyBody);
   const diffBox = h("div", "ldp-diff");
-  const results = h("div", "ldp-results", h("h4", null, "Response"), latest, h("h4", null, "History"), history,
+  // the history scrolls sideways in its own box rather than pushing the widget wider
+  const results = h("div", "ldp-results", h("h4", null, "Response"), latest, h("h4", null, "History"),
+    h("div", "ldp-history-box", history),
     h("h4", null, "Diff"), diffBox);
   root.append(head, h("div", "ldp-main", editor, results));
 
@@ -214,7 +216,19 @@ function render({ model, el }) {
     status.textContent = visibleText(model.get("message") || (running ? "the kernel is free meanwhile" : ""));
     status.classList.toggle("ldp-err", !!model.get("message") && !model.get("message").startsWith("Wrote "));
     root.dataset.running = running ? "1" : "0";
+    // A Run that failed before making a call (no attempt added) shows as the latest card,
+    // in the error colour: the card of the attempt before would stay there, green.
+    if (running && !wasRunning) runFrom = model.get("history").length;
+    wasRunning = running;
+    if (!running && runFrom !== null && model.get("message")) {
+      if (model.get("history").length === runFrom) {
+        latest.replaceChildren(h("div", "ldp-attempt ldp-error ldp-failed-run",
+          h("div", "ldp-meta", "run failed"), h("pre", "ldp-pre ldp-err", model.get("message"))));
+      }
+      runFrom = null;
+    }
   }
+  let runFrom = null, wasRunning = false;
 
   const handlers = [["change:history", drawHistory], ["change:compare", drawHistory], ["change:diff", drawDiff],
     ["change:running", drawStatus], ["change:message", drawStatus]];

@@ -645,7 +645,9 @@ function makeHeader(model) {
   const title = h("span", "ldt-title");
   const stats = h("span", "ldt-stats");
   const search = h("input", "ldt-input ldt-search");
-  search.placeholder = "search spans, prompts, outputs…  ( / )";
+  // short enough for the box; the "/" shortcut is in the tooltip
+  search.placeholder = "search spans, prompts, outputs";
+  search.title = "Search span names, models, prompts and outputs (press / to get here)";
   search.type = "search";
   const toggleBrowser = button("", "ldt-btn", () => {
     model.set("browser", !model.get("browser"));
