@@ -149,7 +149,6 @@ class Dashboard(ipywidgets.VBox):
             start = start.tz_localize("UTC") if start.tzinfo is None else start
             step = {"minute": pd.Timedelta(minutes=1), "hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}[bucket]
             step *= int((spec.get("usermeta") or {}).get("llmdebug", {}).get("step") or 1)  # a bar of several buckets
-            step *= int((spec.get("usermeta") or {}).get("llmdebug", {}).get("step") or 1)  # a bar of several buckets
             f["since"], f["until"] = start.to_pydatetime(), (start + step).to_pydatetime()
         df = query.calls(**f)
         if chart == "errors":
