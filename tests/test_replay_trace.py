@@ -227,3 +227,24 @@ def test_anthropic_agent(ld_on, llm_server):
     new = ld.replay_trace(trace_id, agent, "hello", at=second, edits={"system": "Be long."})
     assert len(llm_server.requests) == 1 and llm_server.requests[0]["json"]["system"] == "Be long."
     assert new.replay_of == trace_id
+
+
+def test_litellm_agent(ld_on, llm_server):
+    litellm = pytest.importorskip("litellm")
+
+    def agent(question):
+        with ld.trace("litellm agent"):
+            kw = {"model": "openai/gpt-4o-mini", "api_base": llm_server.openai_base_url, "api_key": "sk-fake"}
+            r1 = litellm.completion(messages=[{"role": "user", "content": question}], **kw)
+            r2 = litellm.completion(messages=[{"role": "user", "content": r1.choices[0].message.content}], **kw)
+            return r2.choices[0].message.content
+
+    agent("hello")
+    ld.flush()
+    trace_id = ld.traces().iloc[-1]["trace_id"]
+    second = ld.calls(trace_id=trace_id).iloc[-1]["id"]
+    llm_server.reset()
+    # litellm's calls are stored as its keyword arguments; the edit applies to the HTTP body it sends
+    new = ld.replay_trace(trace_id, agent, "hello", at=second, edits={"temperature": 0.5})
+    assert len(llm_server.requests) == 1 and llm_server.requests[0]["json"]["temperature"] == 0.5
+    assert [s.kind for s in _spans(new.trace_id)] == ["trace", "llm", "llm"]
