@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import wrapt
 
-from . import query, tracing
+from . import providers, query, tracing
 from .capture import _patch, replaying
 from .diffing import json_diff
 from .replaying import ReplayError, build_request, stored_gaps
@@ -146,11 +146,17 @@ class _RootBridge(tracing.Bridge):
 
 
 # -- the HTTP transport: recorded answers and edited requests ------------------------
-def _recorded_response(mod: Any, request: Any, rec: Span) -> Any:
+def _recorded_response(mod: Any, request: Any, rec: Span, stream: bool) -> Any:
     body = rec.response
-    if rec.stream:
-        raise _Diverged(f"call {rec.id[:12]} was streamed: answering streamed calls from the recording is not "
-                        "supported yet; pick a call at or before the first streamed one as at=")
+    if stream and rec.status == "ok":
+        wire = providers.wire_of(rec.provider, rec.endpoint)
+        events = wire.events(body) if wire is not None and isinstance(body, dict) else None
+        if events is None:
+            raise _Diverged(f"call {rec.id[:12]} ({rec.name}) was streamed, and its API's stream cannot be rebuilt "
+                            "from the stored answer: pick a call at or before it as at=")
+        # A byte stream, not content: the SDK and capture read it as the stream it was.
+        return mod.Response(200, headers={"content-type": "text/event-stream"}, stream=mod.ByteStream(b"".join(events)),
+                            request=request)
     if isinstance(body, (dict, list)):
         content = json.dumps(body).encode()
     elif isinstance(body, str):
@@ -199,7 +205,7 @@ class _Transport:
         if kind == "recorded":
             if self.run.strict:
                 self._same_request(request, call, rec)
-            response = _recorded_response(self.mod, request, rec)
+            response = _recorded_response(self.mod, request, rec, call.span.stream)
             self.run.answered.append((request, response))
             return response
         _edit_request(self.mod, request, call, rec, self.run.edits)

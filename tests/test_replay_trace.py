@@ -248,3 +248,60 @@ def test_litellm_agent(ld_on, llm_server):
     new = ld.replay_trace(trace_id, agent, "hello", at=second, edits={"temperature": 0.5})
     assert len(llm_server.requests) == 1 and llm_server.requests[0]["json"]["temperature"] == 0.5
     assert [s.kind for s in _spans(new.trace_id)] == ["trace", "llm", "llm"]
+
+
+def test_streamed_calls_come_from_the_recording_as_streams(ld_on, llm_openai_client, llm_anthropic_client, llm_server):
+    def agent(question):
+        with ld.trace("streaming agent"):
+            parts = []
+            for chunk in llm_openai_client.chat.completions.create(
+                    model="gpt-4o-mini", stream=True, stream_options={"include_usage": True},
+                    messages=[{"role": "user", "content": question}]):
+                parts += [c.delta.content or "" for c in chunk.choices]
+            with llm_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=100,
+                                                      messages=[{"role": "user", "content": "".join(parts)}]) as s:
+                text = s.get_final_text()
+            return llm_openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": text}]).choices[0].message.content
+
+    agent("hello")
+    ld.flush()
+    trace_id = ld.traces().iloc[-1]["trace_id"]
+    recorded = [ld.get(i) for i in ld.calls(trace_id=trace_id)["id"]]
+    assert [c.stream for c in recorded] == [True, True, False]
+    llm_server.reset()
+    new = ld.replay_trace(trace_id, agent, "hello", at=recorded[-1],
+                          edits={"model": "gpt-4o"})
+    assert len(llm_server.requests) == 1  # the two streams came from the recording
+    calls = [s for s in _spans(new.trace_id) if s.kind == "llm"]
+    assert [c.stream for c in calls] == [True, True, False]
+    for old, now in zip(recorded[:2], calls[:2]):
+        assert now.output_text == old.output_text and now.output_tokens == old.output_tokens
+        assert now.replay_of == old.id and now.status == "ok"
+
+
+def test_streamed_tool_calls_come_back_whole(ld_on, llm_openai_client, llm_anthropic_client, llm_server):
+    anthropic_tools = [{"name": "lookup_order", "input_schema": TOOLS[0]["function"]["parameters"]}]
+
+    def agent(question):
+        with ld.trace("streaming tools"):
+            calls = {}
+            for chunk in llm_openai_client.chat.completions.create(
+                    model="gpt-4o-mini", stream=True, tools=TOOLS, messages=[{"role": "user", "content": question}]):
+                for c in chunk.choices:
+                    for tc in c.delta.tool_calls or []:
+                        calls[tc.index] = calls.get(tc.index, "") + (tc.function.arguments or "")
+            with llm_anthropic_client.messages.stream(model="claude-3-5-haiku-latest", max_tokens=100,
+                                                      tools=anthropic_tools,
+                                                      messages=[{"role": "user", "content": question}]) as s:
+                final = s.get_final_message()
+            return calls, [b.input for b in final.content if b.type == "tool_use"]
+
+    first = agent("order 1042")
+    ld.flush()
+    trace_id = ld.traces().iloc[-1]["trace_id"]
+    llm_server.reset()
+    seen = []
+    new = ld.replay_trace(trace_id, lambda q: seen.append(agent(q)), "order 1042")
+    assert llm_server.requests == [] and seen == [first]
+    assert all(c.tool_calls for c in _spans(new.trace_id) if c.kind == "llm")

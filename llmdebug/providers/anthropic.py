@@ -113,6 +113,34 @@ def _anthropic_output(resp: dict) -> tuple[str | None, list | None]:
 
 
 
+def _message_events(resp: dict) -> list[bytes]:
+    """A message as its stream: message_start, each block whole, message_delta, message_stop."""
+    def event(name: str, data: dict) -> bytes:
+        return f"event: {name}\ndata: {json.dumps(dict(data, type=name))}\n\n".encode()
+
+    usage = dict(resp.get("usage") or {})
+    start = {k: v for k, v in resp.items() if k not in ("content", "stop_reason", "stop_sequence")}
+    out = [event("message_start", {"message": dict(start, content=[], stop_reason=None, stop_sequence=None,
+                                                   usage=dict(usage, output_tokens=0))})]
+    for i, block in enumerate(resp.get("content") or ()):
+        if block.get("type") in ("tool_use", "server_tool_use"):
+            out.append(event("content_block_start", {"index": i, "content_block": dict(block, input={})}))
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block.get("input") or {})}
+        elif block.get("type") == "text":
+            out.append(event("content_block_start", {"index": i, "content_block": dict(block, text="")}))
+            delta = {"type": "text_delta", "text": block.get("text") or ""}
+        else:
+            out.append(event("content_block_start", {"index": i, "content_block": block}))
+            delta = None
+        if delta is not None:
+            out.append(event("content_block_delta", {"index": i, "delta": delta}))
+        out.append(event("content_block_stop", {"index": i}))
+    out.append(event("message_delta", {"delta": {"stop_reason": resp.get("stop_reason"),
+                                                 "stop_sequence": resp.get("stop_sequence")},
+                                       "usage": {"output_tokens": usage.get("output_tokens", 0)}}))
+    return out + [event("message_stop", {})]
+
+
 class MessagesWire(Wire):
     id = "anthropic"
     conversational = True
@@ -133,6 +161,9 @@ class MessagesWire(Wire):
 
     def assemble(self, events: list) -> tuple[dict, float | None]:
         return _assemble_anthropic(events)
+
+    def events(self, response: dict) -> list[bytes] | None:
+        return _message_events(response)
 
     def usage(self, block: Any) -> dict:
         return usage(block)

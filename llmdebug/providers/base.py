@@ -110,6 +110,11 @@ class Wire:
         first token (passed through: capture turns it into a time)."""
         return {"events": [d for _, _, d in events]}, None
 
+    def events(self, response: dict) -> list[bytes] | None:
+        """An assembled response as the Server-Sent Events a stream of it would have been
+        (the inverse of :meth:`assemble`, token by token no more); None: not streamable."""
+        return None
+
     def read(self, response: dict) -> Reading:
         return Reading(response.get("model"), self.usage(response.get("usage")), error=error_of(response))
 

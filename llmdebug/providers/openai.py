@@ -151,6 +151,29 @@ def _assemble_chat(events) -> tuple[dict, float | None]:
     return resp, first
 
 
+def _chat_events(resp: dict) -> list[bytes]:
+    """A chat completion as its stream: one delta per choice, its finish, usage, [DONE]."""
+    meta = {k: resp[k] for k in ("id", "created", "model", "system_fingerprint") if k in resp}
+    meta["object"] = "chat.completion.chunk"
+
+    def chunk(**fields: Any) -> bytes:
+        return b"data: " + json.dumps(dict(meta, **fields)).encode() + b"\n\n"
+
+    out = []
+    for c in resp.get("choices") or ():
+        msg = c.get("message") or {}
+        delta = {"role": msg.get("role", "assistant"), "content": msg.get("content")}
+        if msg.get("tool_calls"):
+            delta["tool_calls"] = [dict(tc, index=i) for i, tc in enumerate(msg["tool_calls"])]
+        if msg.get("refusal"):
+            delta["refusal"] = msg["refusal"]
+        out.append(chunk(choices=[{"index": c.get("index", 0), "delta": delta, "finish_reason": None}]))
+        out.append(chunk(choices=[{"index": c.get("index", 0), "delta": {}, "finish_reason": c.get("finish_reason")}]))
+    if resp.get("usage"):
+        out.append(chunk(choices=[], usage=resp["usage"]))
+    return out + [b"data: [DONE]\n\n"]
+
+
 def _rare_delta(msg: dict, delta: dict, t: float, first: float | None) -> float | None:
     """Refusals and tool-call fragments of a chat stream delta."""
     if delta.get("refusal"):
@@ -273,6 +296,9 @@ class ChatWire(Wire):
 
     def assemble(self, events: list) -> tuple[dict, float | None]:
         return _assemble_chat(events)
+
+    def events(self, response: dict) -> list[bytes] | None:
+        return _chat_events(response)
 
     def usage(self, block: Any) -> dict:
         return chat_usage(block)
