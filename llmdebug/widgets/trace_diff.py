@@ -1,6 +1,6 @@
 """The trace diff behind ``ld.diff(trace_a, trace_b)``: spans of two traces aligned, with
 totals side by side; a click on an aligned LLM call opens its call diff (:class:`DiffView`)
-below. The comparison is :func:`llmdebug.diffing.traces.diff_traces`; every string is
+below. The comparison is :func:`llmdebug.diffing.alignment.diff_traces`; every string is
 drawn as text. Saved notebooks get an escaped ``text/html`` table and ``text/plain``."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import ipywidgets
 import traitlets as t
 
 from ..diffing import diff_calls
-from ..diffing.traces import TOTALS, diff_traces, render_trace_text
+from ..diffing.alignment import TOTALS, diff_traces, render_trace_text
 from .visible import visible_text
 from . import css, esm
 from .diff_view import DiffView
