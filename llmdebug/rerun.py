@@ -60,7 +60,7 @@ class _Run:
         for s in tools:
             self.tools.setdefault(s.name, []).append(s)
         self.used: set[str] = set()
-        self.plans: dict[str, tuple[str, Any]] = {}  # new LLM span id -> ("recorded", span) | ("edit",) | ("live",)
+        self.plans: dict[str, tuple[str, Any]] = {}  # new LLM span id -> (kind, recorded span or message): recorded, edit, live, diverged
         self.diverged: str | None = None
         self.new_root: Span | None = None
         self.outer = tracing.current_span()
