@@ -227,6 +227,7 @@ def test_anthropic_agent(ld_on, llm_server):
     new = ld.replay_trace(trace_id, agent, "hello", at=second, edits={"system": "Be long."})
     assert len(llm_server.requests) == 1 and llm_server.requests[0]["json"]["system"] == "Be long."
     assert new.replay_of == trace_id
+    client.close()
 
 
 def test_litellm_agent(ld_on, llm_server):
