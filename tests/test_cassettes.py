@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import json
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,9 @@ import llmdebug as ld
 from llmdebug.cassettes import Interaction, read_cassette, write_cassette
 from llmdebug.testing import FakeLLMServer
 
-from conftest import FIXTURES
+# as tests/conftest.py finds them (a "from conftest import" picks whichever conftest loaded last)
+FIXTURES = Path(os.environ.get("LLMDEBUG_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+
 
 pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
 openai = pytest.importorskip("openai")
