@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import json
+import os
 from pathlib import Path
 
 import pytest
