@@ -100,6 +100,9 @@ def worker(mode, n):
         print("done", flush=True)
 
 if __name__ == "__main__":
+    if "-h" in sys.argv or "--help" in sys.argv:
+        print(__doc__)
+        sys.exit(0)
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     if sys.argv[1] == "--worker":
