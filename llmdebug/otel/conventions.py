@@ -30,7 +30,7 @@ from .._json import loads as _json_loads
 from ..tracing import Span
 from .record import OtelSpan
 
-__all__ = ["to_span", "is_llm", "kind_of", "SOURCE_KEY"]
+__all__ = ["to_span", "is_llm", "kind_of", "chat_message", "tool_call", "SOURCE_KEY"]
 
 SOURCE_KEY = "otel"  # Span.metadata[SOURCE_KEY]: where an ingested span came from
 
@@ -177,14 +177,16 @@ def _sub(flat: dict, prefix: str) -> list[dict]:
 # -- messages: each {"role", "content", "tool_calls": [{"id","name","arguments"}], "tool_call_id", "name"}
 
 
-def _call(id_: Any, name: Any, arguments: Any) -> dict:
+def tool_call(id_: Any, name: Any, arguments: Any) -> dict:
+    """One tool call in the neutral message shape (arguments as JSON text)."""
     if arguments is not None and not isinstance(arguments, str):
         arguments = json.dumps(arguments, ensure_ascii=False, default=str)
     return {"id": id_, "name": name, "arguments": arguments}
 
 
-def _message(role: Any, content: Any = None, tool_calls: list | None = None, tool_call_id: Any = None,
-             name: Any = None) -> dict:
+def chat_message(role: Any, content: Any = None, tool_calls: list | None = None, tool_call_id: Any = None,
+                 name: Any = None) -> dict:
+    """One message in the neutral shape both importers build requests from."""
     m: dict[str, Any] = {"role": str(role or "user"), "content": content}
     if tool_calls:
         m["tool_calls"] = tool_calls
@@ -223,11 +225,11 @@ def _genai_messages(value: Any) -> list[dict]:
                 continue
             t = p.get("type")
             if t == "tool_call":
-                calls.append(_call(p.get("id"), p.get("name"), p.get("arguments")))
+                calls.append(tool_call(p.get("id"), p.get("name"), p.get("arguments")))
             elif t == "tool_call_response":
                 r = p.get("response", p.get("result"))
                 r = r if isinstance(r, str) else json.dumps(r, ensure_ascii=False, default=str)
-                results.append(_message("tool", r, tool_call_id=p.get("id"), name=p.get("name")))
+                results.append(chat_message("tool", r, tool_call_id=p.get("id"), name=p.get("name")))
             elif t in ("text", "thinking", "reasoning") or "content" in p:
                 c = p.get("content")
                 texts.append(c if isinstance(c, str) else json.dumps(c, ensure_ascii=False, default=str))
@@ -236,7 +238,7 @@ def _genai_messages(value: Any) -> list[dict]:
         if results and not texts and not calls:
             continue
         role = m.get("role") or "assistant"
-        msg = _message(role, "".join(texts) if texts else None, calls, None, m.get("name"))
+        msg = chat_message(role, "".join(texts) if texts else None, calls, None, m.get("name"))
         if m.get("finish_reason"):
             msg["finish_reason"] = m["finish_reason"]
         out.append(msg)
@@ -251,11 +253,11 @@ def _openai_message(m: dict) -> dict:
     for c in m.get("tool_calls") or ():
         if isinstance(c, dict):
             fn = c.get("function") or {}
-            calls.append(_call(c.get("id"), fn.get("name", c.get("name")), fn.get("arguments", c.get("arguments"))))
+            calls.append(tool_call(c.get("id"), fn.get("name", c.get("name")), fn.get("arguments", c.get("arguments"))))
     fc = m.get("function_call")
     if isinstance(fc, dict):
-        calls.append(_call(None, fc.get("name"), fc.get("arguments")))
-    return _message(m.get("role"), content, calls, m.get("tool_call_id") or m.get("id") if m.get("role") == "tool"
+        calls.append(tool_call(None, fc.get("name"), fc.get("arguments")))
+    return chat_message(m.get("role"), content, calls, m.get("tool_call_id") or m.get("id") if m.get("role") == "tool"
                     else m.get("tool_call_id"), m.get("name"))
 
 
@@ -267,9 +269,9 @@ def _openinference_messages(attrs: dict, prefix: str) -> list[dict]:
             parts = [p.get("message_content.text") for p in _sub(m, "message.contents.")
                      if p.get("message_content.type", "text") == "text"]
             content = "".join(x for x in parts if isinstance(x, str)) or None
-        calls = [_call(c.get("tool_call.id"), c.get("tool_call.function.name"), c.get("tool_call.function.arguments"))
+        calls = [tool_call(c.get("tool_call.id"), c.get("tool_call.function.name"), c.get("tool_call.function.arguments"))
                  for c in _sub(m, "message.tool_calls.")]
-        out.append(_message(m.get("message.role"), content, calls, m.get("message.tool_call_id"),
+        out.append(chat_message(m.get("message.role"), content, calls, m.get("message.tool_call_id"),
                             m.get("message.name")))
     return out
 
@@ -277,13 +279,13 @@ def _openinference_messages(attrs: dict, prefix: str) -> list[dict]:
 def _traceloop_messages(attrs: dict, prefix: str) -> list[dict]:
     out = []
     for m in _indexed(attrs, prefix):
-        calls = [_call(c.get("id"), c.get("name"), c.get("arguments")) for c in _sub(m, "tool_calls.")]
+        calls = [tool_call(c.get("id"), c.get("name"), c.get("arguments")) for c in _sub(m, "tool_calls.")]
         if m.get("function_call.name"):
-            calls.append(_call(None, m.get("function_call.name"), m.get("function_call.arguments")))
+            calls.append(tool_call(None, m.get("function_call.name"), m.get("function_call.arguments")))
         content = _loads(m.get("content"))
         if isinstance(content, list):
             content = _text_of_parts(content)
-        msg = _message(m.get("role") or ("assistant" if "completion" in prefix else "user"), content, calls,
+        msg = chat_message(m.get("role") or ("assistant" if "completion" in prefix else "user"), content, calls,
                        m.get("tool_call_id"))
         if m.get("finish_reason"):
             msg["finish_reason"] = m["finish_reason"]
@@ -301,11 +303,11 @@ def _event_messages(events: list) -> tuple[list[dict], list[dict]]:
             for c in _loads(a.get("tool_calls")) or ():
                 if isinstance(c, dict):
                     fn = c.get("function") or {}
-                    calls.append(_call(c.get("id"), fn.get("name"), fn.get("arguments")))
+                    calls.append(tool_call(c.get("id"), fn.get("name"), fn.get("arguments")))
             content = _loads(a.get("content"))
             if isinstance(content, list):
                 content = _text_of_parts(content)
-            inp.append(_message(a.get("role") or _EVENT_ROLES[e.name], content, calls,
+            inp.append(chat_message(a.get("role") or _EVENT_ROLES[e.name], content, calls,
                                 a.get("id") if e.name == "gen_ai.tool.message" else None))
         elif e.name == "gen_ai.choice":
             m = _loads(a.get("message")) or {}
@@ -325,10 +327,10 @@ def _event_messages(events: list) -> tuple[list[dict], list[dict]]:
 def _json_messages(value: Any, role: str = "user") -> list[dict]:
     v = _loads(value)
     if isinstance(v, list):
-        return [_openai_message(m) if isinstance(m, dict) else _message(role, str(m)) for m in v]
+        return [_openai_message(m) if isinstance(m, dict) else chat_message(role, str(m)) for m in v]
     if isinstance(v, dict):
         return [_openai_message({"role": role, **v})]
-    return [_message(role, v)] if v is not None else []
+    return [chat_message(role, v)] if v is not None else []
 
 
 def _conversation(o: OtelSpan, fams: frozenset[str] | None = None) -> tuple[list[dict], list[dict]]:
@@ -339,7 +341,7 @@ def _conversation(o: OtelSpan, fams: frozenset[str] | None = None) -> tuple[list
         inp = _genai_messages(a.get("gen_ai.input.messages"))
         system = a.get("gen_ai.system_instructions")
         if system is not None:
-            inp.insert(0, _message("system", _text_of_parts(_loads(system))))
+            inp.insert(0, chat_message("system", _text_of_parts(_loads(system))))
         return inp, _genai_messages(a.get("gen_ai.output.messages"))
     if "llm.input_messages." in fams or "llm.output_messages." in fams:
         return _openinference_messages(a, "llm.input_messages."), _openinference_messages(a, "llm.output_messages.")
@@ -353,12 +355,12 @@ def _conversation(o: OtelSpan, fams: frozenset[str] | None = None) -> tuple[list
         if isinstance(v, dict) and isinstance(v.get("messages"), list):
             inp = _json_messages(v["messages"])
         else:
-            inp = [_message("user", v if isinstance(v, str) else json.dumps(v, default=str))]
+            inp = [chat_message("user", v if isinstance(v, str) else json.dumps(v, default=str))]
         w = _loads(a.get("output.value"))
         if isinstance(w, dict) and isinstance(w.get("choices"), list):
             out = [_openai_message((c or {}).get("message") or {}) for c in w["choices"]]
         elif w is not None:
-            out = [_message("assistant", w if isinstance(w, str) else json.dumps(w, default=str))]
+            out = [chat_message("assistant", w if isinstance(w, str) else json.dumps(w, default=str))]
     return inp, out
 
 

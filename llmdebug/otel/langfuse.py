@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import pricing, providers, session
 from ..tracing import Span
-from .conventions import MAX_ATTRIBUTE_CHARS
+from .conventions import MAX_ATTRIBUTE_CHARS, chat_message, tool_call
 from .ingest import stored_ids
 
 __all__ = ["is_export", "parse", "scores", "store", "messages", "span_id", "KINDS"]
@@ -116,24 +116,6 @@ def scores(doc: dict) -> list[dict]:
 
 
 # -- messages and attributes in conventions.py's shapes ----------------------------------------
-
-
-def _call(id_: Any, name: Any, arguments: Any) -> dict:
-    if arguments is not None and not isinstance(arguments, str):
-        arguments = json.dumps(arguments, ensure_ascii=False, default=str)
-    return {"id": id_, "name": name, "arguments": arguments}
-
-
-def _message(role: Any, content: Any = None, tool_calls: list | None = None, tool_call_id: Any = None,
-             name: Any = None) -> dict:
-    m: dict[str, Any] = {"role": str(role or "user"), "content": content}
-    if tool_calls:
-        m["tool_calls"] = tool_calls
-    if tool_call_id:
-        m["tool_call_id"] = tool_call_id
-    if name:
-        m["name"] = name
-    return m
 
 
 def _kept_attributes(a: dict) -> dict:
@@ -374,7 +356,7 @@ def _generation(o: dict, s: Span, attrs: dict, md: dict) -> None:
         for i, c in enumerate(o.get("toolCalls") or ()):
             c = _decoded(c)
             if isinstance(c, dict):
-                calls.append(_call(c.get("id"), c.get("name") or (names[i] if i < len(names) else None),
+                calls.append(tool_call(c.get("id"), c.get("name") or (names[i] if i < len(names) else None),
                                    c.get("arguments")))
     s.tool_calls = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
                     for c in calls] or None
@@ -416,15 +398,15 @@ def _text_messages(text: str, role: str) -> list[dict]:
     agno = _AGNO_MESSAGE.match(text)
     if agno:  # Agno's repr of its Message objects
         content = agno.group(2)
-        return [_message(agno.group(1), None if content == "None" else _literal(content))]
+        return [chat_message(agno.group(1), None if content == "None" else _literal(content))]
     if not _ROLE_LINE.match(text):
-        return [_message(role, text)]
+        return [chat_message(role, text)]
     # "system: …\nuser: …" (how some instrumentations flatten a conversation)
     out = []
     starts = [m.start() for m in _ROLE_LINE.finditer(text)] + [len(text)]
     for a, b in zip(starts, starts[1:]):
         r, _, content = text[a:b].rstrip("\n").partition(": ")
-        out.append(_message(_role(r, role), None if content == "None" else content))
+        out.append(chat_message(_role(r, role), None if content == "None" else content))
     return out
 
 
@@ -457,7 +439,7 @@ def _parts(parts: Any) -> tuple[str | None, list[dict], list[tuple[Any, str]]]:
         fr = p.get("function_response") or p.get("functionResponse")
         if t in ("tool_call", "tool_use", "tool-call", "function_call") or isinstance(fc, dict) or "toolName" in p:
             c = fc if isinstance(fc, dict) else p
-            calls.append(_call(c.get("id") or c.get("toolCallId") or c.get("call_id"), c.get("name") or c.get("toolName"),
+            calls.append(tool_call(c.get("id") or c.get("toolCallId") or c.get("call_id"), c.get("name") or c.get("toolName"),
                                c.get("arguments", c.get("input", c.get("args")))))
         elif t in ("tool_call_response", "tool_result", "tool-result", "function_call_output") or isinstance(fr, dict):
             r = fr if isinstance(fr, dict) else p
@@ -477,9 +459,9 @@ def _parts(parts: Any) -> tuple[str | None, list[dict], list[tuple[Any, str]]]:
 
 def _from_parts(role: str, parts: Any, name: Any = None) -> list[dict]:
     text, calls, results = _parts(parts)
-    out = [_message("tool", body, tool_call_id=cid) for cid, body in results]
+    out = [chat_message("tool", body, tool_call_id=cid) for cid, body in results]
     if text is not None or calls or not results:
-        out.insert(0, _message(role, text, calls, None, name))
+        out.insert(0, chat_message(role, text, calls, None, name))
     return out
 
 
@@ -487,10 +469,10 @@ def _item(m: Any, role: str) -> list[dict]:
     if isinstance(m, str):
         return _text_messages(m, role)
     if not isinstance(m, dict):
-        return [_message(role, _json_text(m))]
+        return [chat_message(role, _json_text(m))]
     if isinstance(m.get("messages"), list):  # {"messages": [...], ...}: a request body
         system = m.get("system")
-        head = [_message("system", _parts(system)[0])] if system else []
+        head = [chat_message("system", _parts(system)[0])] if system else []
         return head + messages(m["messages"], role)
     if isinstance(m.get("choices"), list):  # an OpenAI chat completion
         return [x for c in m["choices"] for x in _item(c, "assistant")]
@@ -504,7 +486,7 @@ def _item(m: Any, role: str) -> list[dict]:
     if "contents" in m:  # a Gemini request
         cfg = m.get("config") if isinstance(m.get("config"), dict) else {}
         system = cfg.get("system_instruction") or cfg.get("systemInstruction") or m.get("system_instruction")
-        head = [_message("system", _parts(system.get("parts") if isinstance(system, dict) else system)[0])] if system else []
+        head = [chat_message("system", _parts(system.get("parts") if isinstance(system, dict) else system)[0])] if system else []
         return head + messages(m["contents"], "user")
     if isinstance(m.get("content"), dict) and "parts" in m["content"]:  # a Gemini candidate / ADK event
         out = _from_parts(_role(m["content"].get("role"), role), m["content"]["parts"])
@@ -515,9 +497,9 @@ def _item(m: Any, role: str) -> list[dict]:
         return messages(m["output"], "assistant")
     t = m.get("type")
     if t in ("function_call", "tool-call") or ("toolCallId" in m and "toolName" in m and "output" not in m):
-        return [_message("assistant", None, _parts(m)[1])]
+        return [chat_message("assistant", None, _parts(m)[1])]
     if t in ("function_call_output", "tool-result"):
-        return [_message("tool", _json_text(m.get("output", m.get("result"))), tool_call_id=m.get("call_id") or m.get("toolCallId"))]
+        return [chat_message("tool", _json_text(m.get("output", m.get("result"))), tool_call_id=m.get("call_id") or m.get("toolCallId"))]
     if t == "reasoning":
         return []
     if "parts" in m:  # GenAI semconv / Gemini content
@@ -542,18 +524,18 @@ def _item(m: Any, role: str) -> list[dict]:
         for c in m.get("tool_calls") or (m.get("additional_kwargs") or {}).get("tool_calls") or ():
             if isinstance(c, dict):
                 fn = c.get("function") if isinstance(c.get("function"), dict) else c
-                calls.append(_call(c.get("id"), fn.get("name"), fn.get("arguments", fn.get("args"))))
+                calls.append(tool_call(c.get("id"), fn.get("name"), fn.get("arguments", fn.get("args"))))
         if r == "tool" and not results:
-            return [_message("tool", text, tool_call_id=m.get("tool_call_id"), name=m.get("name"))]
-        out = [_message("tool", body, tool_call_id=cid) for cid, body in results]
+            return [chat_message("tool", text, tool_call_id=m.get("tool_call_id"), name=m.get("name"))]
+        out = [chat_message("tool", body, tool_call_id=cid) for cid, body in results]
         if text is not None or calls or not results:
-            out.insert(0, _message(r, text, calls, None, m.get("name")))
+            out.insert(0, chat_message(r, text, calls, None, m.get("name")))
         if m.get("finish_reason") and out:
             out[-1]["finish_reason"] = m["finish_reason"]
         return out
     if "prompt" in m:  # Vercel AI SDK's {"prompt": …, "system": …}
-        head = [_message("system", _json_text(m["system"]))] if m.get("system") else []
+        head = [chat_message("system", _json_text(m["system"]))] if m.get("system") else []
         return head + messages(m["prompt"], role)
     if isinstance(m.get("args"), list) and m["args"]:  # a wrapped function's arguments (LlamaIndex)
         return [x for a in m["args"] for x in messages(a, role)]
-    return [_message(role, _json_text(m))]
+    return [chat_message(role, _json_text(m))]
