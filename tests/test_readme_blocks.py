@@ -222,16 +222,19 @@ def test_bash_block_names_what_exists(block):
     if block.not_run:
         pytest.skip(f"README marks it not run: {block.not_run}")
     extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    checked = 0
     for line in block.source.splitlines():
         tokens = shlex.split(line, comments=True)
         command: list[str] = []
         for t in tokens + ["&&"]:
             if t == "&&":
                 if command:
-                    _check_command(command, extras)
+                    _check_command(command, extras)  # raises for what does not exist
+                    checked += 1
                 command = []
             else:
                 command.append(t)
+    assert checked, f"no command found in the README's bash block {block.id}"
 
 
 def test_magic_listing_names_real_subcommands():
