@@ -49,7 +49,8 @@ class _Headers:
         return default
 
 
-def _body(kwargs: dict) -> bytes | None:
+def request_body(kwargs: dict) -> bytes | None:
+    """The bytes an aiohttp request sends for its ``data=`` / ``json=`` keyword arguments."""
     data = kwargs.get("data")
     if isinstance(data, (bytes, bytearray)):
         return bytes(data)
@@ -76,7 +77,7 @@ async def _request(wrapped, instance, args, kwargs):
     try:
         url = response.url if getattr(response, "url", None) is not None else (args[1] if len(args) > 1 else "")
         call.attempts.append((t0, time.perf_counter(), response.status, _Headers(response.raw_headers)))
-        call.request = _Request(url, _body(kwargs))
+        call.request = _Request(url, request_body(kwargs))
         call.body = None
         call.chunks = []
         call.stream_pending = True

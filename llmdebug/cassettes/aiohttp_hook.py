@@ -8,7 +8,6 @@ notes each chunk as the SDK reads it (aiohttp has already undone Content-Encodin
 
 from __future__ import annotations
 
-import json
 import weakref
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,23 +15,12 @@ from urllib.parse import urlsplit
 import wrapt
 
 from .._guard import report
+from ..capture.aio import request_body
 from .httpx_hook import handling
 
 # id(reader) -> (reader, recording): StreamReader takes no weak references.
 _readers: dict[int, tuple[Any, Any]] = {}
 _reader_class: dict[type, type] = {}
-
-
-def _body(kwargs: dict) -> bytes | None:
-    data = kwargs.get("data")
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data)
-    if isinstance(data, str):
-        return data.encode("utf-8")
-    js = kwargs.get("json")
-    if js is not None:
-        return json.dumps(js).encode("utf-8")
-    return None
 
 
 def _recording_reader(base: type) -> type:
@@ -118,7 +106,7 @@ def install(mod: Any, current) -> list:
         url = args[1] if len(args) > 1 else kwargs.get("str_or_url")
         if not cas.handles(urlsplit(str(url)).path):
             return await wrapped(*args, **kwargs)
-        body = _body(kwargs)
+        body = request_body(kwargs)
         hit = cas.answer(method, str(url), body)
         if hit is not None:
             resp = _replayed(mod, instance, method, url, hit, asyncio.get_running_loop())
