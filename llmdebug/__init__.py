@@ -39,6 +39,16 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "last": ("query", "last"),
     "get": ("query", "get"),
     "feedback": ("query", "feedback"),
+    "scores": ("query", "scores"),
+    "evaluate": ("evaluation", "evaluate"),
+    "judge": ("evaluation", "judge"),
+    "scorers": ("evaluation.scorers", None),
+    "dataset": ("evaluation", "dataset"),
+    "datasets": ("evaluation", "datasets"),
+    "experiment": ("evaluation", "experiment"),
+    "compare": ("widgets.comparison", "compare"),
+    "breaker_view": ("operations", "breaker_view"),
+    "health": ("operations", "health"),
     "StoreError": ("store", "StoreError"),
     "register_price": ("pricing", "register_price"),
     "replay": ("replaying", "replay"),
@@ -71,7 +81,12 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time names load on fi
     from .cassettes import CassetteMiss, cassette
     from .capture import instrument, uninstrument
     from .pricing import register_price
-    from .query import calls, feedback, get, last, metrics, search, spans, traces
+    from . import evaluation
+    from .evaluation import scorers
+    from .evaluation import dataset, datasets, evaluate, experiment, judge
+    from .operations import breaker_view, health
+    from .query import calls, feedback, get, last, metrics, scores, search, spans, traces
+    from .widgets.comparison import compare
     from .replaying import ReplayError, edit, replay, replay_all
     from .rerun import replay_trace
     from .testgen import to_test

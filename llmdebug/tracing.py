@@ -81,6 +81,15 @@ class Span:
     rate_limit_hits: int = 0
     replay_of: str | None = None
     cell: int | None = None  # notebook execution count, when made under %load_ext llmdebug
+    # rate-limit headroom the API reported (providers/ read the headers), calls in flight
+    ratelimit_limit_requests: int | None = None
+    ratelimit_remaining_requests: int | None = None
+    ratelimit_limit_tokens: int | None = None
+    ratelimit_remaining_tokens: int | None = None
+    ratelimit_reset_requests_s: float | None = None
+    ratelimit_reset_tokens_s: float | None = None
+    retry_after_s: float | None = None
+    in_flight: int | None = None
     # None until used: an LLM call rarely has them, and every container on the hot
     # path is one more object for the garbage collector to track.
     tags: list | None = None

@@ -216,11 +216,11 @@ def test_metrics_by_lists_the_accepted_groupings(traffic, by):
 def test_feedback_on_an_unknown_span_is_a_key_error(traffic):
     with pytest.raises(KeyError, match="no span with id 'nope'"):
         ld.feedback("nope", "thumbs", 1)
-    assert get_store().read("SELECT count(*) FROM feedback") == [(0,)]
+    assert get_store().read("SELECT count(*) FROM scores") == [(0,)]
     sid = traffic["id"].iloc[0]
     ld.feedback(sid[:20], "thumbs", 1)  # an id prefix names the span, as in ld.get
     ld.feedback(traffic.iloc[1], "thumbs", 0)  # so does a calls() row
-    assert get_store().read("SELECT span_id FROM feedback ORDER BY rowid") == [(sid,), (traffic["id"].iloc[1],)]
+    assert get_store().read("SELECT span_id FROM scores ORDER BY rowid") == [(sid,), (traffic["id"].iloc[1],)]
 
 
 def test_magic_calls_prints_the_clear_message(ld_on, capsys):

@@ -141,14 +141,16 @@ def test_langfuse_messages_tools_and_reasoning():
 
 
 @needs_fixtures
-def test_langfuse_scores_become_feedback_once():
+def test_langfuse_scores_become_scores_once():
     path = LANGFUSE / "openai-agents-2025-09-30.trace.json"
     scores = json.loads(path.read_text())["trace"]["scores"]
     ld.load(path)
     ld.load(path)
-    rows = session.get_store().read("SELECT span_id, name, value FROM feedback ORDER BY name")
-    assert sorted((r[1], float(r[2])) for r in rows) == sorted((s["name"], float(s["value"])) for s in scores)
-    assert {r[0] for r in rows} == {scores[0]["traceId"]}
+    got = ld.scores()
+    assert sorted(zip(got["name"], got["value"])) == sorted((s["name"], float(s["value"])) for s in scores)
+    assert set(got["span_id"]) == {scores[0]["traceId"]}
+    assert set(got["source"]) == {"llm"}  # Langfuse's EVAL scores were made by an LLM judge
+    assert got["comment"].str.len().min() > 20
 
 
 @needs_fixtures

@@ -131,8 +131,14 @@ def test_spans_traces_last_get_feedback(traffic):
     with pytest.raises(KeyError):
         ld.get("nope")
     ld.feedback(last, "thumbs", 1, comment="good")
-    rows = list(get_store().db["feedback"].rows)
-    assert rows[0]["span_id"] == last.id and rows[0]["value"] == "1" and rows[0]["comment"] == "good"
+    ld.feedback(last.id, "thumbs", False)
+    ld.feedback(last, "tone", "curt")
+    sc = ld.scores(span_id=last.id)
+    assert list(sc["name"]) == ["thumbs", "thumbs", "tone"] and set(sc["source"]) == {"human"}
+    assert list(sc["value"].fillna(-1)) == [1.0, 0.0, -1] and list(sc["label"].fillna("")) == ["", "down", "curt"]
+    assert sc["comment"].iloc[0] == "good" and sc["model"].iloc[0] == last.model
+    assert sc["trace_id"].iloc[0] == last.trace_id
+    assert len(ld.scores(name="tone")) == 1 and len(ld.scores(source="llm")) == 0
 
 
 def test_time_filters_accept_many_forms(traffic):

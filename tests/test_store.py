@@ -29,7 +29,9 @@ EXPECTED_TABLES = {
         "total_tokens INTEGER", "cached_tokens INTEGER", "cache_write_tokens INTEGER", "reasoning_tokens INTEGER",
         "cost_usd REAL", "priced INTEGER", "latency_ms REAL", "ttft_ms REAL", "started_at TEXT", "ended_at TEXT",
         "stream INTEGER", "retries INTEGER", "rate_limit_hits INTEGER", "replay_of TEXT", "tags TEXT",
-        "metadata TEXT", "cell INTEGER",
+        "metadata TEXT", "cell INTEGER", "ratelimit_limit_requests INTEGER", "ratelimit_remaining_requests INTEGER",
+        "ratelimit_limit_tokens INTEGER", "ratelimit_remaining_tokens INTEGER", "ratelimit_reset_requests_s REAL",
+        "ratelimit_reset_tokens_s REAL", "retry_after_s REAL", "in_flight INTEGER",
     ], ["id"]),
     "payloads": ([
         "span_id TEXT", "request_json TEXT", "response_json TEXT", "messages_json TEXT", "tool_calls_json TEXT",
@@ -48,6 +50,19 @@ EXPECTED_TABLES = {
     ], ["hour", "kind", "provider", "model", "name", "endpoint", "status", "tags"]),
     "alerts": (["id INTEGER", "rule TEXT", "kind TEXT", "threshold REAL", "value REAL", "message TEXT",
                 "fired_at TEXT"], ["id"]),
+    "scores": (["id INTEGER", "span_id TEXT", "trace_id TEXT", "name TEXT", "value REAL", "label TEXT",
+                "source TEXT", "comment TEXT", "judge_span_id TEXT", "experiment_id TEXT", "created_at TEXT"], ["id"]),
+    "datasets": (["name TEXT", "version INTEGER", "description TEXT", "created_at TEXT", "updated_at TEXT"],
+                 ["name"]),
+    "dataset_items": (["id INTEGER", "dataset TEXT", "item_id TEXT", "version_from INTEGER", "version_to INTEGER",
+                       "input_json TEXT", "expected_json TEXT", "metadata_json TEXT", "source_span_id TEXT",
+                       "created_at TEXT"], ["id"]),
+    "experiments": (["id TEXT", "name TEXT", "dataset TEXT", "dataset_version INTEGER", "variants_json TEXT",
+                     "scorers_json TEXT", "created_at TEXT"], ["id"]),
+    "experiment_runs": (["experiment_id TEXT", "variant TEXT", "item_id TEXT", "trace_id TEXT", "span_id TEXT",
+                         "output_text TEXT", "error TEXT"], ["experiment_id", "variant", "item_id"]),
+    "writer_health": (["at TEXT", "queue_depth INTEGER", "queued_bytes INTEGER", "batch_ms REAL",
+                       "batch_spans INTEGER", "written INTEGER", "shed_spans INTEGER", "shed_payloads INTEGER"], []),
 }
 EXPECTED_INDEXES = {  # name: (table, columns, unique)
     "idx__sqlite_migrations_migration_set_name": ("_sqlite_migrations", ["migration_set", "name"], True),
@@ -56,6 +71,11 @@ EXPECTED_INDEXES = {  # name: (table, columns, unique)
     "idx_spans_kind_started_at": ("spans", ["kind", "started_at"], False),
     "idx_spans_kind_trace_id_cost_usd": ("spans", ["kind", "trace_id", "cost_usd"], False),
     "idx_feedback_span_id": ("feedback", ["span_id"], False),
+    "idx_scores_span_id": ("scores", ["span_id"], False),
+    "idx_scores_name_created_at": ("scores", ["name", "created_at"], False),
+    "idx_scores_experiment_id": ("scores", ["experiment_id"], False),
+    "idx_dataset_items_dataset_item_id": ("dataset_items", ["dataset", "item_id"], False),
+    "idx_writer_health_at": ("writer_health", ["at"], False),
 }
 EXPECTED_VIEWS = {"calls": "SELECT * FROM spans WHERE kind = 'llm'"}
 # FTS5 over payloads (external content, no triggers: fts.py indexes), and its shadow tables.
@@ -64,6 +84,7 @@ EXPECTED_FTS_SHADOWS = {"payloads_fts_config", "payloads_fts_data", "payloads_ft
 EXPECTED_MIGRATIONS = [
     "m001_spans", "m002_payloads", "m003_feedback", "m004_calls_view", "m005_payloads_fts", "m006_rollup",
     "m007_state_table", "m008_cell_column", "m009_alerts", "m010_trace_cost_index",
+    "m011_quality", "m012_operations",
 ]
 
 # A file as llmdebug left it after m005 (before m006-m010 existed), in the SQL those
@@ -344,3 +365,26 @@ def test_init_is_idempotent_and_switching_keeps_pending(tmp_path):
         pass
     ld.flush()
     assert Database(tmp_path / "a.db")["spans"].count + Database(tmp_path / "b.db")["spans"].count == 2
+
+
+def test_feedback_of_an_older_file_becomes_human_scores(tmp_path):
+    # A file from before m011: feedback rows (values as m003 stored them), no scores table.
+    path = tmp_path / "old.db"
+    connect(path).close()
+    conn = sqlite3.connect(path)
+    for table in ("scores", "datasets", "dataset_items", "experiments", "experiment_runs"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_quality'")
+    conn.executemany("INSERT INTO feedback (span_id, name, value, comment, created_at) VALUES (?, ?, ?, ?, ?)",
+                     [("a", "thumbs", "true", "nice", "2026-01-01T00:00:00.000000Z"),
+                      ("a", "stars", "4.5", None, "2026-01-01T00:00:01.000000Z"),
+                      ("b", "tone", "curt", None, "2026-01-01T00:00:02.000000Z")])
+    conn.commit()
+    conn.close()
+    conn = connect(path)
+    got = conn.execute("SELECT span_id, name, value, label, source, comment, created_at FROM scores ORDER BY id")
+    got = got.fetchall()
+    conn.close()
+    assert got == [("a", "thumbs", 1.0, "up", "human", "nice", "2026-01-01T00:00:00.000000Z"),
+                   ("a", "stars", 4.5, None, "human", None, "2026-01-01T00:00:01.000000Z"),
+                   ("b", "tone", None, "curt", "human", None, "2026-01-01T00:00:02.000000Z")]

@@ -85,24 +85,42 @@ def span_id(trace_id: str, observation_id: str) -> str:
 
 def store(spans: list[Span], trace_scores: list[dict] | None = None) -> int:
     """Write the spans the store lacks; returns how many. Scores (see :func:`scores`) of
-    newly stored spans become feedback."""
+    newly stored spans go to the ``scores`` table, with Langfuse's source (EVAL: ``llm``,
+    ANNOTATION: ``human``, API and others: ``code``)."""
     st = session.get_store()
     known = stored_ids([s.id for s in spans])
     new = [s for s in spans if s.id not in known]
     for s in new:
         st.writer.put(s)
     if trace_scores and new:
-        from ..query.writes import feedback
+        from ..query.writes import add_scores, score_value
 
-        added = {s.id for s in new}
+        added = {s.id: s.trace_id for s in new}
+        rows = []
         for sc in trace_scores:
             if sc["span_id"] in added:
-                feedback(sc["span_id"], sc["name"], sc["value"], sc.get("comment"))
+                try:
+                    value, label = score_value(sc["value"])
+                except (TypeError, ValueError):
+                    value, label = None, str(sc["value"])
+                rows.append({"span_id": sc["span_id"], "trace_id": added[sc["span_id"]], "name": sc["name"],
+                             "value": value, "label": label, "comment": sc.get("comment"),
+                             "source": _SCORE_SOURCES.get(sc.get("source"), "code"), "created_at": sc.get("created_at")})
+        add_scores(rows)
     return len(new)
 
 
+_SCORE_SOURCES = {"EVAL": "llm", "ANNOTATION": "human", "API": "code"}
+
+
+def _iso_or_none(text: Any) -> str | None:
+    from ..store.rows import from_iso, iso
+
+    return iso(from_iso(text)) if isinstance(text, str) and from_iso(text) is not None else None
+
+
 def scores(doc: dict) -> list[dict]:
-    """The trace's scores, each ``{"span_id", "name", "value", "comment"}``."""
+    """The trace's scores, each ``{"span_id", "name", "value", "comment", "source", "created_at"}``."""
     trace = doc["trace"] if isinstance(doc.get("trace"), dict) else doc
     out = []
     for sc in trace.get("scores") or ():
@@ -111,7 +129,8 @@ def scores(doc: dict) -> list[dict]:
         value = sc.get("stringValue") if sc.get("value") is None else sc.get("value")
         target = sc.get("observationId")
         out.append({"span_id": span_id(trace["id"], target) if target else trace["id"], "name": str(sc["name"]),
-                    "value": value, "comment": sc.get("comment")})
+                    "value": value, "comment": sc.get("comment"), "source": sc.get("source"),
+                    "created_at": _iso_or_none(sc.get("timestamp"))})
     return out
 
 

@@ -11,7 +11,7 @@ over the narrow ``spans`` table, never by loading every row into Python.
 
 Modules: ``filters`` (validation, WHERE, frames), ``records`` (calls, spans, search,
 get, last, the resolvers), ``summaries`` (traces and trace lists), ``engine`` (metrics
-over the hourly rollup), ``writes`` (feedback). This package re-exports what the rest
+over the hourly rollup), ``writes`` (scores and feedback), ``scoreboard`` (the scores frame). This package re-exports what the rest
 of llmdebug uses; tuning constants (``engine.EXACT_PERCENTILES_UP_TO``) live in their
 module only, so setting them here cannot silently do nothing.
 """
@@ -21,7 +21,8 @@ from .engine import METRIC_COLUMNS, groups_memo, metric_groups, metrics
 from .filters import FILTERS, STATUSES, where
 from .records import SEARCH_SYNTAXES, calls, get, last, resolve_span, resolve_trace, search, span_rows, spans
 from .summaries import TRACE_COLUMNS, recent_trace_ids, top_traces, trace_summaries, traces
-from .writes import feedback
+from .scoreboard import SCORE_COLUMNS, scores, scores_of
+from .writes import add_scores, feedback, score, score_value
 
-__all__ = ["calls", "spans", "traces", "metrics", "last", "get", "feedback", "search", "resolve_span",
+__all__ = ["calls", "spans", "traces", "metrics", "last", "get", "feedback", "scores", "search", "resolve_span",
            "resolve_trace"]

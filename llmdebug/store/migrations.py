@@ -18,7 +18,7 @@ from ._sqlite_utils import Database, Migrations
 
 migrations = Migrations("llmdebug")
 
-# The columns of ``spans`` once every migration has run (m001, plus ``cell`` from m008).
+# The columns of ``spans`` once every migration has run (m001, ``cell`` from m008, m012's).
 # A new column: a new migration that adds it, then add it here and a cell in rows.py.
 SPAN_COLUMNS = {
     "id": str,
@@ -54,6 +54,15 @@ SPAN_COLUMNS = {
     "tags": str,
     "metadata": str,
     "cell": int,  # the notebook cell (execution count) that made the span, under %load_ext
+    # m012: rate-limit headroom from the response headers, calls in flight at the start
+    "ratelimit_limit_requests": int,
+    "ratelimit_remaining_requests": int,
+    "ratelimit_limit_tokens": int,
+    "ratelimit_remaining_tokens": int,
+    "ratelimit_reset_requests_s": float,
+    "ratelimit_reset_tokens_s": float,
+    "retry_after_s": float,
+    "in_flight": int,
 }
 
 # The columns of ``payloads`` once every migration has run (all from m002).
@@ -225,3 +234,84 @@ def m010_trace_cost_index(db: Database) -> None:
     # The costliest traces (dashboard, charts.top_traces) sum cost per trace: with this
     # covering index SQLite reads the index alone instead of the table (1.5 -> 0.4 s at 1M).
     db["spans"].create_index(["kind", "trace_id", "cost_usd"], if_not_exists=True)
+
+
+@migrations()
+def m011_quality(db: Database) -> None:
+    # Scores of any source (human feedback, code scorers, LLM judges), datasets with
+    # versioned items, and experiments (llmdebug/evaluation/). ``feedback`` rows from
+    # older files become human scores; the ``feedback`` table itself stays, untouched.
+    db["scores"].create(
+        {"id": int, "span_id": str, "trace_id": str, "name": str, "value": float, "label": str, "source": str,
+         "comment": str, "judge_span_id": str, "experiment_id": str, "created_at": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["scores"].create_index(["span_id"], if_not_exists=True)
+    db["scores"].create_index(["name", "created_at"], if_not_exists=True)
+    db["scores"].create_index(["experiment_id"], if_not_exists=True)
+    rows = db.execute("SELECT f.span_id, s.trace_id, f.name, f.value, f.comment, f.created_at "
+                      "FROM feedback f LEFT JOIN spans s ON s.id = f.span_id ORDER BY f.id").fetchall()
+    for span_id, trace_id, name, raw, comment, created_at in rows:
+        value, label = _score_of_feedback(raw)
+        db.execute("INSERT INTO scores (span_id, trace_id, name, value, label, source, comment, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, 'human', ?, ?)", (span_id, trace_id, name, value, label, comment, created_at))
+    # An item's versions: it is in version v of its dataset when version_from <= v and
+    # (version_to is null or v < version_to). A change ends one row and starts another.
+    db["datasets"].create({"name": str, "version": int, "description": str, "created_at": str, "updated_at": str},
+                          pk="name", if_not_exists=True)
+    db["dataset_items"].create(
+        {"id": int, "dataset": str, "item_id": str, "version_from": int, "version_to": int, "input_json": str,
+         "expected_json": str, "metadata_json": str, "source_span_id": str, "created_at": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["dataset_items"].create_index(["dataset", "item_id"], if_not_exists=True)
+    db["experiments"].create(
+        {"id": str, "name": str, "dataset": str, "dataset_version": int, "variants_json": str, "scorers_json": str,
+         "created_at": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["experiment_runs"].create(
+        {"experiment_id": str, "variant": str, "item_id": str, "trace_id": str, "span_id": str, "output_text": str,
+         "error": str},
+        pk=("experiment_id", "variant", "item_id"),
+        if_not_exists=True,
+    )
+
+
+def _score_of_feedback(raw: str | None) -> tuple[float | None, str | None]:
+    # m003 stored a string value as is and anything else as JSON text.
+    import json
+
+    try:
+        value = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return None, raw
+    if isinstance(value, bool):
+        return float(value), "up" if value else "down"
+    if isinstance(value, (int, float)):
+        return float(value), None
+    return None, raw
+
+
+@migrations()
+def m012_operations(db: Database) -> None:
+    # Rate-limit headroom the API reported on each call, how many calls of the process were
+    # in flight when it started (providers/ read the headers; capture counts), and the
+    # writer's own health over time (store/writer.py samples it).
+    spans = db["spans"]
+    have = spans.columns_dict
+    for column, kind in (("ratelimit_limit_requests", int), ("ratelimit_remaining_requests", int),
+                         ("ratelimit_limit_tokens", int), ("ratelimit_remaining_tokens", int),
+                         ("ratelimit_reset_requests_s", float), ("ratelimit_reset_tokens_s", float),
+                         ("retry_after_s", float), ("in_flight", int)):
+        if column not in have:
+            spans.add_column(column, kind)
+    db["writer_health"].create(
+        {"at": str, "queue_depth": int, "queued_bytes": int, "batch_ms": float, "batch_spans": int,
+         "written": int, "shed_spans": int, "shed_payloads": int},
+        if_not_exists=True,
+    )
+    db["writer_health"].create_index(["at"], if_not_exists=True)

@@ -277,6 +277,14 @@ SPAN_CELLS: dict[str, Callable[[Any], Any]] = {
     "tags": _json_or_none,
     "metadata": _redacted_json_or_none,
     "cell": _n,
+    "ratelimit_limit_requests": _n,
+    "ratelimit_remaining_requests": _n,
+    "ratelimit_limit_tokens": _n,
+    "ratelimit_remaining_tokens": _n,
+    "ratelimit_reset_requests_s": _n,
+    "ratelimit_reset_tokens_s": _n,
+    "retry_after_s": _n,
+    "in_flight": _n,
 }
 
 

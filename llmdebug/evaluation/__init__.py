@@ -1,0 +1,1 @@
+"""Quality: scorers, LLM judges, datasets and experiments over captured calls."""
