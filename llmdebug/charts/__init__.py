@@ -26,9 +26,9 @@ import math
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Iterator
 
-from . import query
-from .store import rollup
-from .widgets.visible import visible_text
+from .. import query
+from ..store import rollup
+from ..widgets.visible import visible_text
 
 if TYPE_CHECKING:
     import altair as alt
@@ -106,7 +106,7 @@ def real_datum(spec: dict, datum: dict) -> dict:
 
 
 def _chart(data: Any) -> "alt.Chart":
-    from .widgets.vega import LLMDebugChart
+    from ..widgets.vega import LLMDebugChart
 
     return LLMDebugChart(data)
 
@@ -370,3 +370,29 @@ def cells(**filters: Any) -> "alt.Chart":
         x=alt.X("cell:N", sort=None, title=None), y=alt.Y("cost:Q", title="USD"),
         tooltip=["cell:N", alt.Tooltip("cost:Q", format="$.6f"), "calls:Q", "input_tokens:Q", "output_tokens:Q"],
     ).properties(title=title, width=WIDTH, height=HEIGHT)
+
+
+# Charts that live in a module of their own, loaded on first use: quality (scores) and
+# operational health (rate-limit headroom, in-flight calls, breaker periods, the writer).
+_MORE = {
+    "scores": "quality",
+    "headroom": "limits",
+    "in_flight": "limits",
+    "breaker": "reliability",
+    "writer_health": "reliability",
+}
+__all__ += list(_MORE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MORE:
+        raise AttributeError(f"module 'llmdebug.charts' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_MORE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
