@@ -24,10 +24,31 @@ def scores(**filters: Any) -> "pd.DataFrame":
     ``since``/``until`` (when the score was made) and ``limit`` (the newest n)."""
     import pandas as pd
 
+    where, params = score_where(filters)
+    flush()
+    limit = check_limit(filters.get("limit"))
+    sql = (f"SELECT c.id, c.span_id, COALESCE(c.trace_id, s.trace_id), c.name, c.value, c.label, c.source, "
+           f"c.comment, c.judge_span_id, c.experiment_id, c.created_at, s.name, s.kind, s.model, s.provider, "
+           f"s.started_at FROM scores c LEFT JOIN spans s ON s.id = c.span_id "
+           f"WHERE {where} ORDER BY c.id")
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql} DESC LIMIT {limit}) ORDER BY 1"
+    with get_store().reading() as db:
+        rows = db.execute(sql, params).fetchall()
+    df = pd.DataFrame.from_records(rows, columns=SCORE_COLUMNS)
+    df["value"] = df["value"].astype("float64")
+    for col in ("created_at", "started_at"):
+        df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
+    df["id"] = df["id"].astype("Int64")
+    return df
+
+
+def score_where(filters: dict) -> tuple[str, list]:
+    """The WHERE clause (without the keyword) and parameters of ``scores()``'s filters, over
+    ``scores c LEFT JOIN spans s``; ``limit`` is checked but not applied."""
     unknown = set(filters) - set(SCORE_FILTERS)
     if unknown:
         raise TypeError(f"unknown filter(s) {sorted(unknown)}; ld.scores() filters are {', '.join(SCORE_FILTERS)}")
-    flush()
     clauses, params = [], []
     for key in ("name", "source", "span_id", "trace_id", "experiment_id", "label", "model", "provider"):
         if filters.get(key) is None:
@@ -43,21 +64,8 @@ def scores(**filters: Any) -> "pd.DataFrame":
         if filters.get(key) is not None:
             clauses.append(f"c.created_at {op} ?")
             params.append(parse_time(filters[key], key))
-    limit = check_limit(filters.get("limit"))
-    sql = (f"SELECT c.id, c.span_id, COALESCE(c.trace_id, s.trace_id), c.name, c.value, c.label, c.source, "
-           f"c.comment, c.judge_span_id, c.experiment_id, c.created_at, s.name, s.kind, s.model, s.provider, "
-           f"s.started_at FROM scores c LEFT JOIN spans s ON s.id = c.span_id "
-           f"WHERE {' AND '.join(clauses) or '1'} ORDER BY c.id")
-    if limit is not None:
-        sql = f"SELECT * FROM ({sql} DESC LIMIT {limit}) ORDER BY 1"
-    with get_store().reading() as db:
-        rows = db.execute(sql, params).fetchall()
-    df = pd.DataFrame.from_records(rows, columns=SCORE_COLUMNS)
-    df["value"] = df["value"].astype("float64")
-    for col in ("created_at", "started_at"):
-        df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
-    df["id"] = df["id"].astype("Int64")
-    return df
+    check_limit(filters.get("limit"))
+    return " AND ".join(clauses) or "1", params
 
 
 def scores_of(span_ids: list[str]) -> dict[str, list[dict]]:
