@@ -18,7 +18,7 @@ WIDGETS = Path(__file__).resolve().parents[1] / "llmdebug" / "widgets"
 OWN_JS = ["trace_tree.js", "diff_view.js", "playground.js", "dashboard.js", "chart_view.js"]
 OWN_CSS = ["trace_tree.css", "diff_view.css", "playground.css", "dashboard.css", "chart_view.css"]
 # (widget class, its own module, the shared modules in front of it)
-CLASSES = [(TraceTree, "trace_tree.js", SHARED_JS), (DiffView, "diff_view.js", SHARED_JS),
+CLASSES = [(TraceTree, "trace_tree.js", (*SHARED_JS, "trace_scores.js")), (DiffView, "diff_view.js", SHARED_JS),
            (Playground, "playground.js", SHARED_JS), (DashboardControls, "dashboard.js", SHARED_JS),
            (ChartView, "chart_view.js", ("_dom.js",))]  # Vega writes a chart's numbers
 

@@ -19,11 +19,13 @@ from urllib.parse import quote
 
 from .. import formatting as fmt
 from ..store.rows import from_iso
+from . import span_scores
 from .visible import visible_text
 
 MARK = "llmdebug-static"
 TREE_CAP = 200  # spans drawn in a saved tree; the rest is counted
 TRACES_CAP = 20  # rows of the recent-traces table
+SCORES_CAP = 5  # scores listed under a span in a saved tree
 CHART_WIDTH = 460  # for specs whose width is "container" (the dashboard's)
 _RED, _AMBER, _GREEN, _BLUE = "#d62728", "#e8a33d", "#2ca02c", "#4c78a8"
 _KIND_COLOR = {"llm": _BLUE, "tool": "#9467bd", "retrieval": "#17becf", "agent": "#8c564b", "embedding": "#bcbd22"}
@@ -122,6 +124,10 @@ def _span_row(r: dict, depth: int, error_inside: bool, left: float, width: float
     name = f'{icon} <small style=opacity:.7>{label(kind)}</small> {label(r.get("name") or "")}'
     if error_inside and status != "error":
         name += f" <small style=color:{_RED}>● error inside</small>"
+    if r.get("scores"):  # the badge, and every score in its tooltip
+        name += (f' <small title="{html.escape(span_scores.tooltip(r["scores"]))}" style="padding:0 4px;'
+                 f'border:1px solid rgba(127,127,127,.45);border-radius:8px">{html.escape(span_scores.badge(r["scores"]))}'
+                 "</small>")
     lat = _num(r.get("latency_ms"))
     tin, tout = _num(r.get("input_tokens")), _num(r.get("output_tokens"))
     cost = _num(r.get("cost_usd"))
@@ -139,6 +145,13 @@ def _span_row(r: dict, depth: int, error_inside: bool, left: float, width: float
         msg = msg if len(msg) <= 300 else msg[:300] + "…"
         row += (f'<tr><td colspan=6 style="text-align:left;white-space:pre-wrap;color:{_RED};'
                 f'padding-left:{20 + 14 * depth}px">{label(r.get("error_type") or "error")}: {content(msg)}</td></tr>')
+    if r.get("scores"):
+        items = r["scores"]
+        lines = [html.escape(span_scores.describe(sc)) for sc in items[:SCORES_CAP]]
+        if len(items) > SCORES_CAP:
+            lines.append(f"… {fmt.count(len(items) - SCORES_CAP)} more")
+        row += (f'<tr><td colspan=6 style="text-align:left;white-space:pre-wrap;opacity:.8;font-size:11px;'
+                f'padding-left:{20 + 14 * depth}px">{"<br>".join(lines)}</td></tr>')
     return row
 
 

@@ -13,6 +13,7 @@ import html
 from typing import Any
 
 from .. import formatting as fmt
+from . import span_scores
 from .visible import visible_text
 
 _STATUS = {"ok": "✓", "error": "✗"}
@@ -39,11 +40,25 @@ def span_line(row: dict) -> str:
     retries = fmt.number(row.get("retries")) or 0
     if retries:
         bits.append(f"· {fmt.count(retries)} retr{'y' if retries == 1 else 'ies'}")
+    if row.get("scores"):
+        bits.append(f"· {span_scores.badge(row['scores'])}")
     if row.get("status") == "error":
         bits.append(f"· {_label(row.get('error_type'))}: {visible_text(str(row.get('error_message') or '')[:120])}")
     elif row.get("_error_inside"):
         bits.append("· ● error inside")
     return " ".join(bits)
+
+
+SCORE_LINES = 5  # scores listed under a span in the text view; the rest are counted
+
+
+def score_lines(row: dict, indent: str) -> list[str]:
+    """The scores of a span (``row["scores"]``, scores_of items), one line each, under it."""
+    items = row.get("scores") or []
+    out = [f"{indent}  ◦ {span_scores.describe(s)}" for s in items[:SCORE_LINES]]
+    if len(items) > SCORE_LINES:
+        out.append(f"{indent}  ◦ … {fmt.count(len(items) - SCORE_LINES)} more (ld.scores(span_id=...))")
+    return out
 
 
 def tree_lines(rows: list[dict]) -> list[str]:
@@ -66,6 +81,7 @@ def tree_lines(rows: list[dict]) -> list[str]:
     def walk(key: Any, depth: int) -> None:
         for r in children.get(key, []):
             out.append("  " * depth + span_line(r))
+            out.extend(score_lines(r, "  " * depth))
             walk(r["id"], depth + 1)
 
     walk(None, 0)

@@ -15,7 +15,8 @@ const OVERSCAN = 8;
 const EMPTY_DETAIL = "Select a span to see its prompt, output, usage and HTTP attempts.";
 const EMPTY_TREE = Object.freeze({ rows: [], children: [], roots: [], depth: [], errBelow: new Uint8Array(0), total: 0 });
 
-// h(), button(), ldRecords(): see _dom.js; fmt: see _format.js
+// h(), button(), ldRecords(): see _dom.js; fmt: see _format.js; scoreBadge(), scoresPart():
+// see trace_scores.js
 
 const has = (v) => v !== null && v !== undefined;
 const kindCls = (kind) => (/^[a-z_]+$/.test(kind || "") ? kind : "span");
@@ -227,8 +228,9 @@ function detailEvents(d) {
   return section(attemptsOnly ? `HTTP attempts (${d.events.length})` : "Events", table);
 }
 
-// everything the pane shows for one span (d: span_detail() of detail.py); act: see detailActions
-function renderDetail(d, act) {
+// everything the pane shows for one span (d: span_detail() of detail.py); act: see
+// detailActions; scores: the element of its scoresPart (trace_scores.js)
+function renderDetail(d, act, scores) {
   if (d.load_error) return h("div", "ldt-detail-body", h("div", "ldt-error-box", d.load_error));
   const llm = d.kind === "llm";
   return h("div", "ldt-detail-body",
@@ -237,6 +239,7 @@ function renderDetail(d, act) {
     llm && act ? detailActions(d, act) : null,
     d.status === "error" ? detailError(d) : null,
     detailFacts(d),
+    scores || null,
     d.messages ? detailMessages(d) : null,
     llm ? detailOutput(d) : null,
     d.tools && d.tools.length ? detailTools(d) : null,
@@ -281,8 +284,8 @@ function waterfallBar(r, total) {
   return bar;
 }
 
-// twisty, kind, name, model and badges, indented by depth
-function nameCell(tree, i, collapsed) {
+// twisty, kind, name, model and badges, indented by depth; scores: the span's span_scores entry
+function nameCell(tree, i, collapsed, scores) {
   const r = tree.rows[i];
   const err = r.status === "error";
   const twisty = h("span", "ldt-twisty", tree.children[i].length ? (collapsed ? "▸" : "▾") : "");
@@ -293,6 +296,7 @@ function nameCell(tree, i, collapsed) {
     h("span", "ldt-name", ldLabel(r.name ?? "")),
     has(r.model) ? h("span", "ldt-model", ldLabel(r.model)) : null,
     r.retries ? h("span", "ldt-badge ldt-retry", `↻${r.retries}`) : null,
+    scoreBadge(scores),
     err ? h("span", "ldt-badge ldt-status-error", ldLabel(r.error_type || "error")) : null,
     !err && tree.errBelow[i] ? h("span", "ldt-err-below", "● error inside") : null);
   cell.style.paddingLeft = `${4 + tree.depth[i] * 14}px`;
@@ -300,12 +304,13 @@ function nameCell(tree, i, collapsed) {
 }
 
 // one row of the tree: name cell, waterfall bar, tokens, cost, latency.
-// look: {collapsed, selected, context}: whether it is folded, selected, only an ancestor of a match
+// look: {collapsed, selected, context, scores}: whether it is folded, selected, only an ancestor
+// of a match; its scores (span_scores entry)
 function spanRow(tree, i, look) {
   const r = tree.rows[i];
   const row = h("div", `ldt-row ldt-span${r.status === "error" ? " ldt-bad" : ""}${r.retries ? " ldt-retried" : ""}` +
       `${look.selected ? " ldt-selected" : ""}${look.context ? " ldt-context" : ""}`,
-    nameCell(tree, i, look.collapsed),
+    nameCell(tree, i, look.collapsed, look.scores),
     h("div", "ldt-cell-bar", waterfallBar(r, tree.total || 1)),
     h("div", "ldt-num", fmt.tokens(r.input_tokens, r.output_tokens)),
     h("div", "ldt-num", fmt.cost(r.cost_usd)),
@@ -355,6 +360,8 @@ class SpanTree {
     this.selected = -1;
     this.pickFrom = -1;
     this.selectTimer = null;
+    this.scores = {};  // span_scores
+    this.scorePart = null;  // the detail pane's scores section, while one is shown
     this.buildDom();
   }
 
@@ -376,6 +383,7 @@ class SpanTree {
   // new rows from the kernel (another trace): folds reset, the selection is the model's
   rebuild() {
     this.tree = buildTree(this.model);
+    this.scores = this.model.get("span_scores") || {};
     this.collapsed = new Set();
     this.selected = this.model.get("selected");
     this.applyFilter();
@@ -422,7 +430,7 @@ class SpanTree {
     for (let v = first; v < last; v++) {
       const i = this.visible[v];
       frag.append(spanRow(this.tree, i, { collapsed: this.collapsed.has(i), selected: i === this.selected,
-        context: this.filter.ancestorsOnly.has(i) }));
+        context: this.filter.ancestorsOnly.has(i), scores: this.scores[i] }));
     }
     this.rowsBox.replaceChildren(frag);
   }
@@ -473,12 +481,29 @@ class SpanTree {
       return;
     }
     if (d.index !== this.selected) return; // an answer for an older selection
+    this.scorePart = d.load_error ? null : scoresPart(d.index, this.scores[d.index], {
+      feedback: (i, req) => this.sendAction({ kind: "feedback", index: i, ...req }),
+      openSpan: (id) => this.sendAction({ kind: "open_span", span_id: id }),
+    });
     this.detail.replaceChildren(renderDetail(d, {
       replay: (i) => this.sendAction({ kind: "replay", index: i }),
       compare: (i) => this.startPick(i),
       makeTest: (i, path, expect) => this.sendAction({ kind: "make_test", index: i, path, expect }),
-    }));
+    }, this.scorePart && this.scorePart.el));
     this.detail.scrollTop = 0;
+  }
+
+  // new scores from the kernel (feedback saved, or a span reselected): rows and the open list
+  setScores(scores) {
+    this.scores = scores || {};
+    this.drawRows();
+    const d = this.model.get("detail");
+    if (this.scorePart && d && d.index === this.selected) this.scorePart.update(this.scores[this.selected]);
+  }
+
+  // the kernel's answer to a Save of the feedback form
+  feedbackReply(r) {
+    if (this.scorePart && r && r.index === this.selected) this.scorePart.reply(r);
   }
 
   sendAction(a) {
@@ -704,6 +729,8 @@ function render({ model, el }) {
   const handlers = [
     ["change:rows", () => { drawTree(); browser.draw(); }],
     ["change:detail", () => tree.drawDetail()],
+    ["change:span_scores", () => tree.setScores(model.get("span_scores"))],
+    ["change:feedback_reply", () => tree.feedbackReply(model.get("feedback_reply"))],
     ["change:text_matches", () => tree.setTextHits(model.get("text_matches"))],
     ["change:selected", () => tree.syncSelected()],
     ["change:browser", drawBrowser],

@@ -21,7 +21,7 @@ from .. import formatting as fmt
 from .._guard import report
 from ..tracing import Span
 from ..store.rows import from_iso
-from . import css, esm, static
+from . import SHARED_JS, css, esm, span_scores, static
 from .detail import span_detail
 from .text import TraceText
 from .visible import visible_text
@@ -47,7 +47,7 @@ def _round(v: Any, digits: int) -> Any:
 class TraceTree(anywidget.AnyWidget):
     """A trace as a collapsible span tree and waterfall, with a lazily loaded detail pane."""
 
-    _esm = esm("trace_tree.js")
+    _esm = esm("trace_tree.js", shared=(*SHARED_JS, "trace_scores.js"))
     _css = css("trace_tree.css")
 
     # the column names of the positional tables below ("rows", "traces"), and which row
@@ -71,8 +71,13 @@ class TraceTree(anywidget.AnyWidget):
     traces = t.List().tag(sync=True)  # newest first, one row of TRACE_FIELDS per trace
     message = t.Unicode("").tag(sync=True)
     # "Replay…" / "Compare with…" in the detail pane: {"kind": "replay", "index": i} or
-    # {"kind": "compare", "a": i, "b": j}; the widget they open appears under the tree
+    # {"kind": "compare", "a": i, "b": j}; the widget they open appears under the tree.
+    # Feedback: {"kind": "feedback", "index": i, "thumbs", "score", "comment"}, answered in
+    # ``feedback_reply``; a judge's call: {"kind": "open_span", "span_id": id}
     action = t.Dict().tag(sync=True)
+    # the scores of the scored spans, {row index: {badge, tip, items}} (span_scores.synced)
+    span_scores = t.Dict().tag(sync=True)
+    feedback_reply = t.Dict().tag(sync=True)
 
     def __init__(self, trace_id: str | None = None, *, select: str | None = None, browser: bool = False):
         super().__init__(fields={"rows": list(ROW_FIELDS), "rows_interned": list(STRING_FIELDS),
@@ -110,6 +115,7 @@ class TraceTree(anywidget.AnyWidget):
         if not trace_id:
             self._ids, self._rows_plain = [], []
             self.strings, self.rows, self.title, self.total_ms = [], [], "", 0.0
+            self.span_scores = {}
             return
         query.flush()
         store = query.get_store()
@@ -142,6 +148,10 @@ class TraceTree(anywidget.AnyWidget):
             rows.append([row[k] for k in ROW_FIELDS])
         self._ids = [r["id"] for r in ordered]
         self._rows_plain = ordered
+        by_span = span_scores.load(self._ids)
+        for r in ordered:  # the text and HTML views list them too
+            r["scores"] = by_span.get(r["id"])
+        self.span_scores = span_scores.synced(self._ids, by_span)
         root = next((r for r in ordered if r["parent_id"] not in index), None)
         self.title = f"{root['name'] if root else 'trace'}"
         self.total_ms = round(max(t1 - t0, 0.0) * 1000.0, 1)
@@ -155,6 +165,7 @@ class TraceTree(anywidget.AnyWidget):
             self.detail = {}
             return
         try:
+            self._refresh_scores(i)  # scored in another cell since the tree was loaded
             d = span_detail(query.get(self._ids[i]))
         except KeyError as e:  # deleted since the tree was loaded, or another store opened
             d = {"load_error": f"could not load this span: {e.args[0] if e.args else e}"}
@@ -163,6 +174,38 @@ class TraceTree(anywidget.AnyWidget):
             d = {"load_error": f"could not load this span: {type(e).__name__}: {e}"}
         d["index"] = i
         self.detail = d
+
+    def _refresh_scores(self, i: int) -> None:
+        sid = self._ids[i]
+        items = span_scores.load([sid]).get(sid)
+        self._rows_plain[i]["scores"] = items
+        entry = span_scores.synced([sid], {sid: items} if items else {}).get("0")
+        current = {k: v for k, v in self.span_scores.items() if k != str(i)}
+        if entry:
+            current[str(i)] = entry
+        if current != self.span_scores:
+            self.span_scores = current
+
+    def _feedback(self, a: dict) -> None:
+        """The detail pane's feedback form: store it, show it on the span, say what was saved."""
+        i = int(a["index"])
+        try:
+            text, ok = span_scores.save(self._ids[i], a), True
+        except (ValueError, KeyError) as e:  # a bad number, nothing chosen, a span deleted since
+            text, ok = f"Not saved: {e.args[0] if e.args else e}", False
+        except Exception as e:
+            report("saving feedback from the trace tree")
+            text, ok = f"Not saved: {type(e).__name__}: {e}", False
+        self._refresh_scores(i)
+        self.feedback_reply = {"index": i, "n": a.get("n"), "ok": ok, "text": text}
+
+    def _judge_tree(self, span_id: str) -> "TraceTree | None":
+        """A judge's call: selected here when it is in this trace, else its own tree (returned)."""
+        if span_id in self._ids:
+            self.selected = self._ids.index(span_id)
+            return None
+        trace_id, select = query.resolve_trace(span_id, who="the judge's call")
+        return TraceTree(trace_id, select=select)
 
     def _on_query(self, change: dict) -> None:
         text = change["new"].strip()
@@ -221,6 +264,9 @@ class TraceTree(anywidget.AnyWidget):
         if a.get("kind") == "make_test":
             self.message = make_test(self._ids[int(a["index"])], a.get("path"), a.get("expect"))
             return
+        if a.get("kind") == "feedback":
+            self._feedback(a)
+            return
         out = self.actions
         try:
             if a.get("kind") == "replay":
@@ -231,6 +277,10 @@ class TraceTree(anywidget.AnyWidget):
                 from .diff_view import diff
 
                 opened = diff(self._ids[int(a["a"])], self._ids[int(a["b"])])
+            elif a.get("kind") == "open_span":
+                opened = self._judge_tree(str(a.get("span_id") or ""))
+                if opened is None:
+                    return
             else:
                 return
         except Exception as e:  # e.g. a span that cannot be replayed: say so in place
