@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import judge_responders
 from .plausible import plausible_value
 from .sse import Reply, json_reply, named_event, sse_reply
 from .synth import (
@@ -68,6 +69,8 @@ def _plan(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, int]:
     tool_result = _is_tool_result(last)
     if tool_result is not None:
         return [{"type": "text", "text": reply_text(user_text, tool_result)}], "end_turn", input_tokens
+    if (verdict := judge_responders.anthropic_verdict(body)) is not None:  # an ld.judge prompt
+        return verdict, "tool_use" if verdict[-1]["type"] == "tool_use" else "end_turn", input_tokens
     tools = [t for t in body.get("tools") or [] if "input_schema" in t]
     choice = body.get("tool_choice") or {"type": "auto"}
     if tools and choice.get("type") != "none":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import judge_responders
 from .plausible import plausible_value
 from .sse import Reply, data_event, json_reply, named_event, sse_reply
 from .synth import (
@@ -109,6 +110,8 @@ def _chat_plan(body: dict[str, Any]) -> tuple[str | None, list[tuple[str, str, s
     )
     if last.get("role") in ("tool", "function"):
         return reply_text(user_text, content_text(last.get("content"))), [], "stop", prompt_tokens
+    if (verdict := judge_responders.openai_verdict(body)) is not None:  # an ld.judge prompt
+        return verdict, [], "stop", prompt_tokens
     tools = body.get("tools") or [{"type": "function", "function": f} for f in body.get("functions") or []]
     choice = body.get("tool_choice", body.get("function_call"))
     spec = _choose_tool(tools, choice)
