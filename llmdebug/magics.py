@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from . import budgets, capture, query, session
+from . import formatting as fmt
 from . import tracing
 from .tracing import trace
 from .widgets.text import CellSummary
@@ -213,13 +214,19 @@ class _Magics:
 
 
 def writer_line(w: dict) -> str:
-    """The writer's health in one line: what waits in memory, and anything shed or dropped."""
+    """The writer's health in one line: what waits in memory, its slowest batch of the last
+    minute, and anything shed or dropped (``ld.health()`` has it over time)."""
     line = (f"llmdebug: writer {'keeping up' if w['writing'] else 'waiting for the file: ' + str(w['last_error'])}; "
             f"{w['queued_spans']:,} spans in memory ({w['buffered_bytes'] / 2**20:.1f} of "
             f"{w['cap_bytes'] / 2**20:.0f} MB, LLMDEBUG_MAX_BUFFER_MB)")
+    worst = w.get("worst_batch_ms_recent")
+    line += "; no batch written in the last minute" if worst is None else \
+        f"; slowest batch in the last minute {fmt.duration(worst)}"
     if w["shed_payloads"] or w["dropped_spans"]:
         line += (f"; over the cap so far: {w['shed_payloads']:,} payloads shed ({w['shed_bytes'] / 2**20:.1f} MB), "
                  f"{w['dropped_spans']:,} spans dropped")
+    else:
+        line += "; nothing shed"
     if w["restarts"]:
         line += f"; writer restarted {w['restarts']}×"
     if w["reopened"]:

@@ -29,6 +29,7 @@ from .._guard import log, raise_errors, report, warn_once
 from ..tracing import Span
 from . import fts, rollup
 from .problems import StoreError, describe, warn_store_problem
+from .sampler import HealthSampler
 from .rows import PAYLOAD_FIELDS, SPAN_FIELDS, check_width, payload_row, span_row
 from .tx import immediate
 
@@ -90,6 +91,10 @@ class _IndexNow:
 
     def __init__(self):
         self.done = threading.Event()
+
+
+class _SampleNow(_IndexNow):
+    __slots__ = ()
 
 
 def approx_bytes(obj: Any, _depth: int = 0) -> int:
@@ -163,6 +168,8 @@ class Writer:
         self.last_error: str | None = None
         self.fts_dirty = False
         self._failures = 0
+        self._in_batch_bytes = 0  # bytes of the batch being written (not "queued" any more)
+        self.health = HealthSampler()  # writer_health samples (sampler.py)
 
     # -- caller side ------------------------------------------------------------------
     def put(self, span) -> None:
@@ -212,6 +219,16 @@ class Writer:
         self._control(req)
         return req.done.wait(timeout)
 
+    def sample_now(self, timeout: float | None = 30.0) -> bool:
+        """Write everything queued, then a ``writer_health`` sample of what is not sampled yet."""
+        req = _SampleNow()
+        self._control(req)
+        return req.done.wait(timeout)
+
+    def queued(self) -> tuple[int, int]:
+        """Spans waiting in memory and their estimated bytes, without the batch being written."""
+        return len(self._items), max(0, self._bytes - self._in_batch_bytes)
+
     def stop(self, timeout: float = 30.0) -> list:
         """Flush, stop the thread and return the spans that could not be written."""
         self.flush(timeout)
@@ -235,7 +252,7 @@ class Writer:
                 "peak_bytes": self.peak_bytes, "written": self.written, "shed_payloads": self.shed_payloads,
                 "shed_bytes": self.shed_bytes, "dropped_spans": self.dropped, "restarts": self.restarts,
                 "reopened": self.reopened, "last_batch_ms": self.last_batch_ms, "last_error": self.last_error,
-                "writing": not self.held}
+                "writing": not self.held, "worst_batch_ms_recent": self.health.worst_recent_ms()}
 
     def _start(self) -> None:
         with self._lock:
@@ -321,7 +338,7 @@ class Writer:
             if self._items:  # appended before the flag was seen
                 self._sleeping = False
                 break
-            woke = self._wakeup.wait(FTS_IDLE_S if self.fts_dirty else None)
+            woke = self._wakeup.wait(_soonest(FTS_IDLE_S if self.fts_dirty else None, self.health.wait_s()))
             self._wakeup.clear()
             self._sleeping = False
             if not woke:
@@ -337,10 +354,13 @@ class Writer:
         if not self._wait_for_work():
             if self.fts_dirty:
                 self._index()
+            if self.health.pending and self.health.due():
+                self._sample()  # gone idle: the last sample of this burst
             return True
         batch: list = []
         waiters: list[threading.Event] = []
         index_waiters: list[threading.Event] = []
+        sample_waiters: list[threading.Event] = []
         stop = False
         budget = max(self.cap // 4, 1)
         taken = 0
@@ -354,6 +374,8 @@ class Writer:
                 elif x is _STOP:
                     stop = True
                     break
+                elif isinstance(x, _SampleNow):
+                    sample_waiters.append(x.done)
                 elif isinstance(x, _IndexNow):
                     index_waiters.append(x.done)
                 else:
@@ -361,10 +383,15 @@ class Writer:
             more = bool(items)
         if batch:
             self._write(batch, taken)
-        elif waiters or index_waiters:
+        elif waiters or index_waiters or sample_waiters:
             self._reconnect_if_moved()
         for w in waiters:
             w.set()
+        if sample_waiters:
+            if self.health.pending:
+                self._sample()
+            for w in sample_waiters:
+                w.set()
         if index_waiters:
             self._index()
             for w in index_waiters:
@@ -397,13 +424,20 @@ class Writer:
                     payload_rows.append(check_width(p, "payloads"))
             except Exception:
                 report("serialising a span")
+        self._in_batch_bytes = nbytes
+        self.health.rolled_back()  # nothing staged by a transaction that never finished
         try:
             with immediate(self._connection()) as conn:
                 if spans_rows:
                     conn.executemany(_SPAN_SQL, spans_rows)
                 if payload_rows:
                     conn.executemany(_PAYLOAD_SQL, payload_rows)
+                if self.health.due():  # at most once a second, in this batch's transaction
+                    self.health.stage(conn, self, batch_ms=(time.perf_counter() - t0) * 1000.0,
+                                      batch_spans=len(spans_rows), written_now=len(spans_rows))
         except Exception as e:
+            self.health.rolled_back()
+            self._in_batch_bytes = 0
             if not isinstance(e, (sqlite3.Error, StoreError, OSError)):
                 try:
                     report("writing spans")
@@ -417,8 +451,11 @@ class Writer:
                 self.peak_bytes = self._bytes
             self._bytes -= nbytes
             drained = not self._items
+        self._in_batch_bytes = 0
         self.written += len(spans_rows)
         self.last_batch_ms = (time.perf_counter() - t0) * 1000.0
+        self.health.batch(self.last_batch_ms, len(spans_rows))
+        self.health.committed()
         self.fts_dirty = True
         if self.held:
             log.warning("llmdebug: trace store %s is writable again", self.store.path)
@@ -489,6 +526,14 @@ class Writer:
             self.fts_dirty = True  # rows another process wrote may still need indexing
         return self._conn
 
+    def _sample(self) -> None:
+        """A ``writer_health`` sample in a transaction of its own (idle, or asked for)."""
+        try:
+            self.health.write_alone(self._connection(), self)
+        except (sqlite3.Error, StoreError, OSError) as e:
+            if describe(self.store.path, e)[0] == "other":
+                report("sampling the writer's health")
+
     def _index(self) -> None:
         """Bring full-text search and the metrics rollup up to date (when the queue is idle)."""
         try:
@@ -512,6 +557,11 @@ class Writer:
                 pass
             self._conn = None
             self._ident = None
+
+
+def _soonest(*waits: float | None) -> float | None:
+    given = [w for w in waits if w is not None]
+    return min(given) if given else None
 
 
 def _drop_payload(s: Span) -> None:

@@ -1,5 +1,6 @@
-"""Budgets and alerts: a cost budget per session or per day, and thresholds on the error
-rate, rate-limit events and p95 latency of recent calls.
+"""Budgets and alerts: a cost budget per session or per day, thresholds on the error
+rate, rate-limit events and p95 latency of recent calls, and per-call rules: failures in
+a row and rate-limit headroom, per provider and model.
 
 Rules are checked on the writer thread as calls are stored. A rule fires once when its
 value crosses the threshold (and again only after it went back under it, or on a new
@@ -13,14 +14,14 @@ Example::
 
     ld.budget(usd=2.00, per="day")
     ld.alert(error_rate=0.2, window="15m", min_calls=20, callback=post_to_slack)
+    ld.alert(consecutive_failures=5)          # 5 calls in a row failed (per provider and model)
+    ld.alert(rate_limit_headroom=0.1)         # a call reported under 10 % of a rate limit left
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
 import datetime as _dt
-import logging
 import math
 import numbers
 import os
@@ -30,17 +31,16 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import durations, query, session
-from ._guard import report, warn
-from .store import on_stored
-from .store.tx import immediate
+from .. import durations, query, session
+from .._guard import report, warn
+from ..store import on_stored
+from ..store.tx import immediate
+from .callbacks import runner as _callbacks, wait_for_callbacks
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["budget", "alert", "alerts", "Rule", "LLMDebugAlert", "wait_for_callbacks"]
-
-log = logging.getLogger("llmdebug")
 
 
 class LLMDebugAlert(UserWarning):
@@ -52,7 +52,7 @@ class Rule:
     """A budget or threshold; ``remove()`` stops it."""
 
     name: str
-    kind: str  # "budget" | "error_rate" | "rate_limit_events" | "p95_latency_ms"
+    kind: str  # "budget" | "error_rate" | "rate_limit_events" | "p95_latency_ms" | one of PER_CALL
     threshold: float
     per: str = "session"  # budgets: "session" | "day"
     window_s: float = 900.0
@@ -61,6 +61,7 @@ class Rule:
     firing: bool = False
     fired: int = 0
     _day: str = field(default="", repr=False)
+    _firing_groups: set = field(default_factory=set, repr=False)  # per-call rules: (provider, model)
 
     def remove(self) -> None:
         with _lock:
@@ -68,7 +69,8 @@ class Rule:
                 RULES.remove(self)
 
     def __repr__(self) -> str:
-        what = f"${self.threshold:g} per {self.per}" if self.kind == "budget" else f"{self.kind} > {self.threshold:g}"
+        what = (f"${self.threshold:g} per {self.per}" if self.kind == "budget" else
+                f"{self.kind} {_OPERATOR.get(self.kind, '>')} {self.threshold:g}")
         return f"<llmdebug rule {self.name!r}: {what}, fired {self.fired}×>"
 
 
@@ -76,6 +78,7 @@ RULES: list[Rule] = []
 _lock = threading.Lock()
 _pending: list[dict] = []  # fired, not yet shown in a notebook
 _recent: collections.deque = collections.deque()  # (ended_at, is_error, rate_limit_hits, latency_ms)
+_streaks: dict = {}  # (provider, model) -> failed calls in a row, in the order they were stored
 _session_cost = 0.0  # set below, once observe() is subscribed
 _day_cost: dict[str, float] = {}
 _deliver_now = True  # False while the IPython extension shows alerts after each cell
@@ -101,7 +104,14 @@ _THRESHOLDS = {
                    lambda v: 0 <= v < 1),
     "rate_limit_events": ("a whole number ≥ 0 of rate-limit events in the window", lambda v: v >= 0),
     "p95_latency_ms": ("a latency in milliseconds > 0", lambda v: v > 0),
+    "consecutive_failures": ("a whole number ≥ 1 of failed calls in a row", lambda v: v >= 1),
+    "rate_limit_headroom": ("the share of a rate limit left, 0 < rate_limit_headroom ≤ 1 (0.1 means 10 %)",
+                            lambda v: 0 < v <= 1),
 }
+# Rules checked call by call, per provider and model (no window): they fire when a call
+# reaches the threshold and are armed again by that group's next success / roomy call.
+PER_CALL = ("consecutive_failures", "rate_limit_headroom")
+_OPERATOR = {"consecutive_failures": "≥", "rate_limit_headroom": "<"}
 
 
 def _today() -> str:
@@ -126,23 +136,35 @@ def budget(usd: float, per: str = "session", *, callback: Callable[[dict], Any] 
 
 
 def alert(*, error_rate: float | None = None, rate_limit_events: int | None = None,
-          p95_latency_ms: float | None = None, window: str | float = "15m", min_calls: int = 10,
+          p95_latency_ms: float | None = None, consecutive_failures: int | None = None,
+          rate_limit_headroom: float | None = None, window: str | float = "15m", min_calls: int = 10,
           callback: Callable[[dict], Any] | None = None, name: str | None = None) -> Rule:
     """Warn once when, over the last ``window`` of calls, the error rate (a fraction,
     0 ≤ error_rate < 1), the number of rate-limit events (429s, retried or not; a whole
     number ≥ 0) or the p95 latency (ms > 0) passes its threshold. ``window`` is seconds,
     a timedelta or text such as ``"15m"``, ``"2h"``, ``"1w"``. Rates and percentiles wait
-    for ``min_calls`` (≥ 1) calls in the window."""
+    for ``min_calls`` (≥ 1) calls in the window.
+
+    Per provider and model, call by call (``window`` and ``min_calls`` do not apply):
+    ``consecutive_failures=N`` warns when N calls in a row have failed (once per streak:
+    a success arms it again); ``rate_limit_headroom=0.1`` warns when a call reports less
+    than that share of its rate limit left (remaining / limit of requests or of tokens,
+    from the API's rate-limit headers), and is armed again by a call with more room."""
     given = {k: v for k, v in (("error_rate", error_rate), ("rate_limit_events", rate_limit_events),
-                               ("p95_latency_ms", p95_latency_ms)) if v is not None}
+                               ("p95_latency_ms", p95_latency_ms), ("consecutive_failures", consecutive_failures),
+                               ("rate_limit_headroom", rate_limit_headroom)) if v is not None}
     if len(given) != 1:
-        raise ValueError("give exactly one of error_rate=, rate_limit_events=, p95_latency_ms=")
+        raise ValueError("give exactly one of error_rate=, rate_limit_events=, p95_latency_ms=, "
+                         "consecutive_failures=, rate_limit_headroom=")
     kind, threshold = next(iter(given.items()))
-    threshold = _number(kind, threshold, *_THRESHOLDS[kind], whole=kind == "rate_limit_events")
+    threshold = _number(kind, threshold, *_THRESHOLDS[kind], whole=kind in ("rate_limit_events",
+                                                                             "consecutive_failures"))
     window_s = durations.seconds(window, name="window")
     calls = _number("min_calls", min_calls, "a whole number ≥ 1 of calls in the window before a rate or "
                     "percentile counts", lambda v: v >= 1, whole=True)
-    rule = Rule(name or f"{kind} > {threshold:g} over {window}", kind, threshold,
+    default = (f"{kind} {_OPERATOR[kind]} {threshold:g}" if kind in PER_CALL else
+               f"{kind} > {threshold:g} over {window}")
+    rule = Rule(name or default, kind, threshold,
                 window_s=window_s, min_calls=int(calls), callback=_callback(callback))
     with _lock:
         RULES.append(rule)
@@ -175,7 +197,9 @@ def observe(spans: list, conn: Any = None) -> None:
     global _session_cost
     now = time.time()
     day = _today()
+    crossed: list = []
     with _lock:
+        per_call = [r for r in RULES if r.kind in PER_CALL]
         for s in spans:
             if s.kind != "llm":
                 continue
@@ -183,10 +207,18 @@ def observe(spans: list, conn: Any = None) -> None:
                 _session_cost += s.cost_usd
                 _day_cost[day] = _day_cost.get(day, 0.0) + s.cost_usd
             _recent.append((s.ended_at or s.started_at, s.status == "error", s.rate_limit_hits or 0, s.latency_ms))
+            key = (s.provider, s.model)
+            _streaks[key] = _streaks.get(key, 0) + 1 if s.status == "error" else 0
+            for rule in per_call:
+                ev = _per_call(rule, s, key, now)
+                if ev is not None:
+                    crossed.append((rule, ev))
         if not RULES:
             _recent.clear()
             return
-    fired = _check(now, conn)
+        _pending.extend(ev for _, ev in crossed)
+    _fire(crossed, conn)
+    fired = _check(now, conn) + [ev for _, ev in crossed]
     if fired and _deliver_now:
         deliver()
 
@@ -207,13 +239,55 @@ def _value(rule: Rule, now: float) -> float | None:
     return lat[max(0, math.ceil(0.95 * len(lat)) - 1)]  # nearest rank, as metrics() computes it
 
 
+def _headroom(s: Any) -> tuple[float, str, int, int] | None:
+    """The smallest remaining/limit a call reported: (share, "requests"|"tokens", remaining, limit)."""
+    shares = [(rem / lim, what, rem, lim) for what, rem, lim in (
+        ("requests", s.ratelimit_remaining_requests, s.ratelimit_limit_requests),
+        ("tokens", s.ratelimit_remaining_tokens, s.ratelimit_limit_tokens)) if rem is not None and lim]
+    return min(shares) if shares else None
+
+
+def _per_call(rule: Rule, s: Any, key: tuple, now: float) -> dict | None:
+    """The event of a per-call rule this call fires, if it does (arms it again otherwise)."""
+    who = " ".join(str(k) for k in key if k) or "calls"
+    if rule.kind == "consecutive_failures":
+        n = _streaks[key]
+        if not n:
+            rule._firing_groups.discard(key)
+            rule.firing = bool(rule._firing_groups)
+        if n < rule.threshold or key in rule._firing_groups:
+            return None
+        what = " ".join(str(x) for x in (s.http_status, s.error_type) if x) or "error"
+        msg = f"llmdebug alert: {n} calls in a row failed for {who} (threshold {rule.threshold:g}; last: {what})"
+        value = float(n)
+    else:
+        room = _headroom(s)
+        if room is None:
+            return None
+        value, what, rem, lim = room
+        if value >= rule.threshold:
+            rule._firing_groups.discard(key)
+            rule.firing = bool(rule._firing_groups)
+            return None
+        if key in rule._firing_groups:
+            return None
+        msg = (f"llmdebug alert: rate-limit headroom {value:.0%} for {who}: {rem:,} of {lim:,} {what} left "
+               f"(threshold {rule.threshold:.0%})")
+    rule._firing_groups.add(key)
+    rule.firing = True
+    rule.fired += 1
+    return dict(_event(rule, value, now, msg), provider=key[0], model=key[1], span_id=s.id)
+
+
 def _check(now: float, conn: Any = None) -> list[dict]:
     fired = []
     with _lock:
-        longest = max((r.window_s for r in RULES if r.kind != "budget"), default=0.0)
+        longest = max((r.window_s for r in RULES if r.kind not in ("budget", *PER_CALL)), default=0.0)
         while _recent and _recent[0][0] < now - longest:
             _recent.popleft()
         for rule in list(RULES):
+            if rule.kind in PER_CALL:
+                continue
             if rule.kind == "budget" and rule.per == "day" and rule._day != _today():
                 rule._day, rule.firing = _today(), False  # a new day: a new budget
             value = _value(rule, now)
@@ -225,14 +299,21 @@ def _check(now: float, conn: Any = None) -> list[dict]:
             elif not over and value is not None:
                 rule.firing = False  # back under: armed again
         _pending.extend(ev for _, ev in fired)
+    _fire(fired, conn)
+    return [ev for _, ev in fired]
+
+
+def _fire(fired: list, conn: Any) -> None:
     for rule, ev in fired:
         _record(ev, conn)
         if rule.callback is not None:
             _callbacks.submit(rule, dict(ev))
-    return [ev for _, ev in fired]
 
 
-def _event(rule: Rule, value: float, now: float) -> dict:
+def _event(rule: Rule, value: float, now: float, msg: str = "") -> dict:
+    """The event dict of a firing (``msg``: a per-call rule's own message)."""
+    if msg:
+        return _event_dict(rule, value, now, msg)
     if rule.kind == "budget":
         spent = f"{value:.2f}" if value >= 1 else f"{value:.6f}"
         msg = f"llmdebug budget: ${spent} spent this {rule.per}, over the ${rule.threshold:g} budget"
@@ -242,6 +323,10 @@ def _event(rule: Rule, value: float, now: float) -> dict:
         msg = f"llmdebug alert: {value:.0f} rate-limit events in the last {rule.window_s:g} s (threshold {rule.threshold:g})"
     else:
         msg = f"llmdebug alert: p95 latency {value:,.0f} ms over the last {rule.window_s:g} s (threshold {rule.threshold:,.0f} ms)"
+    return _event_dict(rule, value, now, msg)
+
+
+def _event_dict(rule: Rule, value: float, now: float, msg: str) -> dict:
     fired_at = _dt.datetime.fromtimestamp(now, _dt.timezone.utc).isoformat().replace("+00:00", "Z")
     return {"rule": rule.name, "kind": rule.kind, "threshold": rule.threshold, "value": value, "message": msg,
             "fired_at": fired_at}
@@ -257,76 +342,6 @@ def _record(ev: dict, conn: Any) -> None:
                       (ev["rule"], ev["kind"], ev["threshold"], ev["value"], ev["message"], ev["fired_at"]))
     except Exception:
         report("recording an alert")
-
-
-# -- callbacks: one at a time, in firing order, off the writer thread -------------------
-class _CallbackRunner:
-    """A queue of (rule, event) and one daemon thread, started when first needed (and
-    again after a fork), that calls each rule's callback in turn."""
-
-    def __init__(self) -> None:
-        self._queue: collections.deque = collections.deque()
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._running = False  # a callback is being called now
-
-    def submit(self, rule: Rule, event: dict) -> None:
-        with self._cond:
-            self._queue.append((rule, event))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="llmdebug-alert-callbacks", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._queue))
-                rule, event = self._queue.popleft()
-                self._running = True
-            try:
-                _call(rule, event)
-            finally:
-                with self._cond:
-                    self._running = False
-                    self._cond.notify_all()
-
-    def wait(self, timeout: float | None) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._queue and not self._running, timeout)
-
-    def clear(self) -> None:
-        with self._cond:
-            self._queue.clear()
-
-
-def _call(rule: Rule, event: dict) -> None:
-    try:
-        rule.callback(event)
-    except BaseException:  # SystemExit and KeyboardInterrupt too: the callback is the user's, the thread ours
-        try:
-            report(f"calling the callback of {rule.name!r}")
-        except BaseException:  # LLMDEBUG_RAISE_ERRORS: report() re-raised; say so loudly and go on
-            log.exception("llmdebug: the callback of %r raised", rule.name)
-
-
-_callbacks = _CallbackRunner()
-if hasattr(os, "register_at_fork"):  # the thread does not survive fork(), and its lock may be held
-    os.register_at_fork(after_in_child=_callbacks.__init__)
-
-
-def wait_for_callbacks(timeout: float | None = None) -> bool:
-    """Block until every alert callback handed over so far has run; False if ``timeout``
-    (seconds) passed first."""
-    return _callbacks.wait(timeout)
-
-
-@atexit.register
-def _callbacks_at_exit() -> None:
-    # The callbacks of alerts fired by the store's last drain at exit still run (bounded:
-    # a hung callback must not hang the interpreter). This module is imported before the
-    # store, so this handler runs after the store's drain (atexit runs last-in first-out).
-    _callbacks.wait(10.0)
 
 
 def deliver(display: Any = None, where: tuple[str, int] | None = None) -> list[dict]:
@@ -388,6 +403,7 @@ def reset() -> None:
         RULES.clear()
         _pending.clear()
         _recent.clear()
+        _streaks.clear()
         _day_cost.clear()
         _session_cost = 0.0
 
