@@ -97,7 +97,8 @@ def _binding(name: str, fn: Callable) -> tuple[tuple[str, ...], bool]:
                                                                                  p.KEYWORD_ONLY))
     others = [p for p in params if p.name not in named and p.kind is not p.VAR_POSITIONAL
               and p.default is p.empty]
-    if not named and len(others) == 1 and others[0].kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if not named and len(others) == 1 and others[0].kind in positional:
         return (), True
     if others or (not named and not any(p.kind is p.VAR_POSITIONAL for p in params)):
         what = f"parameter {others[0].name!r}" if others else "no parameter"
@@ -325,7 +326,7 @@ def tool_called(tool: str, arguments: Mapping[str, Any] | None = None, *, name: 
     """Passes when the call asked for tool ``tool`` (with ``arguments``, if given: a partial
     match, each given key equal, nested dicts matched the same way, a function as a value
     is a test). On another span (an agent run), the tool calls of the LLM calls under it
-    and its ``kind="tool"`` spans count.
+    and its ``kind="tool"`` spans count (a span named ``module.tool`` counts as ``tool``).
 
     Example::
 
@@ -336,7 +337,7 @@ def tool_called(tool: str, arguments: Mapping[str, Any] | None = None, *, name: 
 
     def check(span):
         calls = tool_calls(span)
-        named = [c for c in calls if c.get("name") == tool]
+        named = [c for c in calls if c.get("name") == tool or str(c.get("name")).endswith("." + tool)]
         if not named:
             seen = sorted({str(c.get("name")) for c in calls})
             return Result(False, comment=f"{tool} not called" + (f" (called: {', '.join(seen)})" if seen else ""))

@@ -7,6 +7,7 @@ stores nothing; the others go on. Scores are stored as they come in (every
 
 from __future__ import annotations
 
+import re
 import sys
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 EVAL_COLUMNS = ["span_id", "trace_id", "name", "value", "label", "source", "comment", "judge_span_id", "error"]
 STORE_EVERY = 64
+_SPAN_ID = re.compile(r"[0-9a-f]{16,32}")
 
 
 def evaluate(calls: Any = None, scorers: Any = (), *, expected: Any = None, context: Any = None, item: Any = None,
@@ -38,8 +40,8 @@ def evaluate(calls: Any = None, scorers: Any = (), *, expected: Any = None, cont
     functions, a list of them, or a dict name -> scorer; names must differ.
 
     ``expected``, ``context`` and ``item`` (what scorers asking for them get): one value for
-    every span, a dict span id -> value, or the name of a column of the ``calls``
-    DataFrame. Scorers run on ``concurrency`` threads with a progress bar (tqdm's, a widget
+    every span, a dict span id -> value (a dict with no span id among its keys is one
+    value), or the name of a column of the ``calls`` DataFrame. Scorers run on ``concurrency`` threads with a progress bar (tqdm's, a widget
     in Jupyter; ``progress=False`` for none). A scorer that raises gives its row an
     ``error`` and stores no score; a scorer returning None stores none either.
     ``experiment_id`` is stored with each score.
@@ -182,11 +184,13 @@ def _per_span(key: str, value: Any, frame: Any, ids: list[str]) -> list[Any]:
         return [_missing_as_none(by_id.get(i)) for i in ids]
     if isinstance(value, dict) or (hasattr(value, "items") and hasattr(value, "index")):  # a dict or a Series
         by_id = dict(value.items())
-        unknown = [k for k in by_id if k not in set(ids)]
-        if unknown and len(unknown) == len(by_id):
-            raise ValueError(f"{key}= is keyed by span id, and none of its keys ({_first(unknown)}) is a span "
+        wanted = set(ids)
+        if any(k in wanted for k in by_id):
+            return [_missing_as_none(by_id.get(i)) for i in ids]
+        if by_id and all(isinstance(k, str) and _SPAN_ID.fullmatch(k) for k in by_id):
+            raise ValueError(f"{key}= is keyed by span id, and none of its keys ({_first(list(by_id))}) is a span "
                              f"being scored")
-        return [_missing_as_none(by_id.get(i)) for i in ids]
+        # no span id among its keys: a dict is the one value for every span (a JSON answer, an item)
     return [value] * len(ids)
 
 
