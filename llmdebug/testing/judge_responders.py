@@ -14,8 +14,8 @@ OpenAI ``response_format`` json_schema, an Anthropic tool). The criterion comes 
 
 Words are lower-case runs of letters and digits, less ``STOPWORDS``. The verdict is then
 put on the requested scale: a 0..1 ``score``, an integer ``score`` from an ``enum``
-(``lo + round(score * (hi - lo))``) or a ``label`` from an ``enum`` ordered worst to best
-(``labels[round(score * (n - 1))]``).
+(``lo + half_up(score * (hi - lo))``) or a ``label`` from an ``enum`` ordered worst to best
+(``labels[half_up(score * (n - 1))]``), where ``half_up(x) = floor(x + 0.5)``.
 
 Model-name triggers: ``garbled`` (a dash-separated word, e.g. ``judge-garbled``) answers
 with prose instead of the structured verdict; ``out-of-range`` answers a score of 7.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from typing import Any
 
@@ -77,16 +78,20 @@ def score(prompt: str) -> tuple[float, str]:
     return round(value, 2), f"{why} (llmdebug fake judge)"
 
 
+def _half_up(x: float) -> int:
+    return math.floor(x + 0.5)  # round() halves to even: 0.5 would be the first of two labels
+
+
 def on_scale(value: float, schema: dict[str, Any]) -> dict[str, Any]:
     """A verdict object for ``schema`` (``reasoning`` left out) from a 0..1 score."""
     props = schema.get("properties") or {}
     if "label" in props:
         labels = props["label"].get("enum") or ["fail", "pass"]
-        return {"label": labels[round(value * (len(labels) - 1))]}
+        return {"label": labels[_half_up(value * (len(labels) - 1))]}
     allowed = (props.get("score") or {}).get("enum")
     if allowed:
         lo, hi = min(allowed), max(allowed)
-        return {"score": lo + round(value * (hi - lo))}
+        return {"score": lo + _half_up(value * (hi - lo))}
     return {"score": value}
 
 
