@@ -352,3 +352,21 @@ def test_a_scorer_tried_on_one_span(ld_on):
     assert (r.value, r.label) == (0.0, "fail") and r.comment.startswith("not JSON")
     assert scorers.equals("x")(t, output="x").value == 1.0
     assert ld.scores().empty  # trying a scorer stores nothing
+
+
+def test_an_interrupted_run_keeps_the_scores_it_finished(ld_on):
+    spans = []
+    for i in range(5):
+        with ld.trace("item") as t:
+            t.set_output(str(i))
+        spans.append(t)
+
+    def stops_at_three(output):
+        if output == "3":
+            raise KeyboardInterrupt  # as Ctrl-C in the notebook would
+        return int(output)
+
+    with pytest.raises(KeyboardInterrupt):
+        ld.evaluate(spans, [stops_at_three], concurrency=1, progress=False)
+    kept = set(ld.scores()["value"])  # what finished (the one thread may have taken the next item already)
+    assert {0.0, 1.0, 2.0} <= kept and 3.0 not in kept

@@ -82,12 +82,18 @@ def evaluate(calls: Any = None, scorers: Any = (), *, expected: Any = None, cont
         running = {pool.submit(_score, sc, values): n for n, (s, sc, values) in enumerate(tasks)}
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
+            stop = None
             for fut in done:
                 n = running.pop(fut)
+                if fut.exception() is not None:  # only a BaseException gets out of _score
+                    stop = fut.exception()
+                    continue
                 s, sc, _ = tasks[n]
                 rows[n] = _row(s, sc, fut.result())
                 pending.append(n)
                 bar.update(1)
+            if stop is not None:
+                raise stop
             if len(pending) >= STORE_EVERY:
                 store()
         store()
