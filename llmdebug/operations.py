@@ -71,7 +71,12 @@ class _Breaker:
     longest: int = 0
     longest_at: float | None = None
 
-    def call(self, t: float, cls: int, failures: int, window: float, cooldown: float) -> None:
+    def call(self, at: str, cls: int, failures: int, window: float, cooldown: float) -> None:
+        """One call started at ``at`` (stored ISO text), of error class ``cls`` (0: ok)."""
+        if not cls and self.period is None:  # the common case, a success while closed: no time needed
+            self.streak = 0
+            return
+        t = from_iso(at) or 0.0
         if cls:
             if not self.streak:
                 self.streak_start = t
@@ -167,16 +172,17 @@ def breaker_view(failures: int = 5, window: Any = "30s", cooldown: Any = "60s", 
     keys = ", ".join(f"s.{d}" for d in dims)
     breakers: dict[tuple, _Breaker] = {}
     with get_store().reading() as db:
-        # the walk reads narrow columns only, in start order (the kind, started_at index)
+        # the walk reads narrow columns only, in start order (the kind, started_at index; calls
+        # that started at the same microsecond in the order they were stored)
         cur = db.execute(f"SELECT {keys + ', ' if dims else ''}s.started_at, {_CLASS_SQL} FROM spans s "
-                         f"WHERE {w} ORDER BY s.started_at, s.id", params)
+                         f"WHERE {w} ORDER BY s.started_at", params)
         n = len(dims)
         for row in cur:
             key = row[:n]
             b = breakers.get(key)
             if b is None:
                 b = breakers[key] = _Breaker()
-            b.call(from_iso(row[n]) or 0.0, row[n + 1], failures, window_s, cooldown_s)
+            b.call(row[n], row[n + 1], failures, window_s, cooldown_s)
         agg = db.execute(
             f"SELECT {keys + ', ' if dims else ''}count(*), sum(c > 0), "
             + ", ".join(f"sum(c = {i})" for i in range(1, 6))
