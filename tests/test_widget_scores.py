@@ -130,6 +130,8 @@ def test_badge_and_lines_of_many_scores(call_trace):
     w = ld.show(call_trace.trace_id)
     entry = next(iter(w.span_scores.values()))
     assert entry["badge"] == "👍2 👎1 ⌀0.75 +1"
+    # numbers of two names are not averaged together (their scales differ): counted instead
+    assert span_scores.badge(entry["items"] + [dict(entry["items"][3], name="rating", value=4.0)]) == "👍2 👎1 +4"
     long = entry["items"][-1]["comment"]  # the browser gets the first part of a long comment
     assert long.startswith("x" * span_scores.COMMENT_LIMIT) and long.endswith("[3,000 more characters in ld.scores()]")
     assert len(ld.scores(name="tone")["comment"].iloc[0]) == 5000

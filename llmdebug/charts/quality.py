@@ -159,7 +159,7 @@ def _histogram(d: "pd.DataFrame", col: str, colour: Any) -> "alt.Chart":
     import altair as alt
 
     name = _label(d["score"].iloc[0])
-    y = alt.Y("sum(scores):Q", title="scores")
+    y = alt.Y("sum(scores):Q", title="scores", axis=alt.Axis(tickMinStep=1, format="d"))  # counts: whole ticks
     tip = [alt.Tooltip("bar:N", title=name), f"{col}:N", alt.Tooltip("sum(scores):Q", title="scores")]
     binned = d["bin_end"].notna()
     if binned.any():  # label-only scores of a binned name are left out: a number line has no place for them
@@ -241,7 +241,8 @@ def scores(*, by: str = "name", bucket: str | None = None, **filters: Any) -> "a
         lo, hi = d["lo"].iloc[0], d["hi"].iloc[0]
         line = _chart(t).mark_line(point=True).encode(
             x=_time_x(bucket),
-            y=alt.Y("mean:Q", title="mean", scale=alt.Scale(domain=[lo, hi] if hi > lo else alt.Undefined, zero=False)),
+            y=alt.Y("mean:Q", title="mean", axis=alt.Axis(format="~g"),
+                    scale=alt.Scale(domain=[lo, hi] if hi > lo else alt.Undefined, zero=False)),
             color=colour,
             tooltip=[alt.Tooltip("time:T", title=bucket, timeUnit=_time_unit(bucket)), f"{col}:N",
                      alt.Tooltip("mean:Q", format=".3f"), "scores:Q"],

@@ -66,18 +66,21 @@ def describe(s: dict) -> str:
 
 
 def badge(items: list[dict]) -> str:
-    """The compact summary on a span's row: ``👍2 👎1 ⌀0.83 +1`` (thumbs counts, mean of the
-    other numeric scores, how many label-only ones)."""
+    """The compact summary on a span's row: ``👍2 👎1``, then ``⌀0.83`` (the mean of its other
+    numeric scores, when they share one name) and ``+n`` (how many more: labels, or numbers
+    of several names, whose scales a mean would mix). The tooltip lists them all."""
     up = sum(1 for s in items if s.get("label") == "up" and s.get("value") is not None)
     down = sum(1 for s in items if s.get("label") == "down" and s.get("value") is not None)
     rest = [s for s in items if s.get("label") not in _THUMB_LABELS or s.get("value") is None]
-    values = [s["value"] for s in rest if s.get("value") is not None and math.isfinite(s["value"])]
-    labels = sum(1 for s in rest if s.get("value") is None)
+    numeric = [s for s in rest if s.get("value") is not None and math.isfinite(s["value"])]
     parts = ([f"👍{up}"] if up else []) + ([f"👎{down}"] if down else [])
-    if values:
-        parts.append(f"⌀{_number(sum(values) / len(values))}")
-    if labels:
-        parts.append(f"+{labels}")
+    if numeric and len({s.get("name") for s in numeric}) == 1:
+        parts.append(f"⌀{_number(sum(s['value'] for s in numeric) / len(numeric))}")
+        more = len(rest) - len(numeric)
+    else:
+        more = len(rest)
+    if more:
+        parts.append(f"+{more}")
     return " ".join(parts)
 
 
