@@ -60,6 +60,7 @@ def test_update_and_remove_keep_old_versions(ld_on):
     ds.add([{"input": {"q": "a"}, "expected": "A", "id": "a"}, {"input": {"q": "b"}, "expected": "B", "id": "b"}])
     ds.update("a", expected="AA")
     assert ds.version == 2
+    assert ds.items()["item_id"].tolist() == ["a", "b"]  # a changed item keeps its place
     assert ds.items().set_index("item_id").loc["a", "input"] == {"q": "a"}  # untouched fields kept
     ds.remove("b")
     assert ds.version == 3

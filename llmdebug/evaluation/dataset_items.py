@@ -118,14 +118,17 @@ class Dataset:
         return rows[0][0] if rows else None
 
     def records(self, version: int | None = None) -> list[dict]:
-        """The items of ``version`` (default: the current one) as dicts, oldest first."""
+        """The items of ``version`` (default: the current one) as dicts, in the order they
+        were first added."""
         v = self.version if version is None else int(version)
         if not 0 <= v <= self.version:
             raise ValueError(f"dataset {self.name!r} has versions 0 to {self.version}, not {version!r}")
+        # items in the order they were first added: a changed item keeps its place
         rows = get_store().read(
-            "SELECT item_id, input_json, expected_json, metadata_json, source_span_id, version_from, version_to, "
-            "created_at FROM dataset_items WHERE dataset = ? AND version_from <= ? AND "
-            "(version_to IS NULL OR ? < version_to) ORDER BY id", [self.name, v, v])
+            "SELECT i.item_id, i.input_json, i.expected_json, i.metadata_json, i.source_span_id, i.version_from, "
+            "i.version_to, i.created_at FROM dataset_items i WHERE i.dataset = ? AND i.version_from <= ? AND "
+            "(i.version_to IS NULL OR ? < i.version_to) ORDER BY (SELECT MIN(f.id) FROM dataset_items f "
+            "WHERE f.dataset = i.dataset AND f.item_id = i.item_id), i.id", [self.name, v, v])
         return [{"item_id": r[0], "input": decode_json(r[1]), "expected": decode_json(r[2]),
                  "metadata": decode_json(r[3]) or {}, "source_span_id": r[4], "version_from": r[5],
                  "version_to": r[6], "created_at": r[7]} for r in rows]

@@ -203,7 +203,7 @@ def render_text(summary: dict, items: list[dict], sort: str = "item") -> str:
     for it in order[:10]:
         outs = "; ".join(f"{o['variant']}: " + ((o["error"] and f"error {o['error']}") or o["output"])[:60]
                          for o in it["outputs"])
-        lines.append(f"  {it['item_id'][:16]}  spread {it['spread']:.2f}  {outs}")
+        lines.append(f"  {it['item_id'][:16]:<16}  spread {it['spread']:.2f}  {outs}")
     if len(order) > 10:
         lines.append(f"  … {fmt.count(len(order) - 10)} more")
     return visible_text("\n".join(lines))
