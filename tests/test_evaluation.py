@@ -126,8 +126,14 @@ def test_equals_uses_each_samples_expected_value(ld_on):
     assert _by(df, "equals") == [1, 1, 0, 1]
     assert _by(df, "exact") == [1, 0, 0, 1]
     assert df[df["name"] == "equals"]["comment"].iloc[2] == "expected 'Paris', got 'Lyon'"
-    missing = ld.evaluate(spans[:1], [scorers.equals()], progress=False)  # no expected value: an error row
-    assert missing["error"][0].startswith("ValueError: equals(): no expected value")
+    df = ld.evaluate(spans, [scorers.contains_expected(), scorers.contains_expected(case=True, name="case")],
+                     expected={spans[0].id: "aris", spans[1].id: ["PAR", "is"], spans[2].id: "Paris",
+                               spans[3].id: {"a": 1}}, progress=False)
+    assert _by(df, "contains_expected") == [1, 1, 0, 1] and _by(df, "case") == [1, 0, 0, 1]
+    assert df[df["name"] == "case"]["comment"].iloc[1] == "missing: 'PAR'"
+    missing = ld.evaluate(spans[:1], [scorers.equals(), scorers.contains_expected()], progress=False)
+    assert missing["error"][0].startswith("ValueError: equals(): no expected value")  # an error row
+    assert missing["error"][1].startswith("ValueError: contains_expected(): no expected value")
 
 
 def test_tool_called_on_an_agent_span_looks_under_it(ld_on, llm_openai_client):

@@ -29,8 +29,8 @@ from typing import Any, Callable, Iterable, Mapping
 from ..query import resolve_span, score_value
 from .samples import PARAMETERS, as_text, sample, tool_calls
 
-__all__ = ["Scorer", "Result", "scorer", "valid_json", "json_schema", "contains", "regex", "equals", "tool_called",
-           "PARAMETERS"]
+__all__ = ["Scorer", "Result", "scorer", "valid_json", "json_schema", "contains", "contains_expected", "regex",
+           "equals", "tool_called", "PARAMETERS"]
 
 SOURCES = ("code", "llm")
 
@@ -270,6 +270,21 @@ def contains(text: str | Iterable[str], *, case: bool = False, require: str = "a
             return True
         missing = [w for w in wanted if w not in found]
         return Result(False, comment=f"missing: {', '.join(map(repr, missing))}")
+
+    return Scorer(name, check)
+
+
+def contains_expected(*, case: bool = False, name: str = "contains_expected") -> Scorer:
+    """Passes when the output holds each sample's expected value (its text; a list: every
+    item), given as ``ld.evaluate(..., expected=...)`` or by a dataset's items."""
+
+    def check(output, expected=None):
+        if expected is None:
+            raise ValueError("contains_expected(): no expected value for this span: pass expected= to ld.evaluate")
+        wanted = [as_text(e) for e in expected] if isinstance(expected, (list, tuple)) else [as_text(expected)]
+        hay = as_text(output) if case else as_text(output).casefold()
+        missing = [w for w in wanted if (w if case else w.casefold()) not in hay]
+        return True if not missing else Result(False, comment=f"missing: {', '.join(map(repr, missing))}")
 
     return Scorer(name, check)
 
