@@ -33,7 +33,8 @@ class Other(pydantic.BaseModel):
 def made(ld_on, llm_openai_client, llm_anthropic_client):
     """Four captured calls: plain text, JSON by schema, an OpenAI tool call, an Anthropic tool call."""
     oc, ac = llm_openai_client, llm_anthropic_client
-    oc.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "What is the capital of France?"}])
+    oc.chat.completions.create(model="gpt-4o-mini",
+                               messages=[{"role": "user", "content": "What is the capital of France?"}])
     oc.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Paris facts as JSON"}],
                                response_format={"type": "json_schema", "json_schema": {
                                    "name": "answer", "schema": ANSWER_SCHEMA}})

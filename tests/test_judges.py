@@ -165,7 +165,8 @@ def test_missing_context_or_reference_is_an_error_row(judge_client, answered):
     assert errors["faithfulness"] == ("ValueError: faithfulness needs context: pass context= to ld.evaluate "
                                       "(one text, or a dict span id -> text)")
     assert errors["correctness"].startswith("ValueError: correctness needs the expected answer: pass expected=")
-    assert errors["cmp"].startswith("ValueError: the rubric uses {expected}, and this span has no expected")
+    assert errors["cmp"] == ("ValueError: the rubric uses {expected}, and this span has no expected: pass expected= "
+                             "to ld.evaluate (one value, or a dict span id -> value)")
     assert df["judge_span_id"].isna().all()  # nothing was asked
     assert ld.scores().empty
 

@@ -60,9 +60,10 @@ CRITERIA = {
         "correctness", "the output gives the same answer as the reference; wording may differ, the facts and the "
         "final answer may not", "expected"),
 }
-_NEEDED = {"input": "the input (the judged span has none)",
-           "context": "context: pass context= to ld.evaluate (one text, or a dict span id -> text)",
-           "expected": "the expected answer: pass expected= to ld.evaluate (one value, or a dict span id -> value)"}
+# what each sample value is called, and how to give it (None: nothing to pass)
+_NEEDED = {"input": ("the input", None),
+           "context": ("context", "pass context= to ld.evaluate (one text, or a dict span id -> text)"),
+           "expected": ("the expected answer", "pass expected= to ld.evaluate (one value, or a dict span id -> value)")}
 _FIELDS = ("input", "output", "expected", "context")
 _TAGS = (("input", "input"), ("context", "context"), ("expected", "reference"), ("output", "output"))
 
@@ -196,15 +197,17 @@ class _Judge:
             used = {f for _, f, _, _ in string.Formatter().parse(self.rubric) if f}
             missing = [f for f in used if values[f] is None and f != "output"]
             if missing:
+                how = _NEEDED[missing[0]][1]
                 raise ValueError(f"the rubric uses {{{missing[0]}}}, and this span has no {missing[0]}"
-                                 + (f": {_NEEDED[missing[0]]}" if missing[0] != "input" else ""))
+                                 + (f": {how}" if how else ""))
             text = self.rubric.format(**{k: as_text(v) for k, v in values.items()})
             what = "the rubric in the user's message"
         else:
             c = self.criterion
             assert c is not None
             if c.needs and values[c.needs] in (None, ""):
-                raise ValueError(f"{c.word} needs {_NEEDED[c.needs]}")
+                what, how = _NEEDED[c.needs]
+                raise ValueError(f"{c.word} needs {what}" + (f": {how}" if how else " (the judged span has none)"))
             blocks = [f"<criterion>{c.word}</criterion>"]
             blocks += [f"<{tag}>\n{as_text(values[key])}\n</{tag}>" for key, tag in _TAGS
                        if values[key] is not None or key == "output"]

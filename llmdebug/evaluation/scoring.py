@@ -41,8 +41,9 @@ def evaluate(calls: Any = None, scorers: Any = (), *, expected: Any = None, cont
 
     ``expected``, ``context`` and ``item`` (what scorers asking for them get): one value for
     every span, a dict span id -> value (a dict with no span id among its keys is one
-    value), or the name of a column of the ``calls`` DataFrame. Scorers run on ``concurrency`` threads with a progress bar (tqdm's, a widget
-    in Jupyter; ``progress=False`` for none). A scorer that raises gives its row an
+    value), or the name of a column of the ``calls`` DataFrame. Scorers run on
+    ``concurrency`` threads with a progress bar (tqdm's, a widget in Jupyter;
+    ``progress=False`` for none). A scorer that raises gives its row an
     ``error`` and stores no score; a scorer returning None stores none either.
     ``experiment_id`` is stored with each score.
 
