@@ -30,6 +30,7 @@ def test_add_items_in_every_form(ld_on):
     flat = items.iloc[1]
     assert flat["input"] == {"question": "Do you ship to Norway?", "context": "We ship to Norway."}
     assert flat["expected"] == "Yes."  # taken out of the flat dict
+    assert list(flat["input"]) == ["question", "context"]  # the user's key order, for reading
     assert items.iloc[0]["metadata"] == {"topic": "returns"}
     assert items.iloc[0]["item_id"] == item_id_of({"question": "Can I return shoes?"})
     assert "order-status" in set(items["item_id"])
@@ -42,9 +43,12 @@ def test_the_same_item_again_is_a_no_op_and_a_change_is_a_new_version(ld_on):
     ds = ld.dataset("faq")
     ds.add([{"question": "a?", "expected": "A"}, {"question": "b?", "expected": "B"}])
     ds.add([{"question": "a?", "expected": "A"}])
-    assert ds.version == 1  # nothing changed: no new version
+    ds.add([{"input": {"x": 1, "y": 2}, "id": "xy"}])
+    ds.add([{"input": {"y": 2, "x": 1}, "id": "xy"}])  # the same content, keys in another order
+    assert ds.version == 2  # nothing changed: no new version
+    ds.remove("xy")
     ds.add([{"question": "a?", "expected": "A, updated"}, {"question": "c?", "expected": "C"}])
-    assert ds.version == 2
+    assert ds.version == 4
     now = ds.items()
     assert sorted(now["expected"]) == ["A, updated", "B", "C"]
     v1 = ds.items(version=1)
@@ -52,7 +56,10 @@ def test_the_same_item_again_is_a_no_op_and_a_change_is_a_new_version(ld_on):
     hist = ds.versions()
     assert hist[["version", "items", "added", "changed", "removed"]].to_dict("records") == [
         {"version": 1, "items": 2, "added": 2, "changed": 0, "removed": 0},
-        {"version": 2, "items": 3, "added": 1, "changed": 1, "removed": 0}]
+        {"version": 2, "items": 3, "added": 1, "changed": 0, "removed": 0},
+        {"version": 3, "items": 2, "added": 0, "changed": 0, "removed": 1},
+        {"version": 4, "items": 3, "added": 1, "changed": 1, "removed": 0}]
+    assert hist["created_at"].isna().tolist() == [False, False, True, False]  # a removal starts no row
 
 
 def test_update_and_remove_keep_old_versions(ld_on):

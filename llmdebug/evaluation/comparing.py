@@ -77,6 +77,13 @@ def _text(v: Any) -> str:
     return v if len(v) <= TEXT_LIMIT else v[:TEXT_LIMIT - 1] + "…"
 
 
+def _input_text(v: Any) -> str:
+    """An item's input for reading: a dict of texts as ``key: value`` lines, else as JSON."""
+    if isinstance(v, dict) and v and all(isinstance(x, (str, int, float, bool)) for x in v.values()):
+        return _text("\n".join(f"{k}: {x}" for k, x in v.items()))
+    return _text(v)
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     import numpy as np
 
@@ -119,7 +126,7 @@ def _items(df: "pd.DataFrame", variants: list[str], scores: list[str], numeric: 
         iid = str(rec["item_id"])
         it = by_item.get(iid)
         if it is None:
-            it = by_item[iid] = {"item_id": iid, "input": _text(rec.get("input")),
+            it = by_item[iid] = {"item_id": iid, "input": _input_text(rec.get("input")),
                                  "expected": _text(rec.get("expected")), "outputs": {}}
         err = rec.get("error")
         it["outputs"][rec["variant"]] = {

@@ -44,12 +44,19 @@ _UNSET: Any = object()
 
 
 def _canonical(value: Any) -> str:
-    """Stable JSON text of a value (keys sorted): what is stored and what ids hash."""
+    """Stable JSON text of a value (keys sorted): what ids hash and contents compare by."""
     return json.dumps(jsonable(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _stored(value: Any) -> str | None:
-    return None if value is None else _canonical(value)
+    """The JSON text stored: keys in the user's order (a template's reader sees them so)."""
+    return None if value is None else json.dumps(jsonable(value), ensure_ascii=False)
+
+
+def _same(stored: str | None, value: Any) -> bool:
+    if stored is None or value is None:
+        return stored is None and value is None
+    return _canonical(decode_json(stored)) == _canonical(value)
 
 
 def item_id_of(input: Any) -> str:
@@ -233,10 +240,11 @@ class Dataset:
             for it in items:
                 seen[it["item_id"]] = it  # the last of duplicates in one call wins
             for iid, it in seen.items():
-                content = (_stored(it["input"]), _stored(it["expected"]), _stored(it["metadata"]))
+                values = (it["input"], it["expected"], it["metadata"])
                 old = live.get(iid)
-                if old is not None and tuple(old[1:4]) == content:
+                if old is not None and all(_same(o, v) for o, v in zip(old[1:4], values)):
                     continue
+                content = tuple(_stored(v) for v in values)
                 if old is not None:
                     ending.add(iid)
                 inserts.append((self.name, iid, new_version, None, *content, it.get("source_span_id"), now))

@@ -14,9 +14,9 @@ const num2 = (v) => (isNum(v) ? v.toFixed(2) : fmt.MISSING);
 function scoreCell(s) {
   const td = h("td", "ldc-num ldc-score");
   if (!s || !isNum(s.mean)) { td.append(fmt.MISSING); return td; }
-  td.append(h("span", "ldc-mean", num2(s.mean)));
+  td.append(h("div", "ldc-mean", num2(s.mean)));
   if (isNum(s.low) && isNum(s.high)) {
-    td.append(" ", h("span", "ldc-ci", `[${num2(s.low)}, ${num2(s.high)}]`));
+    td.append(h("div", "ldc-ci", `[${num2(s.low)}, ${num2(s.high)}]`));
     // the interval on a 0..1 scale when the score lives there (most do); else no bar
     if (s.low >= 0 && s.high <= 1) {
       const bar = h("div", "ldc-bar");
@@ -37,12 +37,19 @@ function labelCell(counts) {
   return h("td", "ldc-num", entries.length ? entries.map(([k, n]) => `${k} ${fmt.count(n)}`).join(", ") : fmt.MISSING);
 }
 
+// a score's name may break after its underscores (mentions_answer), never inside a word
+function breakable(name) {
+  const out = [];
+  ldLabel(name).split(/(?<=_)/).forEach((part, i) => { if (i) out.push(document.createElement("wbr")); out.push(part); });
+  return out;
+}
+
 function variantsTable(summary) {
   const scores = summary.scores || [];
   const numeric = new Set(summary.numeric_scores || []);
-  const head = h("tr", null, h("th", null, "variant"), ...scores.map((s) => h("th", "ldc-num", ldLabel(s))),
+  const head = h("tr", null, h("th", null, "variant"), ...scores.map((s) => h("th", "ldc-num ldc-scoreh", ...breakable(s))),
     h("th", "ldc-num", "items"), h("th", "ldc-num", "errors"), h("th", "ldc-num", "cost"),
-    h("th", "ldc-num", "tokens in→out"), h("th", "ldc-num", "latency p50 / p95"));
+    h("th", "ldc-num", "tokens in→out"), h("th", "ldc-num", "latency p50"), h("th", "ldc-num", "latency p95"));
   const table = h("table", "ldc-variants", head);
   for (const v of summary.variants || []) {
     const tr = h("tr", "ldc-variant", h("td", "ldc-vname", ldLabel(v.name)),
@@ -51,7 +58,7 @@ function variantsTable(summary) {
       h("td", `ldc-num${v.errors ? " ldc-errors" : ""}`, fmt.count(v.errors)),
       h("td", "ldc-num", fmt.cost(v.cost_usd)),
       h("td", "ldc-num", fmt.tokens(v.input_tokens, v.output_tokens)),
-      h("td", "ldc-num", `${fmt.duration(v.latency_p50_ms)} / ${fmt.duration(v.latency_p95_ms)}`));
+      h("td", "ldc-num", fmt.duration(v.latency_p50_ms)), h("td", "ldc-num", fmt.duration(v.latency_p95_ms)));
     tr.dataset.variant = v.name;
     table.append(tr);
   }
