@@ -155,6 +155,25 @@ def test_model_name_variants_through_a_client_and_replayed(ld_on, llm_openai_cli
     assert first.messages[0] == {"role": "system", "content": "Be brief."}
 
 
+def test_an_async_function_variant(ld_on, llm_server):
+    import asyncio
+
+    import anthropic
+
+    async def bot(inp):
+        client = anthropic.AsyncAnthropic(base_url=llm_server.anthropic_base_url, api_key="sk-ant-fake")
+        async with client:
+            r = await client.messages.create(model="claude-3-5-haiku-latest", max_tokens=50,
+                                             messages=[{"role": "user", "content": inp["question"]}])
+        await asyncio.sleep(0)
+        return r.content[0].text
+
+    df = ld.experiment(ITEMS, {"async": bot}, progress=False)
+    assert df["error"].isna().all() and df["output"].str.startswith("You asked:").all()
+    calls = ld.calls(trace_id=df["trace_id"].iloc[0])
+    assert len(calls) == 3 and set(calls["parent_id"]) == set(df["span_id"])  # under their items, across loops
+
+
 def test_a_model_variant_without_client_or_source_says_what_to_do(ld_on):
     df = ld.experiment([{"question": "hi"}], {"m": "gpt-4o"}, progress=False)
     assert "pass client=" in df["error"].iloc[0]

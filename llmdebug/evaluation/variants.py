@@ -2,8 +2,8 @@
 
 A variant is one of:
 
-- a function ``fn(input) -> output``: it may call any SDK, its calls are captured under
-  the item's span;
+- a function ``fn(input) -> output`` (or an async one, run on the worker thread's own
+  event loop): it may call any SDK, its calls are captured under the item's span;
 - a prompt template (a string with ``{placeholders}`` or spaces, or a dict
   ``{"template", "system", "model", "params"}``): filled with the item's input dict and
   sent as one user message to ``model`` through ``client``;
@@ -17,6 +17,7 @@ the request (``request_from_chat``) and reads the response (its wire format).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import string
@@ -69,7 +70,10 @@ class Variant:
     def run(self, input: Any, source_span_id: str | None = None) -> Any:
         """The variant's output for one item input (raises what the variant raised)."""
         if self.kind == "function":
-            return self.fn(input)
+            out = self.fn(input)
+            if inspect.isawaitable(out):  # an async function: run on this worker thread's own loop
+                out = asyncio.run(_awaited(out))
+            return out
         if self.kind == "template":
             messages = ([{"role": "system", "content": self.system}] if self.system else []) + \
                 [{"role": "user", "content": fill(self.template, input)}]
@@ -85,6 +89,10 @@ class Variant:
                                "which are replayed where they went")
         raise VariantError(f"template variant {self.name!r} needs a client: pass client= (an SDK client) to "
                            "ld.experiment or put it in the variant's dict")
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def make_variants(variants: dict, *, client: Any = None, model: str | None = None) -> list[Variant]:
