@@ -25,7 +25,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .. import query
 from ..session import flush, get_store
@@ -387,25 +387,3 @@ def datasets() -> "pd.DataFrame":
         df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
     return df
 
-
-def resolve_items(data: Any, *, expected_key: str = "expected") -> tuple[str | None, int | None, list[dict]]:
-    """(dataset name, version, items) of a Dataset, a dataset name or a list of item dicts."""
-    if isinstance(data, Dataset):
-        v = data.version
-        return data.name, v, data.records(v)
-    if isinstance(data, str):
-        ds = Dataset(data)
-        v = ds.version  # KeyError says how to create it
-        return data, v, ds.records(v)
-    if hasattr(data, "columns") and hasattr(data, "to_dict"):
-        data = data.to_dict("records")
-    if isinstance(data, Iterable) and not isinstance(data, (dict, bytes)):
-        items, seen = [], set()
-        for it in data:
-            n = normalise_item(it, expected_key=expected_key)
-            if n["item_id"] in seen:
-                raise ValueError(f"two items with the id {n['item_id']!r} (the same input twice?): give each an id")
-            seen.add(n["item_id"])
-            items.append(n)
-        return None, None, items
-    raise TypeError(f"a dataset is a Dataset, a dataset name or a list of item dicts, not {type(data).__name__}")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from ..session import flush, get_store
 from ..store.rows import iso, jsonable
 from ..tracing import new_id, span, trace
-from .dataset_items import resolve_items
+from .dataset_items import Dataset, normalise_item
 from .runs import experiment_frame
 from .variants import Variant, VariantError, make_variants
 
@@ -30,6 +30,29 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["experiment", "experiment_frame"]
+
+
+def resolve_items(data: Any, *, expected_key: str = "expected") -> tuple[str | None, int | None, list[dict]]:
+    """(dataset name, version, items) of a Dataset, a dataset name or a list of item dicts."""
+    if isinstance(data, Dataset):
+        v = data.version
+        return data.name, v, data.records(v)
+    if isinstance(data, str):
+        ds = Dataset(data)
+        v = ds.version  # KeyError says how to create it
+        return data, v, ds.records(v)
+    if hasattr(data, "columns") and hasattr(data, "to_dict"):
+        data = data.to_dict("records")
+    if isinstance(data, Iterable) and not isinstance(data, (dict, bytes)):
+        items, seen = [], set()
+        for it in data:
+            n = normalise_item(it, expected_key=expected_key)
+            if n["item_id"] in seen:
+                raise ValueError(f"two items with the id {n['item_id']!r} (the same input twice?): give each an id")
+            seen.add(n["item_id"])
+            items.append(n)
+        return None, None, items
+    raise TypeError(f"a dataset is a Dataset, a dataset name or a list of item dicts, not {type(data).__name__}")
 
 
 def _scorer_name(s: Any) -> str:
