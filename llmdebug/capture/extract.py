@@ -16,9 +16,8 @@ from .._json import loads
 from ..redaction import redact_body, redact_kwargs, redact_url
 from . import clients
 
-# Response headers kept in each HTTP attempt event (never credentials), as sent on the wire.
-_EVENT_HEADERS = frozenset({b"retry-after", b"retry-after-ms", b"x-request-id", b"request-id",
-                            b"x-ratelimit-remaining-requests"})
+# Reading rate-limit headers can be switched off (bench/ratelimit_headers.py measures it).
+READ_RATE_LIMITS = True
 
 
 def _loads(data: bytes | str | None) -> Any:
@@ -219,6 +218,11 @@ def finalize(span, call) -> None:
         span.ttft_ms = (time_at(call.chunks, first) - call.t0) * 1000.0
 
     events = []
+    event_headers, limit_headers = providers.header_names()
+    # Headroom is the last response's (a 429 retried into a success keeps the success's; the
+    # 429's retry-after stays in its event): one pass over its headers collects them.
+    last = max((i for i, a in enumerate(call.attempts) if a[3] is not None), default=-1) if READ_RATE_LIMITS else -1
+    found: dict = {}
     for i, (t0, t1, outcome, headers) in enumerate(call.attempts):
         ev = {"type": "http_attempt", "attempt": i + 1, "offset_ms": round((t0 - call.t0) * 1000, 3),
               "duration_ms": round((t1 - t0) * 1000, 3)}
@@ -227,11 +231,18 @@ def finalize(span, call) -> None:
             if headers is not None:
                 for k, v in headers.raw:
                     name = k.lower()
-                    if name in _EVENT_HEADERS:
+                    if name in event_headers:
                         ev[name.decode("latin-1")] = v.decode("latin-1")
+                    if i == last and name in limit_headers:
+                        found[name] = v
         else:
             ev["error"] = outcome
         events.append(ev)
+    if found:
+        # when the response arrived, on the span's clock (resets given as times count from it)
+        at = span.started_at + (call.attempts[last][1] - call.t0)
+        for k, v in providers.rate_limits(found, at).items():
+            setattr(span, k, v)
     span.events = events
     span.retries = max(len(events) - 1, 0)
     span.rate_limit_hits = sum(1 for e in events if e.get("status") == 429)

@@ -366,9 +366,11 @@ class _Recording:
         encoding = next((v for k, v in pairs if k.lower() == "content-encoding"), "")
         self.decode = _decoder(encoding)
         keep = {"content-encoding"} if self.decode is None else set()
+        limits = providers.header_names()[1]  # "x-ratelimit-remaining-tokens" is a count, not a credential
         self.headers = [(k, _scrub(v.encode("utf-8"), self.secrets).decode("utf-8", "replace"))
                         for k, v in pairs
-                        if (k.lower() not in _DROP_HEADERS or k.lower() in keep) and not is_secret_header(k)]
+                        if (k.lower() not in _DROP_HEADERS or k.lower() in keep)
+                        and (not is_secret_header(k) or k.lower().encode("latin-1", "replace") in limits)]
         ctype = next((v for k, v in pairs if k.lower() == "content-type"), "")
         self.streamed = "event-stream" in ctype or "ndjson" in ctype or "jsonl" in ctype
         self.chunks: list[bytes] = []

@@ -21,11 +21,11 @@ from types import ModuleType
 from typing import Any
 
 from ..pricing import PriceKey
-from . import _conversation, _params, _usage
+from . import _conversation, _params, _ratelimits, _usage
 from .base import Endpoint, ProviderError, Reading, Target, Wire
 
 __all__ = ["NAMES", "module", "installed", "wire", "wire_of", "wire_for_path", "conversation", "chat_messages",
-           "tools", "params", "settings", "normalise", "price_key", "normalize_usage", "from_otel_name", "otel_name", "request_from_chat", "CONVERSATION_KEYS", "USAGE_KEYS", "Endpoint",
+           "tools", "params", "settings", "normalise", "price_key", "normalize_usage", "from_otel_name", "otel_name", "request_from_chat", "header_names", "rate_limits", "CONVERSATION_KEYS", "USAGE_KEYS", "Endpoint",
            "ProviderError", "Reading", "Target", "Wire"]
 
 NAMES = ("openai", "anthropic", "litellm", "google")
@@ -281,3 +281,40 @@ def request_from_chat(provider: str | None, model: Any, messages: list[dict], to
         build = module("openai").request_from_chat
     return build(model, messages, tools, params)
 
+
+
+# -- rate limits ------------------------------------------------------------------------
+_headers: list = []  # [(event header names, rate-limit header names, families)] once loaded
+
+
+def _header_tables() -> tuple[frozenset, frozenset, tuple]:
+    if not _headers:
+        _load_all()
+        families = tuple(m.RATE_LIMITS for m in _modules.values() if getattr(m, "RATE_LIMITS", None))
+        events = frozenset(n for m in _modules.values() for n in getattr(m, "EVENT_HEADERS", ()))
+        limits = frozenset().union(*(f.names() for f in families)) | {_ratelimits.RETRY_AFTER,
+                                                                       _ratelimits.RETRY_AFTER_MS}
+        _headers.append((events | {_ratelimits.RETRY_AFTER, _ratelimits.RETRY_AFTER_MS}, limits, families))
+    return _headers[0]
+
+
+def header_names() -> tuple[frozenset, frozenset]:
+    """(response headers kept in an HTTP attempt's event, headers :func:`rate_limits`
+    reads), lowercase bytes: every provider's, matched by name so a call reads right
+    whichever SDK or server sent it (litellm, an OpenAI-compatible server)."""
+    events, limits, _ = _header_tables()
+    return events, limits
+
+
+def rate_limits(found: dict, at: float) -> dict:
+    """The ``ratelimit_*`` and ``retry_after_s`` Span attributes of one response's headers
+    (``found``: lowercase name -> value, bytes, of the names :func:`header_names` lists;
+    ``at``: epoch seconds it arrived). Values that do not read are None; never raises."""
+    out: dict = {}
+    for family in _header_tables()[2]:
+        try:
+            out.update(family.read(found, at))
+        except Exception:  # a header no parser expected: that family's values are left out
+            continue
+    out["retry_after_s"] = _ratelimits.retry_after_s(found, at)
+    return out

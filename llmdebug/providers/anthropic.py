@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from .._json import loads
 from ..pricing import PriceKey
-from . import _usage
+from . import _ratelimits, _usage
 from .base import (Endpoint, ProviderError, Reading, Target, Wire, captured_base_url, default_price_key,
                    error_of, sdk_method)
 
@@ -176,6 +176,19 @@ class MessagesWire(Wire):
 WIRES = {"anthropic": MessagesWire()}
 ENDPOINT_WIRES = {"messages": "anthropic"}
 PATHS = (("/messages", "anthropic"),)
+
+
+def _limit(name: str) -> _ratelimits.Limit:
+    head = f"anthropic-ratelimit-{name}-".encode()
+    return _ratelimits.Limit(head + b"limit", head + b"remaining", head + b"reset")
+
+
+# Rate-limit headers; resets are RFC 3339 times. Tokens: the most restrictive limit
+# (tokens-*) when sent, else the input tokens limit.
+RATE_LIMITS = _ratelimits.Family(requests=(_limit("requests"),), tokens=(_limit("tokens"), _limit("input-tokens")),
+                                 reset=_ratelimits.seconds_until)
+# Response headers kept in each HTTP attempt's event.
+EVENT_HEADERS = (b"request-id", b"anthropic-ratelimit-requests-remaining")
 
 
 def adjust(span: Any) -> None:

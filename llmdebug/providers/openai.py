@@ -14,7 +14,7 @@ import os
 from typing import Any, Callable
 
 from ..pricing import PriceKey
-from . import _usage
+from . import _ratelimits, _usage
 from .base import (Endpoint, ProviderError, Reading, Target, Wire, captured_base_url, default_price_key,
                    error_of, sdk_method)
 
@@ -382,6 +382,17 @@ PATHS = (
     ("/completions", "openai-completions"),
     ("/images/generations", "openai-images"),
 )
+# Rate-limit headers (OpenAI, Azure OpenAI and the many servers that copy them); resets
+# are durations such as "6m0s" or "120ms".
+RATE_LIMITS = _ratelimits.Family(
+    requests=(_ratelimits.Limit(b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests",
+                                b"x-ratelimit-reset-requests"),),
+    tokens=(_ratelimits.Limit(b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens",
+                              b"x-ratelimit-reset-tokens"),),
+    reset=_ratelimits.duration_s,
+)
+# Response headers kept in each HTTP attempt's event.
+EVENT_HEADERS = (b"x-request-id", b"x-ratelimit-remaining-requests")
 
 
 def adjust(span: Any) -> None:

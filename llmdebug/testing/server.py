@@ -32,6 +32,14 @@ Model-name triggers (usable from notebooks and the CLI without Python access):
   after about half of its events (non-stream: the socket closes without a reply).
 - ``slow-MS`` (e.g. ``fake-slow-250``): MS milliseconds of extra latency.
 
+Rate limits (see :mod:`llmdebug.testing.ratelimits`): every OpenAI and Anthropic reply
+carries the API's rate-limit headers, counting down within a minute and starting again,
+for each API and model apart (the default server reports 10,000 requests and 2,000,000 tokens a minute and refuses
+nothing). ``FakeLLMServer(rate_limits={"requests": 60, "tokens": 40000, "window_s": 60})``
+sets smaller limits and enforces them: a request that does not fit is answered 429 with
+``retry-after``. ``rate_limits=None``: no rate-limit headers. Replayed cassettes send
+their recorded headers only.
+
 Error bodies follow the provider picked by path (``/messages`` and ``/complete``
 are Anthropic, ``/models/<m>:<method>`` is Gemini, everything else OpenAI; a GET
 from the google-genai SDK, known by its ``x-goog-*`` headers, is Gemini too).
@@ -48,6 +56,7 @@ and ``litellm.completion(model="anthropic/<m>", api_base=srv.anthropic_base_url)
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import socket
@@ -63,6 +72,7 @@ from . import anthropic_responders as anth
 from . import gemini_responders as gem
 from . import openai_responders as oai
 from .sse import Reply, json_reply
+from .ratelimits import RateLimits
 from .synth import approx_tokens, content_text, digest, make_id
 
 FAULTS = ("429", "500", "529", "400", "401", "cut", "timeout")
@@ -100,8 +110,11 @@ class FakeLLMServer:
         latency: float = 0.0,
         chunk_delay: float = 0.0,
         cassette: str | Path | list[dict[str, Any]] | None = None,
+        rate_limits: RateLimits | dict[str, Any] | bool | None = True,
     ) -> None:
         self.host, self.port = host, port
+        #: The rate limits replies report (and enforce, when set): a RateLimits, or None.
+        self.rate_limits = RateLimits.of(rate_limits)
         self.latency, self.chunk_delay = latency, chunk_delay
         self.requests: list[dict[str, Any]] = []
         self.unmatched: list[dict[str, Any]] = []
@@ -187,12 +200,15 @@ class FakeLLMServer:
             self._faults.append({"fault": fault, "times": int(times), "retry_after": float(retry_after), "model": model})
 
     def reset(self) -> None:
-        """Clear injected faults, the request log, unmatched requests and flaky counters."""
+        """Clear injected faults, the request log, unmatched requests and flaky counters;
+        the rate limits start a fresh window."""
         with self._lock:
             self._faults.clear()
             self.requests.clear()
             self.unmatched.clear()
             self._flaky.clear()
+        if self.rate_limits is not None:
+            self.rate_limits.reset()
 
     def load(self, cassette: str | Path | list[dict[str, Any]] | None) -> None:
         """Switch to replaying ``cassette`` (a path or interaction list); None = synthesize again."""
@@ -267,6 +283,20 @@ class FakeLLMServer:
         delay = self.latency + (int(m.group(1)) / 1000 if (m := _SLOW.search(model)) else 0.0)
         if delay > 0:
             time.sleep(delay)
+        limits = self.rate_limits
+        if limits is None or cassette is not None or gemini or method != "POST":
+            return self._answer(method, path, body, raw, model, anthropic, gemini, cassette)
+        window = limits.take(("anthropic" if anthropic else "openai", model), *limits.cost(body, raw))
+        if window.admitted:
+            reply, cut = self._answer(method, path, body, raw, model, anthropic, gemini, cassette)
+        else:
+            reply, cut = _error_reply(429, anthropic, 0.0, raw, retry=limits.retry_headers(window)), False
+        have = {name.lower() for name, _ in reply.headers}  # an injected 429 keeps its own "0 left"
+        extra = [(k, v) for k, v in limits.headers(window, anthropic) if k not in have]
+        return dataclasses.replace(reply, headers=reply.headers + extra), cut
+
+    def _answer(self, method: str, path: str, body: Any, raw: bytes, model: str, anthropic: bool, gemini: bool,
+                cassette: list | None) -> tuple[Reply, bool]:
         fault = self._take_fault(model or None)
         if fault is None and cassette is None:
             fault = self._model_trigger(model, digest(path) + digest(raw.decode("utf-8", "replace")))
@@ -304,16 +334,19 @@ class FakeLLMServer:
         return json_reply({"error": {"message": message, "type": "cassette_mismatch", "param": None, "code": None}}, 418)
 
 
-def _error_reply(status: int, anthropic: bool, retry_after: float, raw: bytes) -> Reply:
+def _error_reply(status: int, anthropic: bool, retry_after: float, raw: bytes,
+                 retry: list[tuple[str, str]] | None = None) -> Reply:
+    """An error reply in the API's shape (``retry``: the rate limiter's own retry headers,
+    sent instead of ``retry_after``'s and of a "nothing left" count)."""
     request_id = make_id("req_", raw.decode("utf-8", "replace"))
-    headers: list[tuple[str, str]] = []
-    if status == 429 or status >= 500:
+    headers: list[tuple[str, str]] = list(retry or [])
+    if retry is None and (status == 429 or status >= 500):
         headers += [("retry-after", f"{retry_after:g}"), ("retry-after-ms", str(max(1, int(retry_after * 1000))))]
     if anthropic:
-        if status == 429:
+        if status == 429 and retry is None:
             headers.append(("anthropic-ratelimit-requests-remaining", "0"))
         return json_reply(anth.error(status, request_id), status, headers + [("request-id", request_id)])
-    if status == 429:
+    if status == 429 and retry is None:
         headers.append(("x-ratelimit-remaining-requests", "0"))
     return json_reply(oai.error(status), status, headers + [("x-request-id", request_id)])
 
