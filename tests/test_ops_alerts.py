@@ -126,3 +126,33 @@ def test_rate_limit_headroom_fires_below_the_share_left(ld_on):
         ld.alert(consecutive_failures=2.5)
     with pytest.raises(ValueError, match="exactly one"):
         ld.alert(consecutive_failures=2, rate_limit_headroom=0.5)
+
+
+def test_rate_limit_headroom_from_the_servers_headers(clients, llm_server, monkeypatch):
+    """The fake server's rate-limit headers (10 requests a window, a clock that stands still so
+    the window never turns over mid-test) reach the alert through the real SDKs."""
+    from llmdebug.testing.ratelimits import RateLimits
+
+    monkeypatch.setattr(llm_server, "rate_limits", RateLimits(10, 1_000_000, 60.0, clock=lambda: 600.0))
+    oai, ant = clients
+    seen = []
+    rule = ld.alert(rate_limit_headroom=0.25, callback=seen.append)
+    for _ in range(7):  # 3 of 10 left: 30 %
+        _chat(oai)
+    _settle()
+    assert rule.fired == 0 and ld.last().ratelimit_remaining_requests == 3
+    _chat(oai)  # 2 left: 20 %
+    _chat(oai)  # 1 left: the same episode
+    _settle()
+    assert rule.fired == 1 and seen[0]["value"] == pytest.approx(0.2) and seen[0]["model"] == "gpt-4o-mini"
+    assert "2 of 10 requests left" in seen[0]["message"]
+    for _ in range(8):  # Anthropic's own limits, counted apart
+        _message(ant)
+    _settle()
+    assert rule.fired == 2 and seen[1]["provider"] == "anthropic" and "2 of 10 requests left" in seen[1]["message"]
+    llm_server.rate_limits.reset()  # a new window: room again, the rule is armed again
+    _chat(oai)
+    for _ in range(7):
+        _chat(oai)
+    _settle()
+    assert rule.fired == 3 and list(ld.alerts()["kind"]) == ["rate_limit_headroom"] * 3
