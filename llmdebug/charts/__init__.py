@@ -65,7 +65,8 @@ def metrics_frame(by: Any, **filters: Any) -> "pd.DataFrame":
     key = (by, tuple(sorted((k, repr(v)) for k, v in filters.items())))
     if memo is not None and key in memo:
         return memo[key].copy()
-    df = query.metrics(by=by, **filters)
+    # the charts here read the rollup's columns only: no pass over the raw spans for headroom
+    df = query.engine.metrics_table(by, filters, capacity=False)
     if memo is not None:
         memo[key] = df
     return df.copy()

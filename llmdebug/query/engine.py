@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..session import flush, get_store
 from ..store import rollup
 from ..store.rows import decode_json, from_iso, iso
+from .capacity import CAPACITY_COLUMNS, per_group
 from .filters import check_limit, parse_time, value_clauses, where
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ METRIC_COLUMNS = [
     "latency_mean_ms", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "ttft_p50_ms",
     "input_tokens", "output_tokens", "total_tokens", "cached_tokens", "cost_usd", "cost_per_call",
     "unpriced_calls",
-]
+] + CAPACITY_COLUMNS
 
 EXACT_PERCENTILES_UP_TO = 20_000
 
@@ -53,15 +54,31 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     """Health of the LLM calls, grouped ``by`` model, provider, name, endpoint, status, tag,
     day, hour, minute, cell or trace_id, or a tuple of them such as ``("hour", "model")``
     (None: one total row): count, error and rate-limit rates, latency p50/p95/p99, time to
-    first token, tokens, cost total and per priced call, retries.
+    first token, tokens, cost total and per priced call, retries, rate-limit headroom and
+    calls in flight.
+
+    Rate-limit headroom, from the headers the APIs answered with (calls without them
+    count in no column of these): ``min_remaining_requests`` and ``min_remaining_tokens``
+    (the fewest any response said were left), ``headroom_requests`` and ``headroom_tokens``
+    (the lowest remaining / limit, 0 to 1: 0.1 means a response left 10 % of a limit).
+    Concurrency: ``in_flight_max`` and ``in_flight_mean``, over the calls, of how many LLM
+    calls of their process were in flight when each started (itself included: 1 = alone).
 
     Sums come from the store's hourly rollup (plus raw spans for partial hours at the
     edges of ``since``/``until``). Percentiles are exact (nearest rank) when at most
     ``EXACT_PERCENTILES_UP_TO`` calls match, and read from 1 %-wide log histograms
-    (within 0.5 %) beyond that.
+    (within 0.5 %) beyond that. Headroom and in-flight columns are not in the rollup:
+    they take one more pass over the matching calls.
     """
+    return metrics_table(by, filters)
+
+
+def metrics_table(by: Any, filters: dict, *, capacity: bool = True) -> "pd.DataFrame":
+    """:func:`metrics`; ``capacity=False`` leaves the headroom and in-flight columns empty
+    and spares their pass over the raw spans (for charts that read only the rollup's)."""
     import pandas as pd
 
+    filters = dict(filters)
     flush()
     dims = _dims(by) if by is None or isinstance(by, (str, tuple, list)) else None
     if dims is None or not all(isinstance(d, str) and d in _BY for d in dims) or len(set(dims)) != len(dims):
@@ -73,6 +90,8 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
     groups = metric_groups(by, filters)
     total = sum(g.calls for g in groups.values())
     exact = _exact_percentiles(by, filters) if 0 < total <= EXACT_PERCENTILES_UP_TO else None
+    cap = _capacity(by, filters) if capacity and total else {}
+    none = (None,) * len(CAPACITY_COLUMNS)
     out = []
     for k, g in groups.items():
         n, lat_n, cost_n = g.calls, g.latency_n, g.cost_n
@@ -84,7 +103,8 @@ def metrics(by: str | None = "model", **filters: Any) -> "pd.DataFrame":
         out.append([k, n, g.errors, g.errors / n if n else None, g.rate_limit_hits, g.rate_limited_calls,
                     g.rate_limited_calls / n if n else None, g.retries, g.latency_sum / lat_n if lat_n else None,
                     p50, p95, p99, ttft50, g.input_tokens, g.output_tokens, g.total_tokens, g.cached_tokens,
-                    g.cost_sum if cost_n else None, g.cost_sum / cost_n if cost_n else None, g.unpriced])
+                    g.cost_sum if cost_n else None, g.cost_sum / cost_n if cost_n else None, g.unpriced,
+                    *cap.get(k, none)])
     if len(dims) > 1:
         out = [list(row[0]) + row[1:] for row in out]
     names = list(dims) or ["all"]
@@ -288,15 +308,27 @@ def _next_hour(iso_text: str) -> str:
     return iso(t)
 
 
+def _group_sql(by) -> tuple[str, str]:
+    """(the SQL key of a group over ``spans s``, the join it needs) for the groupings of ``by``;
+    several dimensions make one ``json_array`` text key per group."""
+    dims = _dims(by)
+    if len(dims) > 1:
+        key = "json_array(" + ", ".join(_BY[d] for d in dims) + ")"
+    else:
+        key = _BY[dims[0]] if dims else "'all'"
+    return key, "JOIN json_each(s.tags) t" if "tag" in dims else ""
+
+
+def _capacity(by, filters: dict) -> dict:
+    key, join = _group_sql(by)
+    return per_group(key, join, filters, tuples=len(_dims(by)) > 1)
+
+
 def _exact_percentiles(by, filters: dict) -> dict:
     """Nearest-rank latency p50/p95/p99 and TTFT p50 per group, with window functions."""
     w, params = where(dict(filters, kind="llm"))
     dims = _dims(by)
-    if len(dims) > 1:  # one text key per group, decoded back into a tuple below
-        key = "json_array(" + ", ".join(_BY[d] for d in dims) + ")"
-    else:
-        key = _BY[dims[0]] if dims else "'all'"
-    join = "JOIN json_each(s.tags) t" if "tag" in dims else ""
+    key, join = _group_sql(by)  # several dimensions: decoded back into a tuple below
     base = f"FROM spans s {join} WHERE {w}"
 
     def ranks(col: str, ps: tuple) -> dict:

@@ -68,6 +68,7 @@ class RateLimits:
         self.clock = clock
         self._lock = threading.Lock()
         self._used: dict[Any, list] = {}  # (api, model) -> [window index, requests, input, output tokens]
+        self.refused = 0  #: requests answered 429 so far
 
     @classmethod
     def of(cls, value: Any) -> "RateLimits | None":
@@ -120,6 +121,8 @@ class RateLimits:
             if admitted:
                 n, used_in, used_out = n + 1, used_in + input_tokens, used_out + output_tokens
                 used[1:] = n, used_in, used_out
+            else:
+                self.refused += 1
             end = (index + 1) * self.window_s
             return Window(
                 admitted, self.requests, self.tokens,

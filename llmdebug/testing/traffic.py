@@ -33,6 +33,16 @@ Example::
         simulate_traffic(client, server=srv, days=7, calls=1500)   # ~20 s
         ld.dashboard(since="7d")
 
+Rate limits: every reply of the server reports its headroom (see
+:mod:`llmdebug.testing.ratelimits`), counted in simulated time while this runs. Give the
+server limits of its own and they are enforced, so a busy hour uses up its windows: the
+headroom falls, then the server answers 429 (the SDK retries when the window starts again,
+in simulated time). The 429s then all come from those limits: none is injected::
+
+    srv = FakeLLMServer(rate_limits={"requests": 4, "tokens": 4000, "window_s": 60})
+    simulate_traffic(client, server=srv, days=7, calls=1500)
+    ld.charts.headroom(since="7d")
+
 Not thread-safe: while it runs, every span opened in this process gets a simulated
 timestamp, and ``server.latency`` is changed for every request the server answers.
 """
@@ -93,14 +103,20 @@ class _Job:
 
 
 class _Clock:
-    """Simulated wall clock: jumps to a job's start, then runs at real speed."""
+    """Simulated wall clock: jumps to a job's start, then runs at real speed. A client that
+    waits for a rate limit (``advance``) falls behind: later jobs start no earlier than that."""
 
     def __init__(self) -> None:
         self.base = time.time()
         self.anchor = time.perf_counter()
+        self.floor = -math.inf
 
     def at(self, t: float) -> None:
-        self.base, self.anchor = t, time.perf_counter()
+        self.base, self.anchor = max(t, self.floor), time.perf_counter()
+
+    def advance(self, seconds: float) -> None:
+        self.base, self.anchor = self() + seconds, time.perf_counter()
+        self.floor = self.base
 
     def __call__(self) -> float:
         return self.base + (time.perf_counter() - self.anchor)
@@ -190,6 +206,8 @@ def plan(*, days: float = 7, calls: int = 1500, seed: int = 0, end: Any = None,
 class _Runner:
     def __init__(self, client, anthropic_client, server, rng: random.Random):
         self.client, self.anthropic, self.server, self.rng = client, anthropic_client, server, rng
+        limits = getattr(server, "rate_limits", None)
+        self.limited = bool(limits is not None and limits.enforce)  # the server's own 429s may fail a call
         self.stats: dict[str, Any] = {"calls": 0, "errors": 0, "rate_limit_hits": 0, "retried_429": 0,
                                       "failed_429": 0, "overloaded_529": 0, "slow": 0, "streams": 0,
                                       "traces": 0, "models": {}}
@@ -200,6 +218,9 @@ class _Runner:
                  force: str | None = None) -> tuple[Any, str, str | None]:
         """(client, model to request, fault) for one call, with its fault set up; fault is
         "fail" (a 429 with retries off: the call raises), "flaky", "slow" or None."""
+        if self.limited:  # the 429s come from the server's enforced limits: none injected
+            rates = dict(rates, flaky=0.0, fail=0.0)
+            force = None if force in ("fail", "flaky") else force
         r = self.rng.random()
         retries = int(getattr(client, "max_retries", 2) or 0)
         latency = None
@@ -260,9 +281,7 @@ class _Runner:
                 return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
             return client.chat.completions.create(model=req_model, messages=messages, **params).choices[0].message
         except Exception as e:
-            if fault != "fail" or getattr(e, "status_code", None) != 429:
-                raise
-            self.stats["errors"] += 1
+            self._failed(e, fault)
             return None
 
     def claude_call(self, text: str, rates: dict = NORMAL, *, stream: bool = False) -> None:
@@ -279,9 +298,15 @@ class _Runner:
             else:
                 client.messages.create(**kwargs)
         except Exception as e:
-            if fault != "fail" or getattr(e, "status_code", None) != 429:
-                raise
-            self.stats["errors"] += 1
+            self._failed(e, fault)
+
+    def _failed(self, e: Exception, fault: str | None) -> None:
+        """A 429 the run meant (or the server's enforced limits sent) is an error of the run."""
+        if getattr(e, "status_code", None) != 429 or (fault != "fail" and not self.limited):
+            raise e
+        self.stats["errors"] += 1
+        if fault != "fail":  # its 429s are among the server's refusals, counted at the end
+            self.stats["failed_429"] += 1
 
     # -- jobs -------------------------------------------------------------------------------
     def run(self, job: _Job) -> None:
@@ -344,7 +369,8 @@ def simulate_traffic(client: Any, *, days: float = 7, calls: int = 1500, seed: i
 
     Returns what was made: calls, errors, 429s (retried and failed), 529s, slow calls,
     streams, traces, calls per model, the first and last simulated start (ISO) and the
-    wall time. 1,500 calls take about 20 s.
+    wall time. 1,500 calls take about 20 s. Under a server's enforced rate limits,
+    ``rate_limit_hits`` counts its refusals and ``failed_429`` the calls they failed.
     """
     from .. import session
     from ..tracing import set_clock
@@ -353,8 +379,13 @@ def simulate_traffic(client: Any, *, days: float = 7, calls: int = 1500, seed: i
     runner = _Runner(client, anthropic_client, server, random.Random(seed + 1))
     clock = _Clock()
     saved_latency = server.latency if server is not None else None
+    limits = getattr(server, "rate_limits", None)
+    saved_clock = limits.clock if limits is not None else None
+    refused = limits.refused if limits is not None else 0
     t_wall = time.perf_counter()
     set_clock(clock)
+    if limits is not None:
+        limits.clock = clock  # windows pass in simulated time
     try:
         for job in jobs:
             clock.at(job.t)
@@ -363,6 +394,9 @@ def simulate_traffic(client: Any, *, days: float = 7, calls: int = 1500, seed: i
         set_clock(None)
         if server is not None:
             server.latency = saved_latency
+        if limits is not None:
+            limits.clock = saved_clock
+            runner.stats["rate_limit_hits"] += limits.refused - refused
     if session.current_store() is not None:
         session.flush()
     iso = lambda t: _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds")  # noqa: E731
