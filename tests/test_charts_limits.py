@@ -164,3 +164,58 @@ def test_metrics_headroom_and_in_flight_columns(day):
     assert plain[engine.METRIC_COLUMNS[:19]].equals(m[engine.METRIC_COLUMNS[:19]])
     assert plain["in_flight_max"].isna().all()
     assert charts.metrics_frame("model")["headroom_requests"].isna().all()
+
+
+def _pandas_capacity(calls: pd.DataFrame, dims: tuple) -> pd.DataFrame:
+    """The headroom and in-flight columns computed by pandas, per group of ``dims``."""
+    c = calls.copy()
+    c["day"] = c["started_at"].dt.strftime("%Y-%m-%d")
+    c["hour"] = c["started_at"].dt.strftime("%Y-%m-%dT%H:00")
+    c["minute"] = c["started_at"].dt.strftime("%Y-%m-%dT%H:%M")
+    for kind in ("requests", "tokens"):
+        c[f"headroom_{kind}"] = c[f"ratelimit_remaining_{kind}"].astype("float") / \
+            c[f"ratelimit_limit_{kind}"].astype("float")
+    if "tag" in dims:
+        c = c.explode("tags").rename(columns={"tags": "tag"})
+    keys = list(dims) or (lambda _: "all")
+    g = c.groupby(keys, dropna=False)
+    out = pd.DataFrame({"min_remaining_requests": g["ratelimit_remaining_requests"].min(),
+                        "min_remaining_tokens": g["ratelimit_remaining_tokens"].min(),
+                        "headroom_requests": g["headroom_requests"].min(), "headroom_tokens": g["headroom_tokens"].min(),
+                        "in_flight_max": g["in_flight"].max(), "in_flight_mean": g["in_flight"].mean()})
+    return out.astype("float")
+
+
+@pytest.mark.parametrize("by, filters", [
+    ("model", {"since": "2026-03-03T10:30:00Z", "until": "2026-03-04T12:15:00Z"}),
+    (("hour", "provider"), {"model": "gpt-4o-mini"}),
+    ("tag", {"tag": ["prod", "eval"]}),
+    ("minute", {"since": "2026-03-04T02:00:00Z", "until": "2026-03-04T03:00:00Z"}),
+    ("status", {"since": "2026-03-04T14:20:00Z"}),
+    (None, {"until": "2026-03-04T09:45:00Z", "provider": ["openai", "anthropic"]}),
+    ("day", {"model": []}),
+])
+def test_metrics_capacity_matches_pandas_for_groupings_and_filters(day, by, filters):
+    m = ld.metrics(by=by, **filters)
+    calls = ld.calls(**filters, limit=None) if filters.get("model") != [] else day.iloc[:0]
+    dims = () if by is None else (by,) if isinstance(by, str) else by
+    exp = _pandas_capacity(calls, dims)
+    got = m[list(exp.columns)].astype("float")
+    if by is None:
+        got.index = exp.index
+    assert len(got) == len(exp)
+    pd.testing.assert_frame_equal(got.sort_index(), exp.sort_index(), check_names=False, check_index_type=False)
+
+
+def test_metrics_capacity_counts_calls_written_after_a_first_query(day):
+    before = ld.metrics(by="model")
+    assert "gpt-4.1-nano" not in before.index
+    with FakeLLMServer(rate_limits={"requests": 3, "tokens": 10_000, "window_s": 3600}) as srv:
+        client = openai.OpenAI(base_url=srv.openai_base_url, api_key="sk-fake")
+        for _ in range(3):
+            client.chat.completions.create(model="gpt-4.1-nano", messages=USER)
+        client.close()
+    after = ld.metrics(by="model")
+    assert after.loc["gpt-4.1-nano", "min_remaining_requests"] == 0
+    assert after.loc["gpt-4.1-nano", "headroom_requests"] == 0 and after.loc["gpt-4.1-nano", "in_flight_max"] == 1
+    assert after.drop(index="gpt-4.1-nano").equals(before)

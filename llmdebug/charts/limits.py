@@ -1,9 +1,10 @@
 """``ld.charts.headroom`` (how much of each rate limit the API said was left, over time, with
 the 429s marked) and ``ld.charts.in_flight`` (calls in flight over time beside latency).
 
-Both aggregate in SQL over the narrow ``spans`` columns (``ratelimit_*``, ``in_flight``,
-which the hourly rollup does not hold), one row per time bucket and series. Each is one
-layered altair chart, so it restyles and saves like the others.
+Both are ``ld.metrics()`` per time bucket (its headroom and in-flight columns: SQL
+aggregates of the narrow ``ratelimit_*`` and ``in_flight`` span columns, hourly ones kept
+in memory; see ``query/capacity.py``). Each is one layered altair chart (the dashboard
+sizes it to its cell), so it restyles and saves like the others.
 
 Example::
 
@@ -15,11 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import query
-from ..query.filters import where
+from ..query import engine
 from ..widgets.vega import LLMDebugLayerChart
 from ..widgets.visible import visible_text
-from . import HEIGHT, WIDTH, _chart, _time_unit, _time_x, _with_values, bucket_for, metrics_frame
+from . import HEIGHT, WIDTH, _chart, _time_unit, _time_x, _with_values, bucket_for
 
 if TYPE_CHECKING:
     import altair as alt
@@ -27,66 +27,43 @@ if TYPE_CHECKING:
 
 __all__ = ["headroom", "in_flight", "headroom_frame", "in_flight_frame"]
 
-# the SQL of a time bucket over ``spans s``, in metrics()' forms
-_BUCKET_SQL = {"minute": "substr(s.started_at, 1, 16)", "hour": "substr(s.started_at, 1, 13) || ':00'",
-               "day": "substr(s.started_at, 1, 10)"}
-_SERIES = {"model": ("s.provider", "s.model"), "provider": ("s.provider",)}
+_SERIES = {"model": ("provider", "model"), "provider": ("provider",)}
+_BUCKETS = ("minute", "hour", "day")
 _MARK = "#333333"  # 429 rules: not one of the series' colours
 _POINTS_UP_TO = 48  # time buckets drawn with a point each; beyond, lines only (the saved SVG stays small)
 
 
-def _bucket(bucket: str | None, filters: dict) -> str:
-    bucket = bucket or bucket_for(**filters)
-    if bucket not in _BUCKET_SQL:
-        raise ValueError(f"bucket={bucket!r}: use 'minute', 'hour' or 'day'")
-    return bucket
-
-
-def _where(filters: dict) -> tuple[str, list]:
-    f = {k: v for k, v in filters.items() if k != "limit"}
-    return where(dict(f, kind="llm"))
-
-
-def _times(df: "pd.DataFrame") -> "pd.DataFrame":
+def _frame(dims: tuple, bucket: str | None, filters: dict) -> "tuple[pd.DataFrame, str]":
+    """``metrics()`` per time bucket and ``dims``, its headroom and in-flight columns included
+    (hours and days from the hourly aggregates, minutes from the spans), with a ``time``."""
     import pandas as pd
 
-    return df.assign(time=pd.to_datetime(df["time"], utc=True, format="ISO8601"))
+    bucket = bucket or bucket_for(**filters)
+    if bucket not in _BUCKETS:
+        raise ValueError(f"bucket={bucket!r}: use 'minute', 'hour' or 'day'")
+    df = engine.metrics_table((bucket,) + dims, filters).reset_index().rename(columns={bucket: "time"})
+    return df.assign(time=pd.to_datetime(df["time"], utc=True, format="ISO8601")), bucket
 
 
 def headroom_frame(*, by: str = "model", bucket: str | None = None, **filters: Any) -> "tuple[pd.DataFrame, str]":
     """(one row per time bucket, series and limit, the bucket): ``time``, ``provider``, ``model``
     (``by="model"``), ``limit`` ("requests" or "tokens"), ``headroom`` (the lowest remaining /
-    limit in the bucket, 0-1), ``remaining`` (the fewest left), ``size`` (the limit), ``calls``
-    (that reported it), ``rate_limited`` (calls with a 429 in the bucket: retried or not)."""
+    limit any response in the bucket reported, 0-1), ``remaining`` (the fewest left),
+    ``calls``, ``rate_limited`` (calls with a 429 in the bucket: retried or not)."""
     import pandas as pd
 
     if by not in _SERIES:
         raise ValueError(f"by={by!r}: use 'model' or 'provider'")
-    bucket = _bucket(bucket, filters)
-    query.flush()
-    w, params = _where(filters)
-    series = ", ".join(_SERIES[by])
-    sql = f"""
-        SELECT {_BUCKET_SQL[bucket]} AS time, {series},
-               min(CAST(s.ratelimit_remaining_requests AS REAL) / NULLIF(s.ratelimit_limit_requests, 0)),
-               min(s.ratelimit_remaining_requests), max(s.ratelimit_limit_requests),
-               count(s.ratelimit_remaining_requests),
-               min(CAST(s.ratelimit_remaining_tokens AS REAL) / NULLIF(s.ratelimit_limit_tokens, 0)),
-               min(s.ratelimit_remaining_tokens), max(s.ratelimit_limit_tokens),
-               count(s.ratelimit_remaining_tokens),
-               sum(CASE WHEN s.rate_limit_hits > 0 OR s.http_status = 429 THEN 1 ELSE 0 END)
-        FROM spans s WHERE {w} AND (s.ratelimit_remaining_requests IS NOT NULL
-            OR s.ratelimit_remaining_tokens IS NOT NULL OR s.rate_limit_hits > 0 OR s.http_status = 429)
-        GROUP BY 1, {series} ORDER BY 1"""
-    keys = ["time"] + [c.split(".")[1] for c in _SERIES[by]]
-    out = []
-    for row in query.get_store().read(sql, params):
-        key, rest = list(row[:len(keys)]), row[len(keys):]
-        for i, kind in enumerate(("requests", "tokens")):
-            share, left, size, n = rest[4 * i:4 * i + 4]
-            out.append(key + [kind, share, left, size, n, rest[8]])
-    cols = keys + ["limit", "headroom", "remaining", "size", "calls", "rate_limited"]
-    return _times(pd.DataFrame(out, columns=cols)), bucket
+    m, bucket = _frame(_SERIES[by], bucket, filters)
+    m = m[m["min_remaining_requests"].notna() | m["min_remaining_tokens"].notna() | (m["rate_limited_calls"] > 0)]
+    keys = ["time", *_SERIES[by]]
+    parts = [m[keys].assign(limit=kind, headroom=m[f"headroom_{kind}"].astype("float"),
+                            remaining=m[f"min_remaining_{kind}"].astype("float"), calls=m["calls"],
+                            rate_limited=m["rate_limited_calls"])
+             for kind in ("requests", "tokens")]
+    df = pd.concat(parts, ignore_index=True) if len(m) else pd.DataFrame(
+        columns=keys + ["limit", "headroom", "remaining", "calls", "rate_limited"])
+    return df.sort_values(["time", *_SERIES[by], "limit"], kind="stable").reset_index(drop=True), bucket
 
 
 def _labels(df: "pd.DataFrame", by: str) -> "tuple[pd.DataFrame, dict]":
@@ -126,7 +103,7 @@ def headroom(*, by: str = "model", bucket: str | None = None, **filters: Any) ->
     layers = []
     if not lines.empty:
         points = lines["time"].nunique() <= _POINTS_UP_TO
-        layers.append(_chart(lines.drop(columns=["rate_limited"])).mark_line(point=points, strokeWidth=1.5).encode(
+        layers.append(_chart(lines.drop(columns=["rate_limited", "calls"])).mark_line(point=points, strokeWidth=1.5).encode(
             x=x, y=alt.Y("headroom:Q", title="left (share of the limit)", axis=alt.Axis(format="%"),
                          scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("series:N", title=by), strokeDash=alt.StrokeDash(
@@ -135,8 +112,7 @@ def headroom(*, by: str = "model", bucket: str | None = None, **filters: Any) ->
             detail="limit:N",
             tooltip=[tip_time, alt.Tooltip("series:N", title=by), "provider:N", "limit:N",
                      alt.Tooltip("headroom:Q", format=".1%", title="lowest share left"),
-                     alt.Tooltip("remaining:Q", format=",.0f", title="fewest left"),
-                     alt.Tooltip("size:Q", format=",.0f", title="limit"), alt.Tooltip("calls:Q", title="calls")]))
+                     alt.Tooltip("remaining:Q", format=",.0f", title="fewest left")]))
     hits = df[df["limit"] == "requests"]
     hits = hits[hits["rate_limited"] > 0].groupby("time", as_index=False)["rate_limited"].sum()
     if not hits.empty:
@@ -149,20 +125,11 @@ def headroom(*, by: str = "model", bucket: str | None = None, **filters: Any) ->
 def in_flight_frame(*, bucket: str | None = None, **filters: Any) -> "tuple[pd.DataFrame, str]":
     """(one row per time bucket, the bucket): ``time``, ``calls``, ``in_flight_max``,
     ``in_flight_mean`` (calls in flight when each started, itself included),
-    ``latency_p50_ms``, ``latency_p95_ms`` (of the same calls, from the metrics)."""
-    import pandas as pd
-
-    bucket = _bucket(bucket, filters)
-    query.flush()
-    w, params = _where(filters)
-    sql = (f"SELECT {_BUCKET_SQL[bucket]} AS time, max(s.in_flight), avg(s.in_flight) "
-           f"FROM spans s WHERE {w} AND s.in_flight IS NOT NULL GROUP BY 1 ORDER BY 1")
-    flight = pd.DataFrame(query.get_store().read(sql, params), columns=["time", "in_flight_max", "in_flight_mean"])
-    lat = metrics_frame((bucket,), **filters).reset_index().rename(columns={bucket: "time"})
-    lat = lat[["time", "calls", "latency_p50_ms", "latency_p95_ms"]]
-    df = lat.merge(flight, on="time", how="inner") if not flight.empty else flight.assign(
-        calls=None, latency_p50_ms=None, latency_p95_ms=None)
-    return _times(df), bucket
+    ``latency_p50_ms``, ``latency_p95_ms`` (of the same calls)."""
+    m, bucket = _frame((), bucket, filters)
+    m = m[m["in_flight_max"].notna()]
+    cols = ["time", "calls", "in_flight_max", "in_flight_mean", "latency_p50_ms", "latency_p95_ms"]
+    return m[cols].reset_index(drop=True), bucket
 
 
 def in_flight(*, bucket: str | None = None, **filters: Any) -> "alt.LayerChart | alt.Chart":

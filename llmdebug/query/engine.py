@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..session import flush, get_store
 from ..store import rollup
 from ..store.rows import decode_json, from_iso, iso
-from .capacity import CAPACITY_COLUMNS, per_group
+from .capacity import CAPACITY_COLUMNS, capacity
 from .filters import check_limit, parse_time, value_clauses, where
 
 if TYPE_CHECKING:
@@ -229,12 +229,9 @@ def _hour_floor(iso_text: str) -> str:
 
 
 def _groups_from_rollup(by, filters: dict) -> dict:
-    f = dict(filters)
-    since = parse_time(f.pop("since"), "since") if f.get("since") is not None else None
-    until = parse_time(f.pop("until"), "until") if f.get("until") is not None else None
     # Full hours come from the rollup; the partial hours at the edges from raw spans.
-    lo = None if since is None else (since if since == _hour_floor(since) else _next_hour(since))
-    hi = None if until is None else _hour_floor(until)
+    since, until, lo, hi = _full_hours(filters)
+    f = {k: v for k, v in filters.items() if k not in ("since", "until")}
     groups: dict = {}
     clauses, params = value_clauses(f, "r", ("model", "provider", "status", "name", "tag"))
     if lo is not None:
@@ -269,7 +266,8 @@ def _groups_from_rollup(by, filters: dict) -> dict:
                 tail.append("s.started_at < ?")
                 tparams.append(hi)
             _merge_groups(groups, _groups_from_spans(by, f, extra=" AND ".join(tail), params=tparams))
-            groups = _groups_from_edges(groups, by, f, since, until, lo, hi)
+            for extra, p in _edges(since, until, lo, hi):
+                _merge_groups(groups, _groups_from_spans(by, f, extra=extra, params=p))
         finally:
             conn.execute("COMMIT")
     return groups
@@ -292,15 +290,24 @@ def _merge_groups(groups: dict, more: dict) -> None:
         g.errors += m.errors
 
 
-def _groups_from_edges(groups, by, f, since, until, lo, hi) -> dict:
+def _full_hours(filters: dict) -> tuple[str | None, str | None, str | None, str | None]:
+    """(since, until, lo, hi) of a time filter: ISO times, and the first full hour and the
+    end of the last (the hours the rollup answers; None: unbounded)."""
+    since = parse_time(filters["since"], "since") if filters.get("since") is not None else None
+    until = parse_time(filters["until"], "until") if filters.get("until") is not None else None
+    lo = None if since is None else (since if since == _hour_floor(since) else _next_hour(since))
+    hi = None if until is None else _hour_floor(until)
+    return since, until, lo, hi
+
+
+def _edges(since, until, lo, hi) -> list[tuple[str, list]]:
+    """(SQL, params) of the partial hours at the edges of a time filter."""
     edges = []
     if since is not None and lo != since:
         edges.append(("s.started_at >= ? AND s.started_at < ?", [since, min(lo, until) if until else lo]))
     if until is not None and hi != until and (lo is None or hi >= lo):
         edges.append(("s.started_at >= ? AND s.started_at < ?", [hi, until]))
-    for extra, p in edges:
-        _merge_groups(groups, _groups_from_spans(by, f, extra=extra, params=p))
-    return groups
+    return edges
 
 
 def _next_hour(iso_text: str) -> str:
@@ -320,8 +327,16 @@ def _group_sql(by) -> tuple[str, str]:
 
 
 def _capacity(by, filters: dict) -> dict:
+    """Headroom and in-flight columns per group: like the other metrics, full hours from
+    hourly aggregates (kept in memory: see ``capacity.py``), the rest from raw spans."""
     key, join = _group_sql(by)
-    return per_group(key, join, filters, tuples=len(_dims(by)) > 1)
+    tuples = len(_dims(by)) > 1
+    since, until, lo, hi = _full_hours(filters)
+    if (filters.get("trace_id") is not None or any(d in _SPAN_ONLY for d in _dims(by))
+            or (lo is not None and hi is not None and lo >= hi)):
+        return capacity(key, join, filters, tuples=tuples, from_rollup_keys=None)
+    return capacity(key, join, filters, tuples=tuples, from_rollup_keys=lambda k: _group_key(by, k),
+                    hours=(lo and lo[:13], hi and hi[:13]), edges=_edges(since, until, lo, hi))
 
 
 def _exact_percentiles(by, filters: dict) -> dict:
