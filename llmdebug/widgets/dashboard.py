@@ -1,6 +1,8 @@
 """The dashboard behind ``ld.dashboard(**filters)``: cost, tokens, latency, errors, time to
-first token, the costliest and slowest traces and cost per notebook cell, with filters
-that redraw every chart in place and clicks that open the calls behind a bar.
+first token, the costliest and slowest traces and cost per notebook cell, then a row of
+operational health (rate-limit headroom, in-flight calls, circuit-breaker periods,
+llmdebug's own queue) and one of scores, with filters that redraw every chart in place
+and clicks that open the calls behind a bar. A row with nothing to draw is one line.
 
 The charts are ``ld.charts`` specs computed from one hourly-rollup query where they can
 share it; they are drawn by the Vega runtime llmdebug ships once (see ``vega.py``).
@@ -26,7 +28,17 @@ from .visible import from_visible, visible_text
 
 TIME_RANGES = {"15m": "last 15 min", "1h": "last hour", "1d": "last day", "7d": "last 7 days", "30d": "last 30 days",
                "": "all time"}
-CHARTS = ("cost", "tokens", "latency", "errors", "ttft", "costliest", "slowest", "cells")
+MAIN = ("cost", "tokens", "latency", "errors", "ttft", "costliest", "slowest", "cells")
+# The rows under the main grid: a title, its charts, and what it says when none has data.
+ROWS = {
+    "Operational health": (("headroom", "in_flight", "breaker", "writer_health"),
+                           "No rate-limit headers, concurrent calls, failures or writer samples for these filters."),
+    "Scores": (("scores",), "No scores for these filters: ld.evaluate(...), ld.judge(...) or ld.feedback(...) add them."),
+}
+_WIDE = {"Scores"}  # rows whose chart takes the whole width (the scores chart is two charts side by side)
+CHARTS = MAIN + tuple(name for names, _ in ROWS.values() for name in names)
+# What the operational and score charts take of the dashboard's filters.
+_ROW_FILTERS = {"writer_health": ("since",), "scores": ("since", "model", "provider")}
 # One row of the per-cell cost table (synced as ``fields["cells"]``).
 CELL_FIELDS = ["cell", "source", "calls", "input_tokens", "output_tokens", "cost_usd", "errors"]
 _FILTER_KEYS = ("since", "model", "provider", "tag", "name")
@@ -57,11 +69,12 @@ class Dashboard(ipywidgets.VBox):
             raise TypeError(f"unknown filter(s) {sorted(unknown)}; the dashboard filters by {', '.join(_FILTER_KEYS)}")
         self.controls = DashboardControls()
         self.charts = {name: ChartView() for name in CHARTS}
-        grid = ipywidgets.GridBox(list(self.charts.values()), layout=ipywidgets.Layout(
-            grid_template_columns="repeat(auto-fill, minmax(460px, 1fr))", grid_gap="8px", width="100%"))
+        grid = _grid([self.charts[n] for n in MAIN])
         grid.add_class("llmdebug-dashboard-grid")
+        self.rows = {title: _Row(title, [self.charts[n] for n in names], note, wide=title in _WIDE)
+                     for title, (names, note) in ROWS.items()}
         self.actions = ipywidgets.Output()
-        super().__init__([self.controls, grid, self.actions])
+        super().__init__([self.controls, grid, *(r.box for r in self.rows.values()), self.actions])
         self.add_class("llmdebug-dashboard")
         self.opened: Any = None
         self.controls.options = self._options()
@@ -114,6 +127,8 @@ class Dashboard(ipywidgets.VBox):
             cells = _cell_rows(f)
             for name, spec in specs.items():
                 self.charts[name].spec = spec
+            for r in self.rows.values():
+                r.show(any(not is_note(v.spec) for v in r.views))
             with c.hold_sync():
                 c.summary = summary
                 c.cells = cells
@@ -130,6 +145,14 @@ class Dashboard(ipywidgets.VBox):
         spec = self.charts[chart].spec
         datum = charts.real_datum(spec, datum)  # a drawn "gpt⟨U+202E⟩x" back to the model's real name
         bucket = (spec.get("usermeta") or {}).get("llmdebug", {}).get("bucket")
+        if chart == "breaker" and datum.get("opened_at") is not None:  # a breaker period
+            import pandas as pd
+
+            start, end = (_utc(datum.get(k)) for k in ("opened_at", "end"))
+            f.update(since=start.to_pydatetime(), model=datum.get("model") or f.get("model"))
+            if end is not None:  # a click gives times to the millisecond: the probe that closed it too
+                f["until"] = (end + pd.Timedelta(milliseconds=1)).to_pydatetime()
+            return query.calls(**{k: v for k, v in f.items() if v is not None})
         if chart in ("costliest", "slowest") and datum.get("trace_id"):
             return query.calls(trace_id=datum["trace_id"])
         if chart == "cells" and datum.get("cell"):
@@ -153,12 +176,14 @@ class Dashboard(ipywidgets.VBox):
         df = query.calls(**f)
         if chart == "errors":
             return df[(df["status"] == "error") | (df["rate_limit_hits"].fillna(0) > 0)]
+        if chart == "breaker":
+            return df[df["status"] == "error"]
         if chart == "latency" and datum.get("lo_ms") is not None:
             return df[(df["latency_ms"] >= datum["lo_ms"]) & (df["latency_ms"] < datum["hi_ms"])]
         return df
 
     def _on_selection(self, chart: str, datum: dict) -> None:
-        if not datum:
+        if not datum or chart in ("writer_health", "scores"):  # not calls: nothing to open
             return
         try:
             df = self.calls_for(chart, datum)
@@ -201,9 +226,72 @@ class Dashboard(ipywidgets.VBox):
         data = dict(data)
         data["text/plain"] = repr(self)
         c = self.controls
-        data["text/html"] = dashboard_html(c.summary, {n: v.spec for n, v in self.charts.items()},
-                                           self.query_filters(), c.message)
+        rows = {title: ({n: v.spec for n, v in zip(names, self.rows[title].views)},
+                        "" if self.rows[title].shown else note) for title, (names, note) in ROWS.items()}
+        data["text/html"] = dashboard_html(c.summary, {n: self.charts[n].spec for n in MAIN},
+                                           self.query_filters(), c.message, rows=rows)
         return data, meta
+
+
+def _grid(views: list, wide: bool = False) -> ipywidgets.GridBox:
+    columns = "minmax(0, 1fr)" if wide else "repeat(auto-fill, minmax(460px, 1fr))"
+    return ipywidgets.GridBox(views, layout=ipywidgets.Layout(grid_template_columns=columns, grid_gap="8px",
+                                                              width="100%"))
+
+
+class _Row:
+    """A titled row of charts under the main grid; one line of text when none has data."""
+
+    def __init__(self, title: str, views: list, note: str, *, wide: bool = False):
+        self.views = views
+        self.title = ipywidgets.Label(title)
+        self.title.add_class("llmdebug")
+        self.title.add_class("llmdebug-dashboard-row-title")
+        self.note = ipywidgets.Label(note)
+        self.note.add_class("llmdebug")
+        self.note.add_class("llmdebug-dashboard-row-note")
+        self.grid = _grid(views, wide)
+        self.box = ipywidgets.VBox([self.title, self.grid])
+        self.box.add_class("llmdebug-dashboard-row")
+        self.shown = True
+
+    def show(self, charts: bool) -> None:
+        """The charts, or (``charts`` False) the row's one line instead."""
+        if charts != self.shown:
+            self.box.children = [self.title, self.grid if charts else self.note]
+            self.shown = charts
+
+
+def is_note(spec: dict) -> bool:
+    """A chart that only says there is nothing to draw (one text mark, no layers)."""
+    mark = (spec or {}).get("mark")
+    return not spec or (isinstance(mark, dict) and mark.get("type") == "text" and "layer" not in spec) or mark == "text"
+
+
+def _concat(chart: Any) -> bool:
+    import altair as alt
+
+    return isinstance(chart, (alt.HConcatChart, alt.VConcatChart, alt.ConcatChart, alt.FacetChart,
+                              alt.RepeatChart))
+
+
+def _failed(name: str, e: Exception) -> Any:
+    import pandas as pd
+
+    from .vega import LLMDebugChart
+
+    text = f"could not draw the {name} chart: {type(e).__name__}: {e}"[:200]
+    return LLMDebugChart(pd.DataFrame({"text": [text]})).mark_text(size=12).encode(text="text:N").properties(
+        title=name, height=60)
+
+
+def _utc(v: Any) -> Any:
+    import pandas as pd
+
+    if v is None:
+        return None
+    t = pd.Timestamp(v, unit="ms") if isinstance(v, (int, float)) else pd.Timestamp(v)
+    return t.tz_localize("UTC") if t.tzinfo is None else t
 
 
 def _drawn(df: Any) -> Any:
@@ -249,6 +337,8 @@ def build_specs(f: dict, *, cell_since: float | None = None) -> dict:
 
 def _build_specs(f: dict, cell_since: float | None) -> dict:
     bucket = charts.bucket_for(**f)
+    row = {name: {k: v for k, v in f.items() if name not in _ROW_FILTERS or k in _ROW_FILTERS[name]}
+           for names, _ in ROWS.values() for name in names}
     out = {
         "cost": charts.cost(bucket=bucket, **f),
         "tokens": charts.tokens(bucket=bucket, **f),
@@ -259,9 +349,21 @@ def _build_specs(f: dict, cell_since: float | None) -> dict:
         "slowest": charts.top_traces("duration", n=8, **f),
         "cells": charts.cells(since=cell_since, **{k: v for k, v in f.items() if k != "since"}),
     }
+    # A row's chart that fails says so in its place; the rest of the dashboard still draws.
+    for name, draw in (("headroom", lambda: charts.headroom(**row["headroom"])),
+                       ("in_flight", lambda: charts.in_flight(**row["in_flight"])),
+                       ("breaker", lambda: charts.breaker(bucket=bucket, **row["breaker"])),
+                       ("writer_health", lambda: charts.writer_health(**row["writer_health"])),
+                       ("scores", lambda: charts.scores(**row["scores"]))):
+        try:
+            out[name] = draw()
+        except Exception as e:
+            report(f"drawing the dashboard's {name} chart")
+            out[name] = _failed(name, e)
     specs = {}
     for name, chart in out.items():
-        spec = chart.properties(width="container").to_dict()
+        # a concatenation (the scores chart) keeps its parts' widths: "container" is a unit's or a layer's
+        spec = (chart if _concat(chart) else chart.properties(width="container")).to_dict()
         spec.setdefault("usermeta", {}).setdefault("llmdebug", {}).update(chart=name, bucket=bucket)
         specs[name] = spec
     return specs

@@ -260,8 +260,11 @@ def _stat(name: str, value: str, color: str = "") -> str:
             f'<div style="font-size:11px;opacity:.7">{name}</div><div style="font-size:15px;font-weight:600{c}">{value}</div></div>')
 
 
-def dashboard_html(summary: dict, specs: dict, filters: dict, message: str = "") -> str:
-    """The dashboard's static view: the filters, the headline numbers, then every chart's picture."""
+def dashboard_html(summary: dict, specs: dict, filters: dict, message: str = "",
+                   rows: dict[str, tuple[dict, str]] | None = None) -> str:
+    """The dashboard's static view: the filters, the headline numbers, every chart's picture,
+    then each of ``rows`` ({title: (specs, note)}): its title, and its pictures or (a row
+    with nothing to draw) its note."""
     shown = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
     head = "<b>llmdebug dashboard</b>" + (" · " + ", ".join(f"{label(k)}={label(v)}" for k, v in shown.items())
                                           if shown else " · all calls")
@@ -281,11 +284,17 @@ def dashboard_html(summary: dict, specs: dict, filters: dict, message: str = "")
     else:
         parts.append(f"<div>{content(message or 'no LLM calls match these filters')}</div>")
     if summary:
-        # inline blocks, not flex items: JupyterLab's sanitizer keeps these styles
-        pics = [f'<div style="display:inline-block;vertical-align:top;width:{CHART_WIDTH + 80}px;max-width:100%;'
-                f'margin:0 8px 8px 0">{chart_html(spec)}</div>' for spec in specs.values() if spec]
-        parts.append(f'<div>{"".join(pics)}</div>')
+        parts.append(f'<div>{"".join(_pictures(specs))}</div>')
+    for title, (row_specs, note) in (rows or {}).items():
+        parts.append(f'<div style="margin:8px 0 4px;font-weight:600">{content(title)}</div>')
+        parts.append(f"<div>{content(note)}</div>" if note else f'<div>{"".join(_pictures(row_specs))}</div>')
     return _wrap("dashboard", "".join(parts))
+
+
+def _pictures(specs: dict) -> list[str]:
+    # inline blocks, not flex items: JupyterLab's sanitizer keeps these styles
+    return [f'<div style="display:inline-block;vertical-align:top;width:{CHART_WIDTH + 80}px;max-width:100%;'
+            f'margin:0 8px 8px 0">{chart_html(spec)}</div>' for spec in specs.values() if spec]
 
 
 def pre(text: str, kind: str) -> str:

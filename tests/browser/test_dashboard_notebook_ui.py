@@ -61,7 +61,7 @@ def _dashboard(run, key: str = "dash"):
     return d
 
 
-def _charts_drawn(d, n: int = 8) -> None:
+def _charts_drawn(d, n: int = 12) -> None:  # 8, and the operational-health row's 4 (no scores here: one line)
     charts = d.locator(".llmdebug-chart")
     expect(charts).to_have_count(n, timeout=30_000)
     for i in range(n):
