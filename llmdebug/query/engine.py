@@ -90,7 +90,7 @@ def metrics_table(by: Any, filters: dict, *, capacity: bool = True) -> "pd.DataF
     groups = metric_groups(by, filters)
     total = sum(g.calls for g in groups.values())
     exact = _exact_percentiles(by, filters) if 0 < total <= EXACT_PERCENTILES_UP_TO else None
-    cap = _capacity(by, filters) if capacity and total else {}
+    cap = _capacity(by, filters, total) if capacity and total else {}
     none = (None,) * len(CAPACITY_COLUMNS)
     out = []
     for k, g in groups.items():
@@ -326,14 +326,16 @@ def _group_sql(by) -> tuple[str, str]:
     return key, "JOIN json_each(s.tags) t" if "tag" in dims else ""
 
 
-def _capacity(by, filters: dict) -> dict:
-    """Headroom and in-flight columns per group: like the other metrics, full hours from
-    hourly aggregates (kept in memory: see ``capacity.py``), the rest from raw spans."""
+def _capacity(by, filters: dict, total: int) -> dict:
+    """Headroom and in-flight columns per group: read from the matching spans when exact
+    percentiles are (at most ``EXACT_PERCENTILES_UP_TO`` calls), else like the other
+    metrics: full hours from hourly aggregates (kept in memory: see ``capacity.py``), the
+    partial hours from raw spans."""
     key, join = _group_sql(by)
     tuples = len(_dims(by)) > 1
     since, until, lo, hi = _full_hours(filters)
-    if (filters.get("trace_id") is not None or any(d in _SPAN_ONLY for d in _dims(by))
-            or (lo is not None and hi is not None and lo >= hi)):
+    if (total <= EXACT_PERCENTILES_UP_TO or filters.get("trace_id") is not None
+            or any(d in _SPAN_ONLY for d in _dims(by)) or (lo is not None and hi is not None and lo >= hi)):
         return capacity(key, join, filters, tuples=tuples, from_rollup_keys=None)
     return capacity(key, join, filters, tuples=tuples, from_rollup_keys=lambda k: _group_key(by, k),
                     hours=(lo and lo[:13], hi and hi[:13]), edges=_edges(since, until, lo, hi))
