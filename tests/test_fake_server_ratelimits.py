@@ -180,3 +180,23 @@ def test_simulated_traffic_uses_its_windows_up_before_the_429s(ld_on, llm_openai
     for _, row in limited.iterrows():
         before = calls[(calls["model"] == row["model"]) & (calls["started_at"] < row["started_at"])]
         assert not before.empty and before.iloc[-1]["ratelimit_remaining_requests"] == 0
+
+
+def test_rate_limits_set_on_a_running_server_and_from_the_command_line(llm_server):
+    import argparse
+
+    from llmdebug.testing.__main__ import _rate_limits
+
+    llm_server.rate_limits = {"requests": 1, "tokens": 50_000, "window_s": 3600}
+    assert isinstance(llm_server.rate_limits, RateLimits) and llm_server.rate_limits.enforce
+    assert [_post(llm_server, "/v1/chat/completions", CHAT).status_code for _ in range(2)] == [200, 429]
+    llm_server.rate_limits = None
+    assert "x-ratelimit-limit-requests" not in _post(llm_server, "/v1/chat/completions", CHAT).headers
+    parser = argparse.ArgumentParser()
+    assert _rate_limits(parser, None) is True and _rate_limits(parser, "off") is None
+    got = _rate_limits(parser, "60,40000")
+    assert (got.requests, got.tokens, got.window_s, got.enforce) == (60, 40_000, 60.0, True)
+    assert _rate_limits(parser, "5,100,1.5").window_s == 1.5
+    for bad in ("5", "5,x", "0,10", "1,2,3,4"):
+        with pytest.raises(SystemExit):
+            _rate_limits(parser, bad)

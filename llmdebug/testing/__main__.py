@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 
+from .ratelimits import RateLimits
 from .server import FakeLLMServer
 
 
@@ -22,9 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each response")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between SSE events")
     parser.add_argument("--cassette", default=None, help="VCR YAML cassette to replay instead of synthesizing")
+    parser.add_argument("--rate-limits", default=None, metavar="REQUESTS,TOKENS[,WINDOW_S]",
+                        help="enforce these rate limits per API and model (e.g. 60,40000 per minute); "
+                             "'off': send no rate-limit headers (default: report 10,000 requests and "
+                             "2,000,000 tokens a minute, never refuse)")
     args = parser.parse_args(argv)
 
-    srv = FakeLLMServer(args.host, args.port, args.latency, args.chunk_delay, cassette=args.cassette)
+    srv = FakeLLMServer(args.host, args.port, args.latency, args.chunk_delay, cassette=args.cassette,
+                        rate_limits=_rate_limits(parser, args.rate_limits))
     srv.start()
     done = threading.Event()
     # SIGTERM must end the process cleanly (exit 0) like Ctrl-C does.
@@ -50,6 +56,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         srv.stop()
     return 0
+
+
+def _rate_limits(parser: argparse.ArgumentParser, text: str | None):
+    if text is None:
+        return True
+    if text.strip().lower() == "off":
+        return None
+    try:
+        parts = [float(p) for p in text.split(",")]
+        if len(parts) not in (2, 3):
+            raise ValueError
+        return RateLimits(int(parts[0]), int(parts[1]), parts[2] if len(parts) == 3 else 60.0)
+    except ValueError:
+        parser.error(f"--rate-limits {text!r}: give REQUESTS,TOKENS or REQUESTS,TOKENS,WINDOW_S (e.g. 60,40000) or off")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ def llm_server(_llm_server_session: Any) -> Iterator[Any]:
     srv.load(None)
     srv.reset()
     srv.latency = srv.chunk_delay = 0.0
+    srv.rate_limits = True  # the default: reported, never enforced
     yield srv
     srv.load(None)
     srv.reset()

@@ -113,8 +113,7 @@ class FakeLLMServer:
         rate_limits: RateLimits | dict[str, Any] | bool | None = True,
     ) -> None:
         self.host, self.port = host, port
-        #: The rate limits replies report (and enforce, when set): a RateLimits, or None.
-        self.rate_limits = RateLimits.of(rate_limits)
+        self.rate_limits = rate_limits  # type: ignore[assignment]  # read back as RateLimits | None
         self.latency, self.chunk_delay = latency, chunk_delay
         self.requests: list[dict[str, Any]] = []
         self.unmatched: list[dict[str, Any]] = []
@@ -191,6 +190,17 @@ class FakeLLMServer:
         return self.url
 
     # ------------------------------------------------------------ control
+    @property
+    def rate_limits(self) -> RateLimits | None:
+        """The rate limits replies report (and enforce, when given): set a dict such as
+        ``{"requests": 60, "tokens": 40000, "window_s": 60}``, a RateLimits, True (the
+        default: report 10,000 requests and 2,000,000 tokens a minute) or None (no headers)."""
+        return self._rate_limits
+
+    @rate_limits.setter
+    def rate_limits(self, value: RateLimits | dict[str, Any] | bool | None) -> None:
+        self._rate_limits = RateLimits.of(value)
+
     def inject(self, fault: str | int, times: int = 1, retry_after: float = 0.0, model: str | None = None) -> None:
         """Queue ``fault`` for the next ``times`` requests (only those for ``model`` if given)."""
         fault = str(fault)
