@@ -25,17 +25,17 @@ def _values(layer: dict, spec: dict) -> pd.DataFrame:
 def test_breaker_chart_shades_the_periods_over_the_failures(hand_made):
     chart = ld.charts.breaker(3, "10s", "20s", bucket="minute")
     layers, spec = _layers(chart)
-    assert [layer["mark"]["type"] for layer in layers] == ["rect", "rule", "bar"]
-    bands = _values(layers[0], spec)
+    assert [layer["mark"]["type"] for layer in layers] == ["bar", "rect", "rule"]
+    bands = _values(layers[1], spec)
     assert list(pd.to_datetime(bands["opened_at"], utc=True)) == [_at(13), _at(64)]
     # a closed period ends at its probe; a still-open one is drawn for its cooldown
     assert list(pd.to_datetime(bands["end"], utc=True)) == [_at(60), _at(84)]
     assert list(bands["closed"])[1] == "still open" and list(bands["refused"]) == [3, 1]
     assert bands["mix"].iloc[0] == "429 1, 5xx 2, timeout 1, connection 1"
-    bars = _values(layers[2], spec).groupby("model")["errors"].sum()
+    bars = _values(layers[0], spec).groupby("model")["errors"].sum()
     calls = ld.calls()
     assert bars.to_dict() == calls[calls["status"] == "error"].groupby("model").size().to_dict()
-    assert "breaker open (3 in 10s, 20s cooldown)" in spec["title"]
+    assert spec["title"] == {"text": "Failed calls per minute", "subtitle": "shaded: breaker open (3 in 10s, 20s cooldown)"}
     assert "<img" in chart_html(spec)  # the static view draws it
 
 

@@ -42,7 +42,7 @@ def test_the_rows_draw_and_follow_the_filters(incident):
     for name in OPS:
         assert not is_note(d.charts[name].spec), name  # headers, in-flight counts, failures, samples
         assert d.charts[name].spec["usermeta"]["llmdebug"]["chart"] == name
-    assert "breaker open (5 in 30s, 60s cooldown)" in d.charts["breaker"].spec["title"]
+    assert d.charts["breaker"].spec["title"]["subtitle"] == "shaded: breaker open (5 in 30s, 60s cooldown)"
     # no scores yet: the row is its title and one line
     row = d.rows["Scores"]
     assert row.box.children == (row.title, row.note) and "ld.feedback" in row.note.value

@@ -25,10 +25,11 @@ __all__ = ["breaker", "writer_health"]
 
 _LABEL = {"minute": "%H:%M", "hour": "%b %d %H:00", "day": "%b %d"}
 _UNIT = {"minute": "yearmonthdatehoursminutes", "hour": "yearmonthdatehours", "day": "yearmonthdate"}
+_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _RED, _BLUE, _ORANGE = "#d62728", "#4c78a8", "#f58518"
 
 
-def _note(title: str, text: str) -> "alt.Chart":
+def _note(title: Any, text: str) -> "alt.Chart":
     """A short "no data" chart: the title and one line of text."""
     import pandas as pd
 
@@ -36,11 +37,18 @@ def _note(title: str, text: str) -> "alt.Chart":
         title=title, width=WIDTH, height=60)
 
 
-def _time_axis(bucket: str | None = None) -> Any:
+def _time_axis(bucket: str, span: tuple | None = None) -> Any:
+    """The time axis of a chart in ``bucket``s. ``span`` (first, last time) of a short chart:
+    a tick at each bucket's start, where Vega's own finer ticks would repeat a label."""
     import altair as alt
+    import pandas as pd
 
-    fmt = _LABEL[bucket] if bucket else None
-    return alt.Axis(format=fmt, labelOverlap="greedy", labelSeparation=8) if fmt else alt.Axis(labelOverlap="greedy")
+    extra = {}
+    if span is not None:
+        step = pd.Timedelta(seconds=_SECONDS[bucket])
+        start = span[0].floor(step)
+        extra["values"] = [int(t.timestamp() * 1000) for t in pd.date_range(start, span[1] + step, freq=step)]
+    return alt.Axis(format=_LABEL[bucket], labelOverlap="greedy", labelSeparation=8, **extra)
 
 
 def breaker(failures: int = 5, window: Any = "30s", cooldown: Any = "60s", *, bucket: str | None = None,
@@ -54,7 +62,9 @@ def breaker(failures: int = 5, window: Any = "30s", cooldown: Any = "60s", *, bu
     bucket = bucket or bucket_for(**filters)
     if bucket not in _UNIT:
         raise ValueError(f"bucket={bucket!r}: use 'minute', 'hour' or 'day'")
-    title = f"Failed calls per {bucket}; shaded: breaker open ({failures} in {window}, {cooldown} cooldown)"
+    # short enough for a dashboard cell; the settings in the subtitle
+    title = alt.Title(f"Failed calls per {bucket}",
+                      subtitle=f"shaded: breaker open ({failures} in {window}, {cooldown} cooldown)")
     periods = operations.breaker_view(failures, window, cooldown, **filters)
     m = metrics_frame((bucket, "model"), **filters).reset_index()
     m = m[m["errors"] > 0]
@@ -65,23 +75,29 @@ def breaker(failures: int = 5, window: Any = "30s", cooldown: Any = "60s", *, bu
     m["model"] = [visible_text(v, label=True) for v in m["model"]]
     domain = sorted(set(m["model"].dropna()) | {visible_text(v, label=True) for v in periods.get("model", [])
                                                  if isinstance(v, str)})
-    colour = alt.Color("model:N", title="model", scale=alt.Scale(domain=domain))
-    x = alt.X("time:T", title=None, timeUnit=_UNIT[bucket], axis=_time_axis(bucket))
+    colour = alt.Color("model:N", title="model", scale=alt.Scale(domain=domain), legend=alt.Legend(symbolOpacity=1))
+    bands = _bands(periods, cooldown) if not periods.empty else None
+    times = list(m["time"]) + ([] if bands is None else list(bands["opened_at"]) + list(bands["end"]))
+    short = (max(times) - min(times)).total_seconds() < 12 * _SECONDS[bucket]
+    axis = _time_axis(bucket, (min(times), max(times)) if short else None)
+    x = alt.X("time:T", title=None, timeUnit=_UNIT[bucket], axis=axis)
     bars = LLMDebugChart(m[["time", "model", "errors", "calls"]]).mark_bar().encode(
-        x=x, y=alt.Y("sum(errors):Q", title="failed calls", stack="zero"), color=colour,
+        x=x, y=alt.Y("sum(errors):Q", title="failed calls", stack="zero", axis=alt.Axis(tickMinStep=1, format="d")),
+        color=colour,
         tooltip=[alt.Tooltip("time:T", title=bucket, timeUnit=_UNIT[bucket]), "model:N",
                  alt.Tooltip("sum(errors):Q", title="failed"), alt.Tooltip("sum(calls):Q", title="calls")])
-    if periods.empty:
+    if bands is None:
         return bars.properties(title=title, width=WIDTH, height=HEIGHT)
-    bands = _bands(periods, cooldown)
     band_tip = ["provider:N", "model:N", alt.Tooltip("opened_at:T", format="%Y-%m-%d %H:%M:%S"),
                 alt.Tooltip("closed:N", title="closed"), alt.Tooltip("refused:Q", title="calls refused"),
                 alt.Tooltip("mix:N", title="error mix")]
-    shade = LLMDebugChart(bands).mark_rect(opacity=0.18).encode(
-        x=alt.X("opened_at:T", title=None, axis=_time_axis(bucket)), x2="end:T", color=colour, tooltip=band_tip)
+    # outlined too: a light shade alone vanishes over a tall bar
+    shade = LLMDebugChart(bands).mark_rect(fillOpacity=0.18, strokeOpacity=0.9, strokeWidth=1, strokeDash=[4, 2]).encode(
+        x=alt.X("opened_at:T", title=None, axis=axis), x2="end:T", color=colour, stroke=colour, tooltip=band_tip)
     opened = LLMDebugChart(bands).mark_rule(strokeDash=[4, 3], strokeWidth=1.5).encode(
         x="opened_at:T", color=colour, tooltip=band_tip)
-    return (shade + opened + bars).properties(title=title, width=WIDTH, height=HEIGHT)
+    # the shade over the bars: a click anywhere in a period opens the period
+    return (bars + shade + opened).properties(title=title, width=WIDTH, height=HEIGHT)
 
 
 def _bands(periods: "pd.DataFrame", cooldown: Any) -> "pd.DataFrame":
