@@ -284,17 +284,17 @@ def request_from_chat(provider: str | None, model: Any, messages: list[dict], to
 
 
 # -- rate limits ------------------------------------------------------------------------
-_headers: list = []  # [(event header names, rate-limit header names, families)] once loaded
+_headers: list = []  # [(event header names, rate-limit header names, {name: its family})] once loaded
 
 
-def _header_tables() -> tuple[frozenset, frozenset, tuple]:
+def _header_tables() -> tuple[frozenset, frozenset, dict]:
     if not _headers:
         _load_all()
-        families = tuple(m.RATE_LIMITS for m in _modules.values() if getattr(m, "RATE_LIMITS", None))
-        events = frozenset(n for m in _modules.values() for n in getattr(m, "EVENT_HEADERS", ()))
-        limits = frozenset().union(*(f.names() for f in families)) | {_ratelimits.RETRY_AFTER,
-                                                                       _ratelimits.RETRY_AFTER_MS}
-        _headers.append((events | {_ratelimits.RETRY_AFTER, _ratelimits.RETRY_AFTER_MS}, limits, families))
+        families = [m.RATE_LIMITS for m in _modules.values() if getattr(m, "RATE_LIMITS", None)]
+        family_of = {n: f for f in families for n in f.names()}
+        retry = {_ratelimits.RETRY_AFTER, _ratelimits.RETRY_AFTER_MS}
+        events = frozenset(n for m in _modules.values() for n in getattr(m, "EVENT_HEADERS", ())) | retry
+        _headers.append((events, frozenset(family_of) | retry, family_of))
     return _headers[0]
 
 
@@ -310,10 +310,11 @@ def rate_limits(found: dict, at: float) -> dict:
     """The ``ratelimit_*`` and ``retry_after_s`` Span attributes of one response's headers
     (``found``: lowercase name -> value, bytes, of the names :func:`header_names` lists;
     ``at``: epoch seconds it arrived). Values that do not read are None; never raises."""
+    family_of = _header_tables()[2]
     out: dict = {}
-    for family in _header_tables()[2]:
+    for family in {family_of[n] for n in found if n in family_of}:  # only the families the response speaks
         try:
-            out.update(family.read(found, at))
+            family.read(found, at, out)
         except Exception:  # a header no parser expected: that family's values are left out
             continue
     out["retry_after_s"] = _ratelimits.retry_after_s(found, at)

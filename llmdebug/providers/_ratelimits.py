@@ -33,30 +33,33 @@ class Limit:
     reset: bytes
 
 
-@dataclass(frozen=True)
 class Family:
-    """A provider's rate-limit headers. ``reset(value, at)``: seconds from ``at`` (epoch
-    seconds the response arrived) until the limit resets, or None."""
+    """A provider's rate-limit headers: the requests limit's and the tokens limit's (for each,
+    the first of ``limits`` the response carries is read). ``reset(value, at)``: seconds
+    from ``at`` (epoch seconds the response arrived) until a limit resets, or None."""
 
-    requests: tuple[Limit, ...]
-    tokens: tuple[Limit, ...]
-    reset: Callable[[str, float], float | None]
+    def __init__(self, requests: tuple[Limit, ...], tokens: tuple[Limit, ...],
+                 reset: Callable[[bytes, float], float | None]):
+        self.requests, self.tokens, self.reset = requests, tokens, reset
+        # (span attributes: limit, remaining, reset; the limits that fill them), worked out once
+        self._plan = tuple(((f"ratelimit_limit_{kind}", f"ratelimit_remaining_{kind}", f"ratelimit_reset_{kind}_s"),
+                            limits) for kind, limits in (("requests", requests), ("tokens", tokens)))
 
     def names(self) -> frozenset[bytes]:
         return frozenset(n for lim in self.requests + self.tokens for n in (lim.limit, lim.remaining, lim.reset))
 
-    def read(self, found: dict[bytes, bytes], at: float) -> dict:
-        """Span attributes (``ratelimit_*``) from the headers ``found`` (name -> value)."""
-        out: dict = {}
-        for kind, limits in (("requests", self.requests), ("tokens", self.tokens)):
-            lim = next((x for x in limits if x.remaining in found or x.limit in found), None)
-            if lim is None:
-                continue
-            out[f"ratelimit_limit_{kind}"] = count(found.get(lim.limit))
-            out[f"ratelimit_remaining_{kind}"] = count(found.get(lim.remaining))
-            value = found.get(lim.reset)
-            out[f"ratelimit_reset_{kind}_s"] = self.reset(value.decode("latin-1"), at) if value else None
-        return out
+    def read(self, found: dict[bytes, bytes], at: float, out: dict) -> None:
+        """Put the span attributes (``ratelimit_*``) the headers ``found`` (name -> value) give into ``out``."""
+        for (limit_attr, remaining_attr, reset_attr), limits in self._plan:
+            for lim in limits:
+                size, left = found.get(lim.limit), found.get(lim.remaining)
+                if size is None and left is None:
+                    continue
+                out[limit_attr] = count(size)
+                out[remaining_attr] = count(left)
+                value = found.get(lim.reset)
+                out[reset_attr] = self.reset(value, at) if value else None
+                break
 
 
 def count(value: bytes | None) -> int | None:
@@ -81,7 +84,7 @@ def _seconds(value: str | bytes) -> float | None:
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "d": 86400.0}
 
 
-def duration_s(value: str, at: float = 0.0) -> float | None:
+def duration_s(value: bytes | str, at: float = 0.0) -> float | None:
     """Seconds of a Go-style duration as OpenAI sends resets: ``"1s"``, ``"6m0s"``,
     ``"120ms"``, ``"1h2m3.5s"`` (a bare number is seconds). ``at`` is not needed: a
     duration counts from the response already."""
@@ -89,8 +92,8 @@ def duration_s(value: str, at: float = 0.0) -> float | None:
 
 
 @functools.lru_cache(maxsize=512)  # resets repeat ("1s", "6m0s"): each form is read once
-def _duration(value: str) -> float | None:
-    text = value.strip()
+def _duration(value: bytes | str) -> float | None:
+    text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
     plain = _seconds(text) if text else None
     if plain is not None or not text:
         return plain
@@ -110,15 +113,21 @@ def _duration(value: str) -> float | None:
     return total if math.isfinite(total) else None
 
 
-def seconds_until(value: str, at: float) -> float | None:
+def seconds_until(value: bytes | str, at: float) -> float | None:
     """Seconds from ``at`` until an RFC 3339 time (Anthropic's ``...-reset``), at least 0."""
     try:
-        when = _dt.datetime.fromisoformat(value.strip())
+        when = _when(value.decode("latin-1") if isinstance(value, bytes) else value)
     except ValueError:
         return None
+    return max(0.0, when - at)
+
+
+@functools.lru_cache(maxsize=512)  # every response of a window names the same reset time
+def _when(text: str) -> float:
+    when = _dt.datetime.fromisoformat(text.strip())
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.timezone.utc)
-    return max(0.0, when.timestamp() - at)
+    return when.timestamp()
 
 
 def retry_after_s(found: dict[bytes, bytes], at: float) -> float | None:
