@@ -259,3 +259,27 @@ def test_a_cassette_keeps_the_rate_limit_headers(ld_on, tmp_path):
         client.close()
     for name in ("x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens", "x-ratelimit-reset-tokens"):
         assert played[name] == live[name]
+
+
+def test_retry_after_as_an_http_date(ld_on, llm_server):
+    import email.utils
+    import time
+
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    body = {"error": {"message": "Rate limit reached", "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+    llm_server.load([dict(_interaction("/v1/chat/completions", body, [("retry-after", when)]), status=429)])
+    client = openai.OpenAI(base_url=llm_server.openai_base_url, api_key="sk-fake", max_retries=0)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    client.close()
+    got = _stored()
+    assert 25 <= got["retry_after_s"] <= 31  # seconds from the response's arrival to that date (1 s resolution)
+    assert got["ratelimit_remaining_requests"] is None  # no rate-limit headers in this one
+
+
+@pytest.mark.parametrize("text, seconds", [("1s", 1), ("6m0s", 360), ("120ms", 0.12), ("1h2m3.5s", 3723.5),
+                                           ("17.28s", 17.28), ("0s", 0), ("2", 2), ("3µs", 3e-6), ("", None),
+                                           ("soon", None), ("-1s", None), ("1.2.3s", None), ("5x", None)])
+def test_reset_durations(text, seconds):
+    got = duration_s(text.encode("utf-8"))
+    assert got == pytest.approx(seconds) if seconds is not None else got is None

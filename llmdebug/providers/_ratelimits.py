@@ -93,7 +93,7 @@ def duration_s(value: bytes | str, at: float = 0.0) -> float | None:
 
 @functools.lru_cache(maxsize=512)  # resets repeat ("1s", "6m0s"): each form is read once
 def _duration(value: bytes | str) -> float | None:
-    text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
+    text = (value.decode("utf-8", "replace") if isinstance(value, bytes) else value).strip()
     plain = _seconds(text) if text else None
     if plain is not None or not text:
         return plain
