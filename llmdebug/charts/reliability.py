@@ -144,7 +144,7 @@ def writer_health(**filters: Any) -> "alt.LayerChart | alt.Chart":
            alt.Tooltip("written:Q", title="written"), alt.Tooltip("shed_payloads:Q", title="payloads shed"),
            alt.Tooltip("shed_spans:Q", title="spans dropped")]
     queue = LLMDebugChart(h).mark_area(opacity=0.35, color=_BLUE, line={"color": _BLUE}, interpolate="step-after").encode(
-        x=x, y=alt.Y("queue_depth:Q", title="spans waiting", axis=alt.Axis(titleColor=_BLUE),
+        x=x, y=alt.Y("queue_depth:Q", title="spans waiting", axis=alt.Axis(titleColor=_BLUE, tickMinStep=1, format=",d"),
                      scale=alt.Scale(domainMin=0, domainMax=max(1.0, float(h["queue_depth"].max())))), tooltip=tip)
     batch = LLMDebugChart(h).mark_line(color=_ORANGE, point=alt.OverlayMarkDef(color=_ORANGE, size=18)).encode(
         x=x, y=alt.Y("batch_ms:Q", title="slowest batch (ms)", axis=alt.Axis(titleColor=_ORANGE, orient="right")),

@@ -24,8 +24,9 @@ from playwright.sync_api import expect  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = {"01": "01-quickstart.ipynb", "04": "04-costs-and-latency.ipynb"}
 PREPROCESSOR = "llmdebug.widgets.nbconvert.StaticViews"
-# 04's two dashboards (8 charts each) and its six ld.charts cells
-N_CHARTS_04 = 2 * 8 + 6
+# 04's two dashboards (8 charts and the operational-health row's 4 each; no scores: one line),
+# its six ld.charts cells and the four of its rate-limit, breaker and writer section
+N_CHARTS_04 = 2 * 12 + 6 + 4
 
 
 def _nbconvert(*args: str, cwd: Path, env: dict) -> None:
@@ -167,7 +168,7 @@ def test_exported_costs_charts_are_pictures_offline(saved, browser, artifacts, f
         assert kinds.get("mark-rect", 0) > 100 and kinds.get("mark-line", 0) >= 1 and kinds.get("mark-rule", 0) >= 3, kinds
         dash.first.scroll_into_view_if_needed()
         dash.first.screenshot(path=str(artifacts / f"saved-04-{form}-dashboard.png"))
-        single = o.page.locator(".jp-OutputArea-output .llmdebug-static-chart").nth(16)  # ld.charts.cost()
+        single = o.page.locator(".jp-OutputArea-output .llmdebug-static-chart").nth(24)  # ld.charts.cost()
         single.scroll_into_view_if_needed()
         single.screenshot(path=str(artifacts / f"saved-04-{form}-cost-chart.png"))
         assert not o.errors, o.errors
