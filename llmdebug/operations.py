@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import durations
 from .query import filters as qf
 from .session import flush, get_store
-from .store.rows import from_iso
+from .store.rows import from_iso, iso
 from .store.sampler import COLUMNS as HEALTH_COLUMNS
 
 if TYPE_CHECKING:
@@ -59,19 +59,41 @@ class _Period:
 
 
 @dataclass
-class _Breaker:
-    """One group's breaker and streak, walked call by call."""
+class _Trip:
+    """The closed breaker's count: failures within ``window`` seconds, oldest first."""
 
-    recent: collections.deque = field(default_factory=collections.deque)  # (time, class) of failures
+    failures: int
+    window: float
+    recent: collections.deque = field(default_factory=collections.deque)  # (time, class)
+
+    def failed(self, t: float, cls: int) -> _Period | None:
+        """A failure at ``t``; the period it opens, if it trips the breaker."""
+        self.recent.append((t, cls))
+        while self.recent[0][0] <= t - self.window:
+            self.recent.popleft()
+        if len(self.recent) < self.failures:
+            return None
+        p = _Period(opened_at=t, first_failure_at=self.recent[0][0], failures_in_window=len(self.recent))
+        for _, c in self.recent:
+            p.mix[c] += 1
+        self.recent.clear()
+        return p
+
+
+@dataclass
+class _Breaker:
+    """One group's breaker and streak, walked call by call (every call: streaks need them)."""
+
+    trip: _Trip
     period: _Period | None = None  # set while open or half-open
-    until: float = 0.0  # open (short-circuiting) before this time; half-open from it
+    until: str = ""  # open (short-circuiting) for calls that start before this (ISO text); half-open from it
     periods: list = field(default_factory=list)
     streak: int = 0
     streak_start: float = 0.0
     longest: int = 0
     longest_at: float | None = None
 
-    def call(self, at: str, cls: int, failures: int, window: float, cooldown: float) -> None:
+    def call(self, at: str, cls: int, cooldown: float) -> None:
         """One call started at ``at`` (stored ISO text), of error class ``cls`` (0: ok)."""
         if not cls and self.period is None:  # the common case, a success while closed: no time needed
             self.streak = 0
@@ -87,7 +109,7 @@ class _Breaker:
             self.streak = 0
         p = self.period
         if p is not None:
-            if t < self.until:  # open: the breaker would have refused this call
+            if at < self.until:  # open: the breaker would have refused this call
                 p.calls_during_open += 1
                 if cls:
                     p.failed_during_open += 1
@@ -95,22 +117,13 @@ class _Breaker:
             elif cls:  # half-open, the probe failed: open again for a cooldown
                 p.probes_failed += 1
                 p.mix[cls] += 1
-                self.until = t + cooldown
+                self.until = iso(t + cooldown)
             else:  # half-open, the probe succeeded: closed
                 p.closed_at = t
                 self.period = None
             return
-        if not cls:
-            return
-        self.recent.append((t, cls))
-        while self.recent[0][0] <= t - window:
-            self.recent.popleft()
-        if len(self.recent) >= failures:
-            p = _Period(opened_at=t, first_failure_at=self.recent[0][0], failures_in_window=len(self.recent))
-            for _, c in self.recent:
-                p.mix[c] += 1
-            self.recent.clear()
-            self.period, self.until = p, t + cooldown
+        if cls and (p := self.trip.failed(t, cls)) is not None:
+            self.period, self.until = p, iso(t + cooldown)
             self.periods.append(p)
 
 
@@ -170,29 +183,17 @@ def breaker_view(failures: int = 5, window: Any = "30s", cooldown: Any = "60s", 
     w, params = qf.where(dict(filters, kind="llm"))
     flush()
     keys = ", ".join(f"s.{d}" for d in dims)
-    breakers: dict[tuple, _Breaker] = {}
     with get_store().reading() as db:
-        # the walk reads narrow columns only, in start order (the kind, started_at index; calls
-        # that started at the same microsecond in the order they were stored)
-        cur = db.execute(f"SELECT {keys + ', ' if dims else ''}s.started_at, {_CLASS_SQL} FROM spans s "
-                         f"WHERE {w} ORDER BY s.started_at", params)
-        n = len(dims)
-        for row in cur:
-            key = row[:n]
-            b = breakers.get(key)
-            if b is None:
-                b = breakers[key] = _Breaker()
-            b.call(row[n], row[n + 1], failures, window_s, cooldown_s)
-        agg = db.execute(
-            f"SELECT {keys + ', ' if dims else ''}count(*), sum(c > 0), "
-            + ", ".join(f"sum(c = {i})" for i in range(1, 6))
-            + f", max(CASE WHEN c > 0 THEN started_at END) FROM (SELECT s.*, {_CLASS_SQL} AS c FROM spans s "
-            f"WHERE {w}) s {'GROUP BY ' + keys if dims else ''}", params).fetchall() if summary else []
-    if summary:
-        return _summary(dims, agg, breakers)
+        if summary:
+            return _summary(dims, _walk(db, dims, w, params, failures, window_s, cooldown_s), db.execute(
+                f"SELECT {keys + ', ' if dims else ''}count(*), sum(c > 0), "
+                + ", ".join(f"sum(c = {i})" for i in range(1, 6))
+                + f", max(CASE WHEN c > 0 THEN started_at END) FROM (SELECT s.*, {_CLASS_SQL} AS c FROM spans s "
+                f"WHERE {w}) s {'GROUP BY ' + keys if dims else ''}", params).fetchall())
+        periods = _open_periods(db, dims, w, params, failures, window_s, cooldown_s)
     rows = []
-    for key, b in breakers.items():
-        for p in b.periods:
+    for key, ps in periods.items():
+        for p in ps:
             rows.append((*key, p.opened_at, p.closed_at,
                          None if p.closed_at is None else p.closed_at - p.opened_at, p.first_failure_at,
                          p.failures_in_window, p.calls_during_open, p.failed_during_open, p.probes_failed,
@@ -204,7 +205,73 @@ def breaker_view(failures: int = 5, window: Any = "30s", cooldown: Any = "60s", 
     return df.sort_values(["opened_at", *dims], kind="stable").reset_index(drop=True)
 
 
-def _summary(dims: tuple, agg: list, breakers: dict) -> "pd.DataFrame":
+def _walk(db: Any, dims: tuple, w: str, params: list, failures: int, window: float, cooldown: float) -> dict:
+    """Every matching call through its group's breaker, in start order (the kind, started_at
+    index; calls that started in the same microsecond in the order they were stored):
+    {group: _Breaker}, with the streaks."""
+    keys = "".join(f"s.{d}, " for d in dims)
+    n = len(dims)
+    breakers: dict[tuple, _Breaker] = {}
+    for row in db.execute(f"SELECT {keys}s.started_at, {_CLASS_SQL} FROM spans s WHERE {w} ORDER BY s.started_at",
+                          params):
+        key = row[:n]
+        b = breakers.get(key)
+        if b is None:
+            b = breakers[key] = _Breaker(_Trip(failures, window))
+        b.call(row[n], row[n + 1], cooldown)
+    return breakers
+
+
+def _open_periods(db: Any, dims: tuple, w: str, params: list, failures: int, window: float,
+                  cooldown: float) -> dict:
+    """{group: [_Period]}, the same as :func:`_walk` finds, from the failed calls alone plus
+    two small queries per period (the calls it refused, its probe): a closed breaker only
+    counts failures, and periods are few."""
+    keys = "".join(f"s.{d}, " for d in dims)
+    n = len(dims)
+    failed: dict[tuple, list] = {}
+    for row in db.execute(f"SELECT {keys}s.started_at, s.rowid, {_CLASS_SQL} FROM spans s "
+                          f"WHERE {w} AND s.status = 'error' ORDER BY s.started_at", params):
+        failed.setdefault(row[:n], []).append(row[n:])
+    group = "".join(f" AND s.{d} IS ?" for d in dims)
+    # a range on started_at the (kind, started_at) index can seek; ties with the period's first
+    # call count when stored after it
+    refused_sql = (f"SELECT count(*) FROM spans s WHERE {w}{group} AND s.started_at >= ? AND s.started_at < ? "
+                   f"AND NOT (s.started_at = ? AND s.rowid <= ?)")
+    probe_sql = (f"SELECT s.started_at, {_CLASS_SQL} FROM spans s WHERE {w}{group} AND s.started_at >= ? "
+                 f"ORDER BY s.started_at LIMIT 1")
+    out: dict[tuple, list] = {}
+    for key, calls in failed.items():
+        trip, i = _Trip(failures, window), 0
+        while i < len(calls):
+            at, rowid, cls = calls[i]
+            i += 1
+            p = trip.failed(from_iso(at) or 0.0, cls)
+            if p is None:
+                continue
+            out.setdefault(key, []).append(p)
+            while True:  # open from ``at`` (the call that tripped it, or a failed probe) until ``until``
+                until = iso((from_iso(at) or 0.0) + cooldown)
+                p.calls_during_open += db.execute(refused_sql, [*params, *key, at, until, at, rowid]).fetchone()[0]
+                while i < len(calls) and calls[i][0] < until:
+                    p.failed_during_open += 1
+                    p.mix[calls[i][2]] += 1
+                    i += 1
+                probe = db.execute(probe_sql, [*params, *key, until]).fetchone()
+                if probe is None:  # still open (or half-open) at the last call
+                    i = len(calls)
+                    break
+                if not probe[1]:  # the probe succeeded: closed
+                    p.closed_at = from_iso(probe[0])
+                    break
+                at, rowid, cls = calls[i]  # the probe failed: it is the next failure; open again
+                i += 1
+                p.probes_failed += 1
+                p.mix[cls] += 1
+    return out
+
+
+def _summary(dims: tuple, breakers: dict, agg: list) -> "pd.DataFrame":
     import pandas as pd
 
     n = len(dims)
@@ -212,7 +279,7 @@ def _summary(dims: tuple, agg: list, breakers: dict) -> "pd.DataFrame":
     for r in agg:
         key = tuple(r[:n])
         calls, failed, *mix, last = r[n:]
-        b = breakers.get(key) or _Breaker()
+        b = breakers[key]
         closed = [p for p in b.periods if p.closed_at is not None]
         rows.append((*key, calls, failed or 0, (failed or 0) / calls if calls else None, *(m or 0 for m in mix),
                      b.longest, b.longest_at, b.streak, len(b.periods),

@@ -250,3 +250,31 @@ def test_status_shows_the_health_line(ld_on, llm_openai_client):
         assert "slowest batch in the last minute" in out.stdout
     finally:
         ip.run_line_magic("unload_ext", "llmdebug")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_periods_from_the_failures_alone_match_the_walk_over_every_call(ld_on, seed):
+    """breaker_view finds periods from the failed calls and two queries per period; the
+    summary walks every call. Random traffic (bursts, several models, calls in the same
+    microsecond): both give the same periods, to the field."""
+    import random
+
+    from llmdebug import operations
+    from llmdebug.query import filters
+
+    rnd = random.Random(seed)
+    store = get_store()
+    t = T0
+    for i in range(3000):
+        t += rnd.choice([0.0, 0.0, 0.5, 1.0, 2.0, 7.0])  # ties too
+        bad = rnd.random() < (0.6 if (i // 200) % 3 == 0 else 0.05)
+        fault = rnd.choice(list(ERRORS)) if bad else None
+        _put("openai" if i % 3 else "anthropic", rnd.choice(["m1", "m2"]), [(t - T0, fault)])
+    assert ld.flush()
+    w, params = filters.where({"kind": "llm"})
+    for failures, window, cooldown in ((3, 10.0, 20.0), (5, 30.0, 60.0), (1, 1.0, 0.5), (4, 60.0, 2.0)):
+        with get_store().reading() as db:
+            walked = operations._walk(db, ("provider", "model"), w, params, failures, window, cooldown)
+            fast = operations._open_periods(db, ("provider", "model"), w, params, failures, window, cooldown)
+        assert {k: b.periods for k, b in walked.items() if b.periods} == fast
+        assert sum(len(v) for v in fast.values()) > 3
