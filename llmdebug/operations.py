@@ -323,7 +323,8 @@ def health(**filters: Any) -> "pd.DataFrame":
             clauses.append(f"at {op} ?")
             params.append(qf.parse_time(filters[key], key))
     store = get_store()
-    store.writer.sample_now()  # what the writer did since its last sample, written now
+    if not store.writer.held:  # a file that cannot be written now: the samples so far
+        store.writer.sample_now(timeout=5.0)  # what the writer did since its last sample, written now
     sql = (f"SELECT rowid, {', '.join(HEALTH_COLUMNS)} FROM writer_health WHERE {' AND '.join(clauses) or '1'} "
            "ORDER BY at, rowid")
     if limit is not None:

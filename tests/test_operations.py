@@ -278,3 +278,24 @@ def test_periods_from_the_failures_alone_match_the_walk_over_every_call(ld_on, s
             fast = operations._open_periods(db, ("provider", "model"), w, params, failures, window, cooldown)
         assert {k: b.periods for k, b in walked.items() if b.periods} == fast
         assert sum(len(v) for v in fast.values()) > 3
+
+
+def test_the_writer_samples_itself_when_it_goes_idle(ld_on):
+    """Nobody asks (no ld.health()): the last sample of a burst is written by the writer
+    thread itself once it is idle, so every span written is counted in some sample."""
+    import sqlite3
+
+    store = get_store()
+    for i in range(500):
+        store.put(Span(id=new_id(), trace_id="t", name=f"s{i}", kind="span", started_at=T0 + i))
+    assert ld.flush()
+    conn = sqlite3.connect(ld_on)
+    written = lambda: conn.execute("SELECT coalesce(sum(written), 0) FROM writer_health").fetchone()[0]  # noqa: E731
+    deadline = threading.Event()
+    for _ in range(300):  # a deadline (30 s), not a speed check
+        if written() == 500:
+            break
+        deadline.wait(0.1)
+    assert written() == 500
+    last = conn.execute("SELECT queue_depth FROM writer_health ORDER BY at DESC LIMIT 1").fetchone()[0]
+    assert last == 0  # the idle sample: nothing waiting
