@@ -366,7 +366,7 @@ class _Recording:
         encoding = next((v for k, v in pairs if k.lower() == "content-encoding"), "")
         self.decode = _decoder(encoding)
         keep = {"content-encoding"} if self.decode is None else set()
-        limits = providers.header_names()[1]  # "x-ratelimit-remaining-tokens" is a count, not a credential
+        limits = providers.header_names()[1]  # rate-limit headers name "tokens": counts, not credentials
         self.headers = [(k, _scrub(v.encode("utf-8"), self.secrets).decode("utf-8", "replace"))
                         for k, v in pairs
                         if (k.lower() not in _DROP_HEADERS or k.lower() in keep)
