@@ -168,6 +168,7 @@ class Writer:
         self.last_error: str | None = None
         self.fts_dirty = False
         self._failures = 0
+        self._shed_mark = 0  # shed_payloads + dropped when the batch being written was taken
         self._in_batch_bytes = 0  # bytes of the batch being written (not "queued" any more)
         self.health = HealthSampler()  # writer_health samples (sampler.py)
 
@@ -280,14 +281,9 @@ class Writer:
             for s in self._items:
                 if self._bytes <= target:
                     break
-                if not isinstance(s, Span) or s._nbytes <= SPAN_OVERHEAD:
-                    continue
-                before = s._nbytes
-                _drop_payload(s)
-                s._nbytes = SPAN_OVERHEAD
-                self._bytes -= before - SPAN_OVERHEAD
-                freed += before - SPAN_OVERHEAD
-                shed += 1
+                if isinstance(s, Span) and s._nbytes > SPAN_OVERHEAD:
+                    freed += self._shed_payload(s)
+                    shed += 1
             while self._bytes > target:
                 victim = next((x for x in self._items if isinstance(x, Span)), None)
                 if victim is None:
@@ -308,6 +304,21 @@ class Writer:
                       + (" and dropped the oldest spans" if dropped else "")
                       + "; %llmdebug shows the counts. Raise the cap with LLMDEBUG_MAX_BUFFER_MB if you have the "
                       "memory. This warning is shown once.")
+
+    def _shed_payloads_of(self, spans: list) -> None:
+        """Shed the payloads of ``spans`` (under the lock)."""
+        for s in spans:
+            if s._nbytes > SPAN_OVERHEAD:
+                self.shed_bytes += self._shed_payload(s)
+                self.shed_payloads += 1
+
+    def _shed_payload(self, s: Span) -> int:
+        """Drop one span's payload (under the lock); the bytes freed."""
+        freed = s._nbytes - SPAN_OVERHEAD
+        _drop_payload(s)
+        s._nbytes = SPAN_OVERHEAD
+        self._bytes -= freed
+        return freed
 
     # -- writer thread ----------------------------------------------------------------
     def _run(self) -> None:
@@ -382,6 +393,7 @@ class Writer:
                     waiters.append(x)
             more = bool(items)
         if batch:
+            self._shed_mark = self.shed_payloads + self.dropped
             self._write(batch, taken)
         elif waiters or index_waiters or sample_waiters:
             self._reconnect_if_moved()
@@ -479,6 +491,10 @@ class Writer:
         with self._lock:
             self._items.extendleft(reversed(batch))  # back at the front, in order
             over = self._bytes > self.cap
+            if self.shed_payloads + self.dropped != self._shed_mark:
+                # newer spans lost their payloads while this batch was out of the queue:
+                # the oldest go first, so this batch's go too
+                self._shed_payloads_of(batch)
         self.held = True
         warn_store_problem(self.store.path, e)
         if over:
