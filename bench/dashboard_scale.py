@@ -571,7 +571,7 @@ def main() -> None:
 
     res["config"] = {
         "sizes": sizes, "runs": a.runs, "budget_s": a.budget, "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-        "platform": platform.platform(), "cpus": os.cpu_count(), "llmdebug": version("llmdebug"),
+        "platform": platform.platform(), "cpus": os.cpu_count(), "llmdebug": version("llmdebug-notebook"),
         "altair": version("altair"), "elapsed_s": round(time.time() - t_begin, 1),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }

@@ -320,7 +320,7 @@ def main() -> None:
     res["config"] = {
         "spans": a.spans, "repeats": a.repeats, "metrics_rows": a.metrics_rows,
         "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "platform": platform.platform(),
-        "cpus": os.cpu_count(), "llmdebug": version("llmdebug"), "elapsed_s": round(time.time() - t_begin, 1),
+        "cpus": os.cpu_count(), "llmdebug": version("llmdebug-notebook"), "elapsed_s": round(time.time() - t_begin, 1),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     table = fmt(res)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 import llmdebug as ld
-from llmdebug import session
+from llmdebug import pricing, session
 
 # llmdebug's pytest plugin is opt-in (installing llmdebug adds nothing to other projects' runs):
 # the llm_* fixtures (llm_server, llm_server_env, llm_openai_client, ...).
@@ -34,6 +34,9 @@ def pytest_report_header(config):
 SLOW_NOTEBOOKS = {"04-costs-and-latency.ipynb"}
 
 
+BROWSER_NODEIDS = "tests/browser/"
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -41,14 +44,35 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist (``-n``, in pyproject's addopts): a file's tests run in one worker, in
+    order (a notebook's cells share its kernel), and the browser tests one after another in
+    one worker, so two JupyterLabs never compete for the cores. (``--dist loadgroup`` would
+    say this with marks, but xdist 3.8 cannot rename a node id under pytest 9.2.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesAndBrowser(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "browser" if nodeid.startswith(BROWSER_NODEIDS) else nodeid.split("::", 1)[0]
+
+    return FilesAndBrowser(config, log)
+
+
 @pytest.fixture(autouse=True)
 def trace_db(tmp_path, monkeypatch):
     """A fresh store per test at tmp_path/traces.db; instrumentation removed afterwards."""
     path = tmp_path / "traces.db"
     monkeypatch.setenv("LLMDEBUG_DB", str(path))
+    # prices a test registers are its own (the next test's costs must not depend on the order)
+    monkeypatch.setattr(pricing, "_registered", pricing._registered)
     session.close()
     yield path
     ld.uninstrument()
+    otel = sys.modules.get("llmdebug.otel.processor")
+    if otel is not None and otel.installed():
+        # the global TracerProvider outlives the test: its llmdebug processor must not store
+        # the next test's OTel spans (the anthropic SDK makes its own when a provider is set)
+        otel.uninstall()
     session.close()
 
 
