@@ -93,7 +93,8 @@ def headroom(*, by: str = "model", bucket: str | None = None, **filters: Any) ->
     import altair as alt
 
     df, bucket = headroom_frame(by=by, bucket=bucket, **filters)
-    title = f"Rate-limit headroom per {bucket} (lowest share left); grey rules: 429s"
+    # short enough for a dashboard cell; how to read it in the subtitle
+    title = alt.Title(f"Rate-limit headroom per {bucket}", subtitle="the lowest share of a limit left; grey rules: 429s")
     if df.empty:
         return _note(title, "no rate-limit headers or 429s in the calls that match")
     df, real = _labels(df, by)
@@ -140,7 +141,8 @@ def in_flight(*, bucket: str | None = None, **filters: Any) -> "alt.LayerChart |
     import pandas as pd
 
     df, bucket = in_flight_frame(bucket=bucket, **filters)
-    title = f"Calls in flight per {bucket} (bars: most at once, line: mean) and latency (right axis)"
+    title = alt.Title(f"Calls in flight per {bucket}, and latency",
+                      subtitle="bars: most at once; line: mean; latency p50/p95 on the right axis")
     if df.empty:
         return _note(title, "no calls in flight recorded for the calls that match")
     x = _time_x(bucket)
@@ -173,7 +175,7 @@ def in_flight(*, bucket: str | None = None, **filters: Any) -> "alt.LayerChart |
     return chart.resolve_scale(y="independent").properties(title=title, width=WIDTH, height=HEIGHT)
 
 
-def _note(title: str, text: str) -> "alt.Chart":
+def _note(title: "str | alt.Title", text: str) -> "alt.Chart":
     """A short "no data" chart: the title and one line of text."""
     import pandas as pd
 
