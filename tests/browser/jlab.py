@@ -70,13 +70,17 @@ def _dismiss_kernel_dialog(page, wait_ms: int = 1500) -> None:
 
 
 def _run_all_cells(page, attempts: int = 3) -> None:
-    started = page.locator(".jp-InputArea-prompt", has_text=re.compile(r"\[(\*|\d+)\]"))
+    # Started: a prompt shows [*] or [n], or the kernel is busy. A retry runs the notebook a
+    # second time over the first (widgets of the first run closed while they initialise), so
+    # it waits long: on a loaded machine the first prompt can take many seconds to change.
+    started = page.locator(".jp-InputArea-prompt", has_text=re.compile(r"\[(\*|\d+)\]")).or_(
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']"))
     for attempt in range(attempts):
         _dismiss_kernel_dialog(page, wait_ms=500)
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         try:
-            expect(started.first).to_be_visible(timeout=15_000)
+            expect(started.first).to_be_visible(timeout=60_000)
             return
         except AssertionError:
             print(f"[note] Run All Cells attempt {attempt + 1} started no cell; retrying")
