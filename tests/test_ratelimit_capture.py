@@ -120,6 +120,7 @@ def test_anthropic_async_stream(ld_on, llm_server):
             return raw.headers
 
     headers = asyncio.run(main())
+    assert headers.get("anthropic-ratelimit-requests-remaining") is not None  # the server sent them
     _check_anthropic(_stored(), headers, _started_at())
 
 
